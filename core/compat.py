@@ -1,0 +1,88 @@
+"""Makes tf-slim 1.1.0 work on current TensorFlow (2.16 and newer).
+
+tf-slim 1.1.0 is the last release on PyPI and reaches into TensorFlow
+internals that have since moved. This module puts each moved name back where
+tf-slim looks for it. It must run before tf_slim is used; the package's
+``__init__`` imports it first, so any ``import slimvision...`` is enough.
+
+Every repair is guarded: where TensorFlow still provides a name, nothing is
+touched, so the module is a no-op on the TensorFlow versions tf-slim was
+written for. ``applied_repairs()`` lists what was changed in this process.
+
+Repairs (TensorFlow 2.21):
+  * ``tf_keras.legacy_tf_layers``: ``tf.compat.v1.layers.BatchNormalization``
+    (used by ``slim.batch_norm``) lazily imports this module, which tf_keras
+    now ships as ``tf_keras.src.legacy_tf_layers``.
+  * ``control_flow_ops.case/cond/while_loop/Assert``: moved to their own
+    modules; ``tfexample_decoder.Image`` and the streaming metrics use them.
+  * ``ops.Tensor``: became ``tensorflow.python.framework.tensor.Tensor``;
+    the non-fused ``batch_norm`` path, ``slim.learning`` gradient multipliers
+    and ``optimize_loss`` test ``isinstance(x, ops.Tensor)``.
+"""
+
+import importlib
+import os
+import sys
+
+# TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) hides our own
+# messages on the command line; users can still set the variable themselves.
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+from tensorflow.python.framework import ops  # noqa: E402
+from tensorflow.python.ops import control_flow_ops  # noqa: E402
+
+_APPLIED = []
+
+
+def _alias_module(old_name, new_name):
+  """Makes `import old_name` (and its submodules) resolve to `new_name`."""
+  try:
+    importlib.import_module(old_name)
+    return
+  except ImportError:
+    pass
+  try:
+    new_module = importlib.import_module(new_name)
+  except ImportError:
+    return  # Neither exists: nothing we can repair (tf_keras not installed).
+  sys.modules[old_name] = new_module
+  parent_name, _, child = old_name.rpartition('.')
+  setattr(importlib.import_module(parent_name), child, new_module)
+  for submodule in ('base', 'convolutional', 'core', 'normalization',
+                    'pooling'):
+    try:
+      sys.modules[old_name + '.' + submodule] = importlib.import_module(
+          new_name + '.' + submodule)
+    except ImportError:
+      pass
+  _APPLIED.append('%s -> %s' % (old_name, new_name))
+
+
+def _restore_attribute(module, name, new_module_name, new_name=None):
+  """Sets `module.name` from `new_module_name.new_name` if it is missing."""
+  if hasattr(module, name):
+    return
+  source = importlib.import_module(new_module_name)
+  setattr(module, name, getattr(source, new_name or name))
+  _APPLIED.append('%s.%s -> %s.%s' % (module.__name__, name, new_module_name,
+                                      new_name or name))
+
+
+def _apply():
+  _alias_module('tf_keras.legacy_tf_layers', 'tf_keras.src.legacy_tf_layers')
+  _restore_attribute(control_flow_ops, 'case',
+                     'tensorflow.python.ops.control_flow_case')
+  _restore_attribute(control_flow_ops, 'cond', 'tensorflow.python.ops.cond')
+  _restore_attribute(control_flow_ops, 'while_loop',
+                     'tensorflow.python.ops.while_loop')
+  _restore_attribute(control_flow_ops, 'Assert',
+                     'tensorflow.python.ops.control_flow_assert')
+  _restore_attribute(ops, 'Tensor', 'tensorflow.python.framework.tensor')
+
+
+def applied_repairs():
+  """Returns the list of repairs made in this process, e.g. for --version."""
+  return list(_APPLIED)
+
+
+_apply()

@@ -1,0 +1,79 @@
+"""Every model-zoo network against its recorded manifest (fixtures/model_zoo).
+
+Compatibility with the published checkpoints means: the same set of global
+variable names with the same shapes, the same model / trainable membership,
+the same end points with the same static shapes, and the same logits shape.
+"""
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+from conftest import load_manifest
+from slimvision.nets import nets_factory
+
+# Builds that take tens of seconds on 2 CPU cores; CI runs them all the same.
+SLOW = {'nasnet_large', 'pnasnet_large', 'resnet_v1_200', 'resnet_v2_200',
+        'i3d', 's3dg', 'inception_resnet_v2', 'inception_v4'}
+
+
+def _names():
+  return [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n
+          for n in nets_factory.network_names()]
+
+
+def _build(name, manifest, is_training):
+  tf.train.get_or_create_global_step()
+  images = tf.placeholder(tf.float32, manifest['input_shape'])
+  network_fn = nets_factory.get_network_fn(
+      name, manifest['num_classes'], is_training=is_training)
+  logits, end_points = network_fn(images)
+  return images, logits, end_points
+
+
+@pytest.mark.parametrize('name', _names())
+def test_network_matches_manifest(name):
+  manifest = load_manifest(name)
+  with tf.Graph().as_default():
+    _, logits, end_points = _build(name, manifest, is_training=True)
+    variables = {v.op.name: v.shape.as_list() for v in tf.global_variables()
+                 if v.op.name != 'global_step'}
+    expected = {n: s for n, s in manifest['variables']}
+    missing = sorted(set(expected) - set(variables))
+    unexpected = sorted(set(variables) - set(expected))
+    assert not missing and not unexpected, (missing[:10], unexpected[:10])
+    wrong_shape = {n: (variables[n], expected[n]) for n in expected
+                   if variables[n] != expected[n]}
+    assert not wrong_shape
+    assert sorted(v.op.name for v in tf.model_variables()) == sorted(
+        manifest['model_variables'])
+    assert sorted(v.op.name for v in tf.trainable_variables()) == sorted(
+        manifest['trainable_variables'])
+    shapes = {k: (v.shape.as_list() if v.shape.rank is not None else None)
+              for k, v in end_points.items()}
+    assert shapes == manifest['end_points']
+    assert logits.shape.as_list() == manifest['logits_shape']
+    fn = nets_factory.get_network_fn(name, 10)
+    assert fn.default_image_size == manifest['image_size']
+
+
+@pytest.mark.parametrize('name', _names())
+def test_inference_is_finite_and_deterministic(name):
+  manifest = load_manifest(name)
+  with tf.Graph().as_default():
+    tf.set_random_seed(0)
+    images, logits, _ = _build(name, manifest, is_training=False)
+    batch = np.random.RandomState(0).uniform(
+        -1, 1, manifest['input_shape']).astype(np.float32)
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      first = sess.run(logits, {images: batch})
+      second = sess.run(logits, {images: batch})
+  assert first.shape == tuple(manifest['logits_shape'])
+  assert np.all(np.isfinite(first))
+  np.testing.assert_array_equal(first, second)
+
+
+def test_unknown_name_lists_valid_names():
+  with pytest.raises(ValueError, match='Unknown model name .*lenet'):
+    nets_factory.get_network_fn('lenett', 10)
