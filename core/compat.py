@@ -18,6 +18,18 @@ Repairs (TensorFlow 2.21):
   * ``ops.Tensor``: became ``tensorflow.python.framework.tensor.Tensor``;
     the non-fused ``batch_norm`` path, ``slim.learning`` gradient multipliers
     and ``optimize_loss`` test ``isinstance(x, ops.Tensor)``.
+  * ``ops.IndexedSlices``: moved to ``framework.indexed_slices``; used by
+    gradient clipping and multipliers in ``slim.learning`` / ``training``.
+  * ``array_ops.stack/unstack``: moved to ``ops.array_ops_stack``; used by
+    the streaming metrics (``streaming_recall_at_k`` and others), the sparse
+    paths of ``tfexample_decoder`` and ``layers``.
+  * ``variable_scope.variable``: removed; ``slim.local_variable`` and
+    ``slim.global_variable`` (hence the streaming metrics) call it. It was
+    the v1 ``Variable`` constructor, which lives on as ``VariableV1``.
+
+tf-slim's own test suite (shipped inside its wheel) was run against this
+layer to find these; its remaining failures are in the tests themselves
+(NumPy 2 removals such as ``np.object`` and ``ndarray.tostring``).
 """
 
 import importlib
@@ -29,7 +41,9 @@ import sys
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from tensorflow.python.framework import ops  # noqa: E402
+from tensorflow.python.ops import array_ops  # noqa: E402
 from tensorflow.python.ops import control_flow_ops  # noqa: E402
+from tensorflow.python.ops import variable_scope  # noqa: E402
 
 _APPLIED = []
 
@@ -78,6 +92,13 @@ def _apply():
   _restore_attribute(control_flow_ops, 'Assert',
                      'tensorflow.python.ops.control_flow_assert')
   _restore_attribute(ops, 'Tensor', 'tensorflow.python.framework.tensor')
+  _restore_attribute(ops, 'IndexedSlices',
+                     'tensorflow.python.framework.indexed_slices')
+  _restore_attribute(array_ops, 'stack', 'tensorflow.python.ops.array_ops_stack')
+  _restore_attribute(array_ops, 'unstack',
+                     'tensorflow.python.ops.array_ops_stack')
+  _restore_attribute(variable_scope, 'variable',
+                     'tensorflow.python.ops.variable_v1', 'VariableV1')
 
 
 def applied_repairs():

@@ -1,0 +1,335 @@
+"""Helpers shared by the dataset modules and converters.
+
+* `labels.txt` in TF-Slim's format (`index:name` per line);
+* `dataset_spec.json`, our machine-readable summary of a converted folder
+  (split sizes, number of classes, file pattern) written last by every
+  converter, so its presence means "this output is complete";
+* tf.train.Example construction with TF-Slim's feature keys;
+* `make_split()`, which turns a dataset definition into a slim Dataset.
+"""
+
+import glob
+import json
+import os
+
+import tensorflow.compat.v1 as tf
+import tf_slim as slim
+
+from slimvision.core.errors import UserError
+
+LABELS_FILENAME = 'labels.txt'
+SPEC_FILENAME = 'dataset_spec.json'
+
+
+class DatasetError(UserError):
+  """A dataset folder or split that cannot be served, with the reason."""
+
+
+# ----------------------------------------------------------------------------
+# tf.train.Example features.
+
+
+def int64_feature(values):
+  """An int64 list feature from an int or a list of ints."""
+  if not isinstance(values, (tuple, list)):
+    values = [values]
+  return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+
+
+def float_feature(values):
+  """A float list feature from a float or a list of floats."""
+  if not isinstance(values, (tuple, list)):
+    values = [values]
+  return tf.train.Feature(float_list=tf.train.FloatList(value=values))
+
+
+def bytes_feature(values):
+  """A bytes list feature from bytes/str or a list of them."""
+  if not isinstance(values, (tuple, list)):
+    values = [values]
+  values = [v.encode('utf-8') if isinstance(v, str) else v for v in values]
+  return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+
+
+def image_to_tfexample(image_data, image_format, height, width, class_id,
+                       class_text=None, filename=None, extra_features=None):
+  """A tf.train.Example with TF-Slim's standard image keys.
+
+  Args:
+    image_data: encoded image bytes.
+    image_format: b'png' / b'jpeg' (or str).
+    height, width: image size in pixels.
+    class_id: integer label.
+    class_text: optional class name, stored as `image/class/text`.
+    filename: optional source file name, stored as `image/filename`.
+    extra_features: optional dict of further key -> tf.train.Feature.
+  """
+  feature = {
+      'image/encoded': bytes_feature(image_data),
+      'image/format': bytes_feature(image_format),
+      'image/class/label': int64_feature(int(class_id)),
+      'image/height': int64_feature(int(height)),
+      'image/width': int64_feature(int(width)),
+  }
+  if class_text is not None:
+    feature['image/class/text'] = bytes_feature(class_text)
+  if filename is not None:
+    feature['image/filename'] = bytes_feature(filename)
+  feature.update(extra_features or {})
+  return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+# ----------------------------------------------------------------------------
+# Files written beside the records.
+
+
+def write_atomically(path, text):
+  """Writes `text` to `path` through a temporary name and a rename."""
+  tmp = '%s.tmp-%d' % (path, os.getpid())
+  with open(tmp, 'w') as f:
+    f.write(text)
+  os.replace(tmp, path)
+
+
+def write_label_file(labels_to_class_names, dataset_dir,
+                     filename=LABELS_FILENAME):
+  """Writes `index:name` lines, sorted by index, to dataset_dir/filename."""
+  lines = ''.join('%d:%s\n' % (label, labels_to_class_names[label])
+                  for label in sorted(labels_to_class_names))
+  write_atomically(os.path.join(dataset_dir, filename), lines)
+
+
+def has_labels(dataset_dir, filename=LABELS_FILENAME):
+  """Whether dataset_dir holds a labels file."""
+  return tf.gfile.Exists(os.path.join(dataset_dir, filename))
+
+
+def read_label_file(dataset_dir, filename=LABELS_FILENAME):
+  """Reads `index:name` lines into a dict {index: name}.
+
+  Raises:
+    DatasetError: on a line that is not `index:name`.
+  """
+  path = os.path.join(dataset_dir, filename)
+  labels_to_names = {}
+  with tf.gfile.Open(path, 'r') as f:
+    for number, line in enumerate(f.read().splitlines(), 1):
+      if not line.strip():
+        continue
+      index, sep, name = line.partition(':')
+      if not sep or not index.strip().isdigit():
+        raise DatasetError('%s line %d: expected "index:name", got %r' %
+                           (path, number, line))
+      labels_to_names[int(index)] = name
+  return labels_to_names
+
+
+def write_spec(dataset_dir, name, splits_to_sizes, num_classes, file_pattern,
+               **extra):
+  """Writes the dataset spec; converters call this last, once all is done."""
+  spec = dict(name=name, splits=splits_to_sizes, num_classes=num_classes,
+              file_pattern=file_pattern, **extra)
+  write_atomically(os.path.join(dataset_dir, SPEC_FILENAME),
+                   json.dumps(spec, indent=2, sort_keys=True) + '\n')
+
+
+def read_spec(dataset_dir):
+  """The dataset spec of a converted folder, or None if there is none."""
+  path = os.path.join(dataset_dir, SPEC_FILENAME)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    try:
+      return json.load(f)
+    except ValueError as e:
+      raise DatasetError('%s is not valid JSON (%s); re-run the conversion '
+                         'with --overwrite' % (path, e))
+
+
+def check_dataset_dir(dataset_dir):
+  """Raises DatasetError unless dataset_dir is an existing, non-empty folder."""
+  if not dataset_dir:
+    raise DatasetError('--dataset_dir is required: the folder that holds the '
+                       'converted TFRecord files')
+  if not os.path.isdir(dataset_dir):
+    raise DatasetError('--dataset_dir %s does not exist; convert a dataset '
+                       'into it first with download_and_convert_data.py' %
+                       dataset_dir)
+  if not os.listdir(dataset_dir):
+    raise DatasetError('--dataset_dir %s is empty; convert a dataset into it '
+                       'first with download_and_convert_data.py' % dataset_dir)
+
+
+# ----------------------------------------------------------------------------
+# Reading.
+
+
+def image_decoder(channels=3, extra_keys_to_features=None,
+                  extra_items_to_handlers=None):
+  """TFExampleDecoder for the standard keys: items 'image' and 'label'."""
+  keys_to_features = {
+      'image/encoded': tf.FixedLenFeature((), tf.string, default_value=''),
+      'image/format': tf.FixedLenFeature((), tf.string, default_value='png'),
+      'image/class/label': tf.FixedLenFeature(
+          [], tf.int64, default_value=tf.zeros([], dtype=tf.int64)),
+  }
+  items_to_handlers = {
+      'image': slim.tfexample_decoder.Image(channels=channels),
+      'label': slim.tfexample_decoder.Tensor('image/class/label'),
+  }
+  keys_to_features.update(extra_keys_to_features or {})
+  items_to_handlers.update(extra_items_to_handlers or {})
+  return slim.tfexample_decoder.TFExampleDecoder(keys_to_features,
+                                                 items_to_handlers)
+
+
+def make_split(split_name, dataset_dir, file_pattern, splits_to_sizes,
+               num_classes, dataset_label, reader=None, decoder=None,
+               items_to_descriptions=None):
+  """Builds the slim Dataset of one split of a converted dataset.
+
+  Args:
+    split_name: e.g. 'train'.
+    dataset_dir: folder with the record files (and labels.txt).
+    file_pattern: pattern with one %s for the split name, relative to
+      dataset_dir unless absolute.
+    splits_to_sizes: dict split name -> number of examples.
+    num_classes: number of classes (labels 0..num_classes-1).
+    dataset_label: name used in error messages, e.g. 'satellite'.
+    reader: reader class; tf.TFRecordReader by default.
+    decoder: a data decoder; `image_decoder()` by default.
+    items_to_descriptions: dict item -> description.
+
+  Raises:
+    DatasetError: unknown split, missing folder or missing record files.
+  """
+  if split_name not in splits_to_sizes:
+    raise DatasetError('Unknown split %r for dataset %s; valid splits: %s' %
+                       (split_name, dataset_label,
+                        ', '.join(sorted(splits_to_sizes))))
+  check_dataset_dir(dataset_dir)
+  pattern = os.path.join(dataset_dir, file_pattern % split_name)
+  if not glob.glob(pattern):
+    raise DatasetError('No %s files for split %r match %s; convert it with '
+                       'download_and_convert_data.py --dataset_name=%s' %
+                       (dataset_label, split_name, pattern, dataset_label))
+  labels_to_names = (read_label_file(dataset_dir)
+                     if has_labels(dataset_dir) else None)
+  return slim.dataset.Dataset(
+      data_sources=pattern,
+      reader=reader or tf.TFRecordReader,
+      decoder=decoder or image_decoder(),
+      num_samples=splits_to_sizes[split_name],
+      items_to_descriptions=items_to_descriptions or {
+          'image': 'A color image of varying size.',
+          'label': 'A single integer between 0 and %d' % (num_classes - 1)},
+      num_classes=num_classes,
+      labels_to_names=labels_to_names)
+
+
+# ----------------------------------------------------------------------------
+# Writing a conversion safely.
+
+
+class Progress(object):
+  """Prints `label: done/total` about every 10% (and at the end)."""
+
+  def __init__(self, label, total, stream=None):
+    import sys  # pylint: disable=g-import-not-at-top
+    self._label, self._total, self._done = label, total, 0
+    self._stream = stream or sys.stdout
+    self._next = 0
+
+  def advance(self, count=1):
+    self._done += count
+    if self._done >= self._next or self._done == self._total:
+      self._stream.write('%s: %d/%d\n' % (self._label, self._done, self._total))
+      self._stream.flush()
+      self._next = self._done + max(1, self._total // 10)
+
+
+def shard_filename(pattern, split_name, shard_id, num_shards):
+  """E.g. ('x_%s_*.tfrecord', 'train', 0, 5) -> 'x_train_00000-of-00005.tfrecord'.
+
+  A pattern without '*' names a single file ('mnist_%s.tfrecord').
+  """
+  name = pattern % split_name
+  if '*' not in name:
+    return name
+  return name.replace('*', '%05d-of-%05d' % (shard_id, num_shards))
+
+
+class StagedOutput(object):
+  """Collects a conversion's files in a hidden folder, then moves them in.
+
+  Nothing appears under its final name until `commit()`, which also removes
+  the records of an earlier conversion of the same patterns and writes the
+  dataset spec last. So an interrupted run leaves the previous output (or
+  nothing) and never a partial set of files that looks complete.
+
+  Use as a context manager; leaving the block by an exception deletes the
+  staging folder.
+  """
+
+  def __init__(self, dataset_dir):
+    self.dataset_dir = dataset_dir
+    os.makedirs(dataset_dir, exist_ok=True)
+    self.staging_dir = os.path.join(dataset_dir,
+                                    '.staging-%d' % os.getpid())
+    os.makedirs(self.staging_dir, exist_ok=True)
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc_info):
+    import shutil  # pylint: disable=g-import-not-at-top
+    shutil.rmtree(self.staging_dir, ignore_errors=True)
+
+  def path(self, filename):
+    """Where to write `filename` while staging."""
+    return os.path.join(self.staging_dir, filename)
+
+  def write_records(self, serialized_examples, pattern, split_name,
+                    num_shards=1):
+    """Writes serialized examples, in order, into `num_shards` record files.
+
+    Args:
+      serialized_examples: a list of bytes.
+      pattern: file pattern with %s for the split (and '*' for the shard).
+      split_name: e.g. 'train'.
+      num_shards: number of files; capped at the number of examples.
+
+    Returns:
+      The staged file names.
+    """
+    count = len(serialized_examples)
+    if '*' not in pattern % split_name:
+      num_shards = 1
+    num_shards = max(1, min(num_shards, count))
+    per_shard = -(-count // num_shards)
+    names = []
+    for shard in range(num_shards):
+      name = shard_filename(pattern, split_name, shard, num_shards)
+      with tf.io.TFRecordWriter(self.path(name)) as writer:
+        for record in serialized_examples[shard * per_shard:
+                                          (shard + 1) * per_shard]:
+          writer.write(record)
+      names.append(name)
+    return names
+
+  def commit(self, name, splits_to_sizes, num_classes, file_pattern,
+             labels_to_names=None, **spec_extra):
+    """Moves the staged files into place; writes labels.txt and the spec."""
+    spec_path = os.path.join(self.dataset_dir, SPEC_FILENAME)
+    if os.path.exists(spec_path):
+      os.remove(spec_path)
+    for split_name in splits_to_sizes:
+      for stale in glob.glob(os.path.join(self.dataset_dir,
+                                          file_pattern % split_name)):
+        os.remove(stale)
+    for filename in sorted(os.listdir(self.staging_dir)):
+      os.replace(self.path(filename), os.path.join(self.dataset_dir, filename))
+    if labels_to_names is not None:
+      write_label_file(labels_to_names, self.dataset_dir)
+    write_spec(self.dataset_dir, name, splits_to_sizes, num_classes,
+               file_pattern, **spec_extra)

@@ -1,0 +1,222 @@
+"""Any folder of class sub-folders as a dataset: converter and reader.
+
+Accepted source layouts:
+  SOURCE/train/<class>/*.jpg and SOURCE/validation/<class>/*.jpg  (splits kept)
+  SOURCE/<class>/*.jpg       (split by --validation_fraction with --seed)
+
+Output in DATASET_DIR: `NAME_<split>_NNNNN-of-NNNNN.tfrecord` shards with the
+standard keys, `labels.txt` and `dataset_spec.json`. Any converted folder
+can then be read with `get_split()` below, which takes the split sizes and
+class count from the spec, so no dataset module has to be written for it.
+"""
+
+import io
+import os
+import random
+from concurrent import futures
+
+from PIL import Image
+
+from slimvision.core.errors import UserError
+from slimvision.datasets import dataset_utils
+
+DEFAULT_FILE_PATTERN = '%s_%%s_*.tfrecord'  # % dataset name
+SPLIT_NAMES = ('train', 'validation')
+# Formats TensorFlow's decode_image reads as they are; others become PNG.
+_KEPT_FORMATS = {'JPEG': b'jpeg', 'PNG': b'png'}
+_IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff',
+                     '.webp', '.ppm', '.pgm')
+
+
+class ConversionError(UserError):
+  """A source folder that cannot be converted, with the reason."""
+
+
+def _list_images(class_dir):
+  return sorted(os.path.join(class_dir, f) for f in os.listdir(class_dir)
+                if f.lower().endswith(_IMAGE_EXTENSIONS) and
+                not f.startswith('.'))
+
+
+def _class_dirs(folder):
+  return sorted(d for d in os.listdir(folder)
+                if os.path.isdir(os.path.join(folder, d)) and
+                not d.startswith('.'))
+
+
+def discover(source_dir, validation_fraction=0.1, seed=0):
+  """Finds the classes and the images of each split.
+
+  Args:
+    source_dir: folder in one of the layouts in the module docstring.
+    validation_fraction: share of each class held out for validation when
+      the source has no split folders, in [0, 1).
+    seed: seed of the split assignment.
+
+  Returns:
+    (class_names sorted, {split: [(path, label), ...]}).
+
+  Raises:
+    ConversionError: missing folder, no class folders or no images.
+  """
+  if not os.path.isdir(source_dir):
+    raise ConversionError('--source_dir %s is not a folder' % source_dir)
+  top = _class_dirs(source_dir)
+  if 'train' in top:
+    class_names = _class_dirs(os.path.join(source_dir, 'train'))
+    split_dirs = {s: os.path.join(source_dir, s) for s in SPLIT_NAMES
+                  if s in top}
+    for split, folder in split_dirs.items():
+      unknown = sorted(set(_class_dirs(folder)) - set(class_names))
+      if unknown:
+        raise ConversionError('%s has classes that train/ lacks: %s' %
+                              (folder, ', '.join(unknown)))
+    splits = {split: [(path, label)
+                      for label, name in enumerate(class_names)
+                      if os.path.isdir(os.path.join(folder, name))
+                      for path in _list_images(os.path.join(folder, name))]
+              for split, folder in split_dirs.items()}
+  else:
+    if not 0 <= validation_fraction < 1:
+      raise ConversionError('--validation_fraction must be in [0, 1), got %s'
+                            % validation_fraction)
+    class_names = top
+    rng = random.Random(seed)
+    splits = {'train': [], 'validation': []}
+    for label, name in enumerate(class_names):
+      paths = _list_images(os.path.join(source_dir, name))
+      rng.shuffle(paths)
+      held_out = int(round(len(paths) * validation_fraction))
+      splits['validation'] += [(p, label) for p in paths[:held_out]]
+      splits['train'] += [(p, label) for p in paths[held_out:]]
+  if not class_names:
+    raise ConversionError(
+        '%s has no class sub-folders; expected SOURCE/<class>/*.jpg or '
+        'SOURCE/train/<class>/*.jpg' % source_dir)
+  if not any(splits.values()):
+    raise ConversionError('%s has no images (%s) in its class folders %s' %
+                          (source_dir, ', '.join(_IMAGE_EXTENSIONS),
+                           ', '.join(class_names)))
+  return class_names, {s: v for s, v in splits.items() if v}
+
+
+def encode_image_file(path):
+  """Reads and checks one image file.
+
+  Returns:
+    (encoded bytes, format b'jpeg'|b'png', height, width). JPEG and PNG
+    files in a mode TensorFlow decodes (L, RGB, RGBA for PNG) are kept
+    byte for byte; anything else is re-encoded as PNG.
+
+  Raises:
+    ValueError / OSError: if the file is not a readable image.
+  """
+  with open(path, 'rb') as f:
+    data = f.read()
+  with Image.open(io.BytesIO(data)) as image:
+    image.load()  # Decodes fully, so a truncated file fails here.
+    width, height = image.size
+    kept = _KEPT_FORMATS.get(image.format)
+    decodable = image.mode in ('L', 'RGB') or (kept == b'png' and
+                                               image.mode == 'RGBA')
+    if kept and decodable:
+      return data, kept, height, width
+    converted = image.convert('RGBA' if 'A' in image.getbands() else 'RGB')
+    buffer = io.BytesIO()
+    converted.save(buffer, format='PNG')
+    return buffer.getvalue(), b'png', height, width
+
+
+def _to_example(item, class_names):
+  path, label = item
+  try:
+    data, image_format, height, width = encode_image_file(path)
+  except (OSError, ValueError, SyntaxError) as e:
+    return None, '%s: %s' % (path, e)
+  example = dataset_utils.image_to_tfexample(
+      data, image_format, height, width, label, class_text=class_names[label],
+      filename=os.path.basename(path))
+  return example.SerializeToString(), None
+
+
+def convert(dataset_name, source_dir, dataset_dir, validation_fraction=0.1,
+            seed=0, num_shards=5, overwrite=False, num_threads=4, log=print):
+  """Converts an image folder into TFRecord shards, labels.txt and a spec.
+
+  Args:
+    dataset_name: prefix of the record files (`NAME_<split>_*.tfrecord`).
+    source_dir: the image folder (see module docstring).
+    dataset_dir: output folder, created if needed.
+    validation_fraction: held-out share when the source has no split folders.
+    seed: seed for the split assignment and the record order.
+    num_shards: record files per split (fewer if a split is smaller).
+    overwrite: replace an existing complete conversion.
+    num_threads: threads reading and checking images.
+    log: function taking a message line.
+
+  Returns:
+    The summary dict: {'splits': {split: count}, 'skipped': [reasons]}.
+
+  Raises:
+    ConversionError: unusable source, or every image of a split unreadable.
+  """
+  spec = dataset_utils.read_spec(dataset_dir) if os.path.isdir(
+      dataset_dir) else None
+  if spec and not overwrite:
+    log('%s already holds a complete %s conversion (%s); nothing to do. '
+        'Pass --overwrite to convert again.' % (
+            dataset_dir, spec.get('name'),
+            ', '.join('%s %d' % kv for kv in sorted(spec['splits'].items()))))
+    return {'splits': spec['splits'], 'skipped': [], 'existing': True}
+  class_names, splits = discover(source_dir, validation_fraction, seed)
+  file_pattern = DEFAULT_FILE_PATTERN % dataset_name
+  sizes, skipped = {}, []
+  with dataset_utils.StagedOutput(dataset_dir) as output, \
+      futures.ThreadPoolExecutor(num_threads) as pool:
+    for split, items in sorted(splits.items()):
+      random.Random(seed).shuffle(items)
+      progress = dataset_utils.Progress('Converting %s %s images' %
+                                        (dataset_name, split), len(items))
+      records = []
+      for record, problem in pool.map(lambda i: _to_example(i, class_names),
+                                      items):
+        progress.advance()
+        if problem:
+          skipped.append(problem)
+        else:
+          records.append(record)
+      if not records:
+        raise ConversionError('No readable image in split %s of %s' %
+                              (split, source_dir))
+      output.write_records(records, file_pattern, split, num_shards)
+      sizes[split] = len(records)
+    output.commit(dataset_name, sizes, len(class_names), file_pattern,
+                  labels_to_names=dict(enumerate(class_names)),
+                  source=os.path.abspath(source_dir))
+  log('Wrote %s to %s: %s; %d classes; %d image(s) skipped' % (
+      dataset_name, dataset_dir,
+      ', '.join('%s %d' % kv for kv in sorted(sizes.items())),
+      len(class_names), len(skipped)))
+  for problem in skipped:
+    log('  skipped %s' % problem)
+  return {'splits': sizes, 'skipped': skipped}
+
+
+def get_split(split_name, dataset_dir, file_pattern=None, reader=None):
+  """The slim Dataset of a split of any folder converted by `convert()`.
+
+  Raises:
+    dataset_utils.DatasetError: no spec (not converted), unknown split, or
+      missing record files.
+  """
+  dataset_utils.check_dataset_dir(dataset_dir)
+  spec = dataset_utils.read_spec(dataset_dir)
+  if spec is None:
+    raise dataset_utils.DatasetError(
+        '%s has no %s: it was not converted by download_and_convert_data.py '
+        '(or the conversion did not finish)' %
+        (dataset_dir, dataset_utils.SPEC_FILENAME))
+  return dataset_utils.make_split(
+      split_name, dataset_dir, file_pattern or spec['file_pattern'],
+      spec['splits'], spec['num_classes'], spec.get('name', dataset_dir),
+      reader=reader)
