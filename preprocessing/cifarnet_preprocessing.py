@@ -1,0 +1,103 @@
+"""CifarNet preprocessing: CIFAR-style padding, crop, flip and colour jitter.
+
+Pixel values stay on the 0-255 scale until the final per-image
+standardisation, which leaves every output image with zero mean and unit
+variance (over all its pixels and channels).
+"""
+
+import tensorflow.compat.v1 as tf
+
+from slimvision.preprocessing import preprocessing_utils
+
+_PADDING = 4
+_MAX_BRIGHTNESS_DELTA = 63  # In 0-255 pixel units.
+_CONTRAST_RANGE = (0.2, 1.8)
+
+
+def _to_float(image, use_grayscale):
+  """uint8 or float [h, w, 1 or 3] -> float32 [h, w, 1 or 3], 0-255 scale."""
+  image = tf.cast(image, tf.float32)
+  return preprocessing_utils.set_channels(image, use_grayscale)
+
+
+def preprocess_for_train(image, output_height, output_width,
+                         padding=_PADDING, add_image_summaries=True,
+                         use_grayscale=False):
+  """Random pad-and-crop, flip, brightness and contrast, standardisation.
+
+  Args:
+    image: uint8 or float Tensor [height, width, 1 or 3], values 0-255.
+    output_height: int, output height in pixels.
+    output_width: int, output width in pixels.
+    padding: zero pixels added on each side before the random crop.
+    add_image_summaries: add a `image` summary of the input.
+    use_grayscale: return 1 channel instead of 3.
+
+  Returns:
+    float32 Tensor [output_height, output_width, 1 or 3], standardised.
+  """
+  if add_image_summaries:
+    tf.summary.image('image', tf.expand_dims(image, 0))
+  image = _to_float(image, use_grayscale)
+  channels = image.shape[-1]
+  if padding > 0:
+    image = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]])
+  # Images smaller than the output even after padding are padded up to it.
+  image = preprocessing_utils.pad_to_at_least(image, output_height,
+                                              output_width)
+  image = tf.random_crop(image, [output_height, output_width, channels])
+  image = tf.image.random_flip_left_right(image)
+  image = tf.image.random_brightness(image, max_delta=_MAX_BRIGHTNESS_DELTA)
+  image = tf.image.random_contrast(image, lower=_CONTRAST_RANGE[0],
+                                   upper=_CONTRAST_RANGE[1])
+  if add_image_summaries:
+    tf.summary.image('distorted_image', tf.expand_dims(image, 0))
+  return tf.image.per_image_standardization(image)
+
+
+def preprocess_for_eval(image, output_height, output_width,
+                        add_image_summaries=True, use_grayscale=False):
+  """Central crop (or zero-pad) to the output size, then standardisation.
+
+  Args:
+    image: uint8 or float Tensor [height, width, 1 or 3], values 0-255.
+    output_height: int, output height in pixels.
+    output_width: int, output width in pixels.
+    add_image_summaries: add a `image` summary of the input.
+    use_grayscale: return 1 channel instead of 3.
+
+  Returns:
+    float32 Tensor [output_height, output_width, 1 or 3], standardised.
+  """
+  if add_image_summaries:
+    tf.summary.image('image', tf.expand_dims(image, 0))
+  image = _to_float(image, use_grayscale)
+  image = tf.image.resize_with_crop_or_pad(image, output_height, output_width)
+  return tf.image.per_image_standardization(image)
+
+
+def preprocess_image(image, output_height, output_width, is_training=False,
+                     add_image_summaries=True, use_grayscale=False,
+                     padding=_PADDING):
+  """Preprocesses one image for CifarNet.
+
+  Args:
+    image: uint8 or float Tensor [height, width, 1 or 3], values 0-255.
+    output_height: int, output height in pixels.
+    output_width: int, output width in pixels.
+    is_training: random augmentation if True, deterministic eval otherwise.
+    add_image_summaries: add image summaries.
+    use_grayscale: return 1 channel instead of 3.
+    padding: training only, zero pixels added on each side before the
+      random crop.
+
+  Returns:
+    float32 Tensor [output_height, output_width, 1 or 3].
+  """
+  if is_training:
+    return preprocess_for_train(
+        image, output_height, output_width, padding=padding,
+        add_image_summaries=add_image_summaries, use_grayscale=use_grayscale)
+  return preprocess_for_eval(
+      image, output_height, output_width,
+      add_image_summaries=add_image_summaries, use_grayscale=use_grayscale)
