@@ -12,8 +12,13 @@ from slimvision.datasets import image_folder
 
 # name: module in datasets/ with get_split(split_name, dataset_dir, ...).
 _DATASETS = {
+    'cifar10': 'cifar10',
+    'flowers': 'flowers',
+    'imagenet': 'imagenet',
+    'mnist': 'mnist',
     'satellite': 'satellite',
     'shapes': 'shapes',
+    'visualwakewords': 'visualwakewords',
 }
 
 
