@@ -27,6 +27,12 @@ Repairs (TensorFlow 2.21):
     ``slim.global_variable`` (hence the streaming metrics) call it. It was
     the v1 ``Variable`` constructor, which lives on as ``VariableV1``.
 
+Graph mode: tf-slim is TF1 code. Its training and evaluation loops
+(``slim.learning.train``, ``slim.evaluation``) run sessions from background
+threads (tf.train.Supervisor), and a thread of a TF2 process starts in eager
+mode, where those calls break. The layer therefore disables eager execution
+process-wide, as TF1 had it; this too is a no-op on TF1.
+
 tf-slim's own test suite (shipped inside its wheel) was run against this
 layer to find these; its remaining failures are in the tests themselves
 (NumPy 2 removals such as ``np.object`` and ``ndarray.tostring``).
@@ -40,6 +46,7 @@ import sys
 # messages on the command line; users can still set the variable themselves.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
+import tensorflow.compat.v1 as tf  # noqa: E402
 from tensorflow.python.framework import ops  # noqa: E402
 from tensorflow.python.ops import array_ops  # noqa: E402
 from tensorflow.python.ops import control_flow_ops  # noqa: E402
@@ -83,6 +90,9 @@ def _restore_attribute(module, name, new_module_name, new_name=None):
 
 
 def _apply():
+  if tf.executing_eagerly():
+    tf.disable_eager_execution()
+    _APPLIED.append('eager execution disabled (TF1 graph mode)')
   _alias_module('tf_keras.legacy_tf_layers', 'tf_keras.src.legacy_tf_layers')
   _restore_attribute(control_flow_ops, 'case',
                      'tensorflow.python.ops.control_flow_case')

@@ -9,6 +9,8 @@ import sys
 
 from absl import app
 
+from slimvision.core import log
+
 
 class UserError(ValueError):
   """Input the program cannot honour: a flag, a file or data at fault."""
@@ -33,6 +35,7 @@ def run_main(main):
   import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
 
   def guarded(argv):
+    log.setup()
     try:
       return main(argv)
     except UserError as e:

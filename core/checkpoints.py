@@ -1,0 +1,82 @@
+"""Finding and restoring checkpoints with clear errors.
+
+A checkpoint that does not fit the model (a wrong --model_name, a different
+number of classes, grayscale vs colour input) is reported by variable name
+and shape before TensorFlow's restore would fail with a long trace.
+"""
+
+import tensorflow.compat.v1 as tf
+import tf_slim as slim
+
+from slimvision.core.errors import UserError
+
+
+def resolve(checkpoint_path, flag='--checkpoint_path'):
+  """A checkpoint file prefix from a prefix or a folder.
+
+  Raises:
+    UserError: nothing there, or a folder with no checkpoint.
+  """
+  if not checkpoint_path:
+    raise UserError('%s is required' % flag)
+  if tf.gfile.IsDirectory(checkpoint_path):
+    latest = tf.train.latest_checkpoint(checkpoint_path)
+    if not latest:
+      raise UserError('%s %s: no checkpoint in this folder' %
+                      (flag, checkpoint_path))
+    return latest
+  if not tf.gfile.Exists(checkpoint_path + '.index'):
+    raise UserError('%s %s: no such checkpoint (expected %s.index)' %
+                    (flag, checkpoint_path, checkpoint_path))
+  return checkpoint_path
+
+
+def variables_to_restore(moving_average_decay=None):
+  """Checkpoint name -> variable for evaluation and export.
+
+  With `moving_average_decay`, each model variable is restored from its
+  ExponentialMovingAverage shadow (`<name>/ExponentialMovingAverage`), as
+  TF-Slim's evaluation did; other variables from their own names.
+  """
+  if not moving_average_decay:
+    return {v.op.name: v for v in slim.get_variables_to_restore()}
+  global_step = tf.train.get_or_create_global_step()
+  averages = tf.train.ExponentialMovingAverage(moving_average_decay,
+                                               global_step)
+  names = averages.variables_to_restore(slim.get_model_variables())
+  names[global_step.op.name] = global_step
+  return names
+
+
+def restorer(checkpoint_path, var_map):
+  """A tf.train.Saver for `var_map` after checking it fits the checkpoint.
+
+  Args:
+    checkpoint_path: a checkpoint file prefix.
+    var_map: checkpoint name -> variable.
+
+  Raises:
+    UserError: names missing from the checkpoint or shapes that differ.
+  """
+  try:
+    shapes = tf.train.load_checkpoint(checkpoint_path
+                                      ).get_variable_to_shape_map()
+  except (tf.errors.OpError, ValueError) as e:
+    raise UserError('checkpoint %s cannot be read: %s' %
+                    (checkpoint_path, str(e).splitlines()[0]))
+  missing = sorted(n for n in var_map if n not in shapes)
+  if missing:
+    hint = (' (was it trained with --moving_average_decay?)'
+            if any(n.endswith('/ExponentialMovingAverage') for n in missing)
+            else ' (a different --model_name?)')
+    raise UserError('checkpoint %s lacks %d of the model\'s %d variables, '
+                    'e.g. %s%s' % (checkpoint_path, len(missing),
+                                   len(var_map), ', '.join(missing[:3]), hint))
+  for name, var in sorted(var_map.items()):
+    if list(shapes[name]) != var.shape.as_list():
+      raise UserError(
+          'checkpoint %s does not fit the model: %s has shape %s there but '
+          '%s in the model (different number of classes, or '
+          '--use_grayscale?)' % (checkpoint_path, name, list(shapes[name]),
+                                 var.shape.as_list()))
+  return tf.train.Saver(var_map)

@@ -1,0 +1,30 @@
+"""The project's log: short timestamped lines on stderr.
+
+TensorFlow's own INFO chatter (graph finalized, local init op, checkpoint
+listeners) is turned down to warnings by `setup()`, which every script calls
+through `errors.run_main`; our progress lines use `log.info`.
+"""
+
+import logging
+import sys
+import warnings
+
+logger = logging.getLogger('slimvision')
+info = logger.info
+warning = logger.warning
+
+
+def setup(level=logging.INFO):
+  """Routes our log to stderr and quiets TensorFlow's INFO messages."""
+  if not logger.handlers:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter('%(asctime)s %(message)s',
+                                           '%H:%M:%S'))
+    logger.addHandler(handler)
+  logger.setLevel(level)
+  logger.propagate = False
+  logging.getLogger('tensorflow').setLevel(logging.WARNING)
+  # tf-slim calls the TF1 layers, which warn on every use that they are
+  # deprecated; that is the compatibility layer's business, not the user's.
+  warnings.filterwarnings('ignore', category=UserWarning,
+                          module=r'(tensorflow|tf_keras|tf_slim)\.')

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Quick start: set up a virtualenv, draw the `shapes` demo dataset, train
+# cifarnet on it, evaluate, and classify one image. Everything it writes goes
+# under ./quickstart/ (override with QUICKSTART_DIR).
+set -euo pipefail
+cd "$(dirname "$0")"
+OUT=${QUICKSTART_DIR:-$PWD/quickstart}
+PY=${PYTHON:-python3}
+
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/pip install -q --upgrade pip
+.venv/bin/pip install -q .
+export PATH="$PWD/.venv/bin:$PATH"
+
+slim-download-and-convert-data --dataset_name=shapes \
+    --dataset_dir="$OUT/shapes"
+slim-train-image-classifier --dataset_name=shapes \
+    --dataset_dir="$OUT/shapes" --model_name=cifarnet \
+    --train_dir="$OUT/train" --max_number_of_steps=1500 --batch_size=64 \
+    --optimizer=momentum --learning_rate=0.02 --weight_decay=0.004 \
+    --num_epochs_per_decay=10 --learning_rate_decay_factor=0.5 \
+    --log_every_n_steps=100 --save_interval_secs=60 --seed=0
+slim-eval-image-classifier --dataset_name=shapes \
+    --dataset_split_name=validation --dataset_dir="$OUT/shapes" \
+    --model_name=cifarnet --checkpoint_path="$OUT/train" \
+    --eval_dir="$OUT/eval" | tee "$OUT/eval.txt"
+slim-classify-image --model_name=cifarnet --checkpoint_path="$OUT/train" \
+    --dataset_dir="$OUT/shapes" --top_k=5 \
+    "$OUT/shapes/images/validation/star/00000.png"
+
+echo
+echo "shapes validation $(grep '^Accuracy' "$OUT/eval.txt")"
+echo "TensorBoard logs: $OUT/train (training) and $OUT/eval (evaluation);"
+echo "view them with: .venv/bin/tensorboard --logdir $OUT"

@@ -1,0 +1,39 @@
+"""slimvision: TF-Slim style image classification on current TensorFlow.
+
+The source tree keeps TF-Slim's layout (datasets/, nets/, preprocessing/,
+deployment/ and the scripts at the top). Installed, all of it lives in the
+single package `slimvision`, so nothing shadows popular top-level packages
+(a top-level `datasets` would break Hugging Face `datasets`).
+"""
+
+from setuptools import setup
+
+SUBPACKAGES = ('core', 'datasets', 'deployment', 'nets', 'preprocessing')
+
+setup(
+    name='slimvision',
+    version='0.1.0',
+    description='TF-Slim style image classification on current TensorFlow',
+    long_description=open('README.md').read(),
+    long_description_content_type='text/markdown',
+    python_requires='>=3.10',
+    packages=['slimvision'] + ['slimvision.' + p for p in SUBPACKAGES],
+    package_dir=dict({'slimvision': '.'},
+                     **{'slimvision.' + p: p for p in SUBPACKAGES}),
+    install_requires=[
+        'tensorflow>=2.21,<2.22',
+        'tf_keras>=2.21,<2.22',
+        'tf-slim==1.1.0',
+        'tensorboard>=2.21,<2.22',
+        'numpy',
+        'pillow',
+    ],
+    extras_require={'test': ['pytest', 'pytest-timeout']},
+    entry_points={'console_scripts': [
+        'slim-download-and-convert-data='
+        'slimvision.download_and_convert_data:run',
+        'slim-train-image-classifier=slimvision.train_image_classifier:run',
+        'slim-eval-image-classifier=slimvision.eval_image_classifier:run',
+        'slim-classify-image=slimvision.classify_image:run',
+    ]},
+)

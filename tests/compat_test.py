@@ -1,0 +1,155 @@
+"""The tf-slim compatibility layer: each repaired path works on this TF."""
+
+import io
+
+import numpy as np
+from PIL import Image
+import pytest
+import tensorflow.compat.v1 as tf
+import tf_slim as slim
+
+from slimvision.core import compat
+
+
+def test_repairs_are_recorded_and_idempotent():
+  before = compat.applied_repairs()
+  compat._apply()  # pylint: disable=protected-access
+  # A second pass finds nothing missing: the layer is a no-op where the
+  # names exist, which is also how it behaves on older TensorFlow.
+  assert compat.applied_repairs() == before
+  from tensorflow.python.framework import ops
+  from tensorflow.python.ops import array_ops, control_flow_ops, variable_scope
+  for module, name in ((control_flow_ops, 'case'), (control_flow_ops, 'cond'),
+                       (control_flow_ops, 'while_loop'),
+                       (control_flow_ops, 'Assert'), (ops, 'Tensor'),
+                       (ops, 'IndexedSlices'), (array_ops, 'stack'),
+                       (array_ops, 'unstack'), (variable_scope, 'variable')):
+    assert callable(getattr(module, name)), name
+
+
+@pytest.mark.parametrize('fused', [True, False])
+def test_batch_norm_training_and_inference(fused):
+  data = np.random.RandomState(0).normal(3.0, 2.0, (8, 4, 4, 2))
+  with tf.Graph().as_default():
+    inputs = tf.constant(data, tf.float32)
+    train_out = slim.batch_norm(inputs, decay=0.5, is_training=True,
+                                fused=fused, scope='bn')
+    eval_out = slim.batch_norm(inputs, decay=0.5, is_training=False,
+                               fused=fused, scope='bn', reuse=True)
+    update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+    with tf.control_dependencies(update_ops):
+      train_out = tf.identity(train_out)
+    moving_mean = [v for v in tf.global_variables()
+                   if v.op.name == 'bn/moving_mean'][0]
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      normalised = sess.run(train_out)
+      mean_after_one_step = sess.run(moving_mean)
+      evaluated = sess.run(eval_out)
+  # Training mode normalises with the batch statistics.
+  np.testing.assert_allclose(normalised.mean(axis=(0, 1, 2)), 0, atol=1e-4)
+  np.testing.assert_allclose(normalised.std(axis=(0, 1, 2)), 1, atol=1e-2)
+  # The update op moved the moving mean halfway (decay 0.5) from 0.
+  np.testing.assert_allclose(mean_after_one_step,
+                             0.5 * data.mean(axis=(0, 1, 2)), rtol=1e-4)
+  # Inference mode uses the moving statistics instead; the fused kernel
+  # keeps the unbiased (n / (n - 1)) batch variance.
+  n = data.size // data.shape[-1]
+  batch_variance = data.var(axis=(0, 1, 2)) * (n / (n - 1.0) if fused else 1)
+  expected = (data - mean_after_one_step) / np.sqrt(
+      0.5 * batch_variance + 0.5 + 0.001)
+  np.testing.assert_allclose(evaluated, expected, rtol=1e-3, atol=1e-3)
+
+
+def _encode(pixels, image_format):
+  buffer = io.BytesIO()
+  Image.fromarray(pixels).save(buffer, format=image_format, quality=95)
+  return buffer.getvalue()
+
+
+@pytest.mark.parametrize('image_format', ['PNG', 'JPEG'])
+def test_tfexample_decoder_decodes_png_and_jpeg(image_format):
+  pixels = np.random.RandomState(1).randint(0, 255, (6, 5, 3), np.uint8)
+  pixels = np.kron(pixels, np.ones((4, 4, 1), np.uint8))  # JPEG-friendly.
+  example = tf.train.Example(features=tf.train.Features(feature={
+      'image/encoded': tf.train.Feature(bytes_list=tf.train.BytesList(
+          value=[_encode(pixels, image_format)])),
+      'image/format': tf.train.Feature(bytes_list=tf.train.BytesList(
+          value=[image_format.lower().encode()])),
+  }))
+  with tf.Graph().as_default():
+    decoder = slim.tfexample_decoder.TFExampleDecoder(
+        {'image/encoded': tf.FixedLenFeature((), tf.string),
+         'image/format': tf.FixedLenFeature((), tf.string)},
+        {'image': slim.tfexample_decoder.Image(channels=3)})
+    [image] = decoder.decode(example.SerializeToString(), ['image'])
+    with tf.Session() as sess:
+      decoded = sess.run(image)
+  assert decoded.shape == pixels.shape
+  if image_format == 'PNG':
+    np.testing.assert_array_equal(decoded, pixels)
+  else:  # The same bytes decoded by Pillow (TF uses a faster, coarser IDCT).
+    reference = np.asarray(Image.open(io.BytesIO(_encode(pixels, 'JPEG'))))
+    assert np.abs(decoded.astype(int) - reference).mean() < 4
+
+
+def _linear_problem():
+  rng = np.random.RandomState(2)
+  inputs = rng.normal(size=(64, 3)).astype(np.float32)
+  labels = (inputs.sum(axis=1) > 0).astype(np.int64)
+  return inputs, labels
+
+
+def test_slim_learning_train_lowers_the_loss(tmp_path):
+  inputs, labels = _linear_problem()
+  with tf.Graph().as_default():
+    tf.set_random_seed(0)
+    logits = slim.fully_connected(tf.constant(inputs), 2, activation_fn=None,
+                                  scope='fc')
+    loss = tf.losses.sparse_softmax_cross_entropy(tf.constant(labels), logits)
+    train_op = slim.learning.create_train_op(
+        loss, tf.train.GradientDescentOptimizer(0.5),
+        clip_gradient_norm=10.0)
+    final = slim.learning.train(train_op, str(tmp_path), number_of_steps=30,
+                                log_every_n_steps=100, save_summaries_secs=0)
+    reader = tf.train.load_checkpoint(str(tmp_path))
+    assert reader.get_tensor('global_step') == 30
+  with tf.Graph().as_default():
+    logits = slim.fully_connected(tf.constant(inputs), 2, activation_fn=None,
+                                  scope='fc')
+    initial_loss = tf.losses.sparse_softmax_cross_entropy(labels, logits)
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      initial = sess.run(initial_loss)
+  assert final < 0.5 * initial
+
+
+def test_slim_evaluation_streaming_metrics(tmp_path):
+  inputs, labels = _linear_problem()
+  checkpoint = str(tmp_path / 'model.ckpt')
+  with tf.Graph().as_default():
+    weights = tf.Variable(np.array([[-1, 1]] * 3, np.float32),
+                          name='weights')
+    tf.train.get_or_create_global_step()
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      tf.train.Saver().save(sess, checkpoint)
+  with tf.Graph().as_default():
+    weights = tf.Variable(tf.zeros((3, 2)), name='weights')
+    tf.train.get_or_create_global_step()
+    predictions = tf.argmax(tf.matmul(tf.constant(inputs), weights), 1)
+    # streaming_concat and the confusion-matrix metrics call the moved
+    # array_ops.stack and slim.local_variable (variable_scope.variable).
+    names_to_values, names_to_updates = slim.metrics.aggregate_metric_map({
+        'accuracy': slim.metrics.streaming_accuracy(predictions, labels),
+        'auc': slim.metrics.streaming_auc(tf.cast(predictions, tf.float32),
+                                          labels),
+        'all_labels': slim.metrics.streaming_concat(tf.constant(labels)),
+    })
+    values = slim.evaluation.evaluate_once(
+        '', checkpoint, str(tmp_path / 'eval'), num_evals=1,
+        eval_op=list(names_to_updates.values()),
+        final_op=names_to_values)
+  assert values['accuracy'] == pytest.approx(1.0)
+  assert values['auc'] == pytest.approx(1.0, abs=1e-3)
+  np.testing.assert_array_equal(values['all_labels'], labels)
