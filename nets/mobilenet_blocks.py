@@ -255,7 +255,12 @@ def mobilenet_base(images, network_def, depth_multiplier=1.0, min_depth=8,
   end_points = {}
   counts = collections.Counter()
   current_stride, rate = 1, 1
-  with tf.variable_scope(scope, 'Mobilenet', [images], reuse=reuse):
+  # Re-entering the variable scope of `mobilenet` must not open a second
+  # name scope: ops are named `MobilenetV2/expanded_conv/output`, as in the
+  # published graphs, not `MobilenetV2/MobilenetV2/...`.
+  with tf.variable_scope(scope, 'Mobilenet', [images],
+                         reuse=reuse) as var_scope, \
+      tf.name_scope(var_scope.original_name_scope):
     with slim.arg_scope([slim.conv2d, slim.separable_conv2d],
                         normalizer_fn=slim.batch_norm,
                         activation_fn=network_def.activation_fn,
