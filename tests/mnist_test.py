@@ -162,3 +162,47 @@ def test_real_mnist_test_split(tmp_path):
                                   for e in examples)
   assert histogram == collections.Counter(expected.tolist())
   assert mnist.get_split('test', out).num_samples == 10000
+
+
+def test_interrupted_overwrite_keeps_the_previous_output(tmp_path, monkeypatch):
+  make_source(str(tmp_path / 'src'))
+  out = str(tmp_path / 'out')
+  mnist.convert(out, source=str(tmp_path / 'src'), log=lambda m: None)
+  before = {f: open(os.path.join(out, f), 'rb').read()
+            for f in os.listdir(out)}
+  calls = []
+
+  def interrupted(image):
+    calls.append(1)
+    if len(calls) == 3:
+      raise KeyboardInterrupt
+    return b''
+
+  monkeypatch.setattr(mnist, '_png', interrupted)
+  with pytest.raises(KeyboardInterrupt):
+    mnist.convert(out, source=str(tmp_path / 'src'), overwrite=True,
+                  log=lambda m: None)
+  after = {f: open(os.path.join(out, f), 'rb').read()
+           for f in os.listdir(out)}
+  assert after == before  # No staging folder, no half-written records.
+
+
+def test_command_line(tmp_path):
+  import subprocess
+  import sys
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  make_source(str(tmp_path / 'src'), splits=('test',))
+  script = os.path.join(root, 'download_and_convert_data.py')
+  ok = subprocess.run(
+      [sys.executable, script, '--dataset_name=mnist',
+       '--dataset_dir=%s' % (tmp_path / 'out'),
+       '--source=%s' % (tmp_path / 'src')], capture_output=True, text=True)
+  assert ok.returncode == 0, ok.stderr
+  assert 'Wrote mnist' in ok.stdout and 'test 4 records' in ok.stdout
+  bad = subprocess.run(
+      [sys.executable, script, '--dataset_name=visualwakewords',
+       '--dataset_dir=%s' % (tmp_path / 'vww')], capture_output=True,
+      text=True)
+  assert bad.returncode == 2
+  assert bad.stderr.strip().splitlines()[-1].startswith(
+      'error: --source_dir is required for visualwakewords')
