@@ -28,7 +28,9 @@ FILE_PATTERN = 'flowers_%s_*.tfrecord'
 SPLITS_TO_SIZES = {'train': 3320, 'validation': 350}
 NUM_CLASSES = 5
 NUM_SHARDS = 5
-URL = 'http://download.tensorflow.org/example_images/flower_photos.tgz'
+URL = ('https://storage.googleapis.com/download.tensorflow.org/'
+       'example_images/flower_photos.tgz')
+MIRROR = 'http://download.tensorflow.org/example_images/flower_photos.tgz'
 ARCHIVE_NAME = 'flower_photos.tgz'
 ARCHIVE_SIZE = 228813984  # Bytes; no checksum is published.
 _TOTAL = 3670
@@ -37,7 +39,7 @@ _TOTAL = 3670
 def download_source(download_dir, log=print):
   """Downloads flower_photos.tgz (length-checked) into download_dir."""
   return download.fetch(URL, download_dir, ARCHIVE_NAME, size=ARCHIVE_SIZE,
-                        log=log)
+                        log=log, mirrors=(MIRROR,))
 
 
 def _photo_root(folder):

@@ -58,6 +58,9 @@ WHERE_TO_GET = (
     'validation/*.JPEG with imagenet_2012_validation_synset_labels.txt, '
     'imagenet_lsvrc_2015_synsets.txt, imagenet_metadata.txt; see '
     'datasets/imagenet.py)')
+# The image-folder converter's listing rules (sorted, hidden files skipped).
+_class_dirs = image_folder._class_dirs  # pylint: disable=protected-access
+_list_images = image_folder._list_images  # pylint: disable=protected-access
 
 
 def _first_file(folder, names):
@@ -80,7 +83,7 @@ def read_synsets(source):
     synsets = [line.split()[0] for line in _read_lines(path)]
   else:
     train = os.path.join(source, 'train')
-    synsets = (image_folder._class_dirs(train)  # pylint: disable=protected-access
+    synsets = (_class_dirs(train)
                if os.path.isdir(train) else [])
   if not synsets:
     raise conversion.ConversionError(
@@ -122,7 +125,7 @@ def list_split(source, split, synset_to_label):
             else _validation_dir(source))
   if not folder or not os.path.isdir(folder):
     return None
-  class_dirs = image_folder._class_dirs(folder)  # pylint: disable=protected-access
+  class_dirs = _class_dirs(folder)
   if class_dirs:
     unknown = sorted(set(class_dirs) - set(synset_to_label))
     if unknown:
@@ -130,9 +133,8 @@ def list_split(source, split, synset_to_label):
           '%s has folders that are not in the synset list: %s' %
           (folder, ', '.join(unknown[:10])))
     return [(path, synset) for synset in class_dirs
-            for path in image_folder._list_images(  # pylint: disable=protected-access
-                os.path.join(folder, synset))]
-  images = image_folder._list_images(folder)  # pylint: disable=protected-access
+            for path in _list_images(os.path.join(folder, synset))]
+  images = _list_images(folder)
   if not images:
     return None
   labels_path = _first_file(source, VALIDATION_LABEL_FILES)

@@ -1,7 +1,6 @@
 """ImageNet conversion from a miniature ILSVRC-2012 tree with boxes."""
 
 import glob
-import io
 import os
 import shutil
 
