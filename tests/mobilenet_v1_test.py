@@ -148,8 +148,8 @@ def test_weight_decay_reuse_scope_and_prediction_fn():
   with tf.Graph().as_default():
     images, logits, end_points = _build(
         [1, 64, 64, 3], num_classes=4, depth_multiplier=0.25,
-        weight_decay=0.01, prediction_fn=lambda x, scope: tf.sigmoid(x, name=scope),
-        scope='Net')
+        weight_decay=0.01, scope='Net',
+        prediction_fn=lambda x, scope: tf.sigmoid(x, name=scope))
     # 14 regular convs + logits are decayed; depthwise weights are not.
     assert len(tf.losses.get_regularization_losses()) == 15
     assert all(v.op.name.startswith('Net/') for v in tf.global_variables())
