@@ -22,6 +22,7 @@ from slimvision.core import cluster as cluster_lib
 from slimvision.core import log
 from slimvision.core import flags as common_flags
 from slimvision.core import pipeline
+from slimvision.core import summaries as summary_lib
 from slimvision.core import training
 from slimvision.core.errors import UserError, run_main
 from slimvision.datasets import dataset_factory
@@ -152,13 +153,13 @@ def _add_summaries(end_points, images):
   summaries = set(tf.get_collection(tf.GraphKeys.SUMMARIES))
   for name, value in end_points.items():
     if value.dtype.is_floating:
-      summaries.add(tf.summary.histogram('activations/' + name, value))
-      summaries.add(tf.summary.scalar('sparsity/' + name,
-                                      tf.nn.zero_fraction(value)))
+      summaries.add(summary_lib.histogram('activations/' + name, value))
+      summaries.add(summary_lib.scalar('sparsity/' + name,
+                                       tf.nn.zero_fraction(value)))
   for loss in tf.get_collection(tf.GraphKeys.LOSSES):
-    summaries.add(tf.summary.scalar('losses/%s' % loss.op.name, loss))
+    summaries.add(summary_lib.scalar('losses/%s' % loss.op.name, loss))
   for variable in slim.get_model_variables():
-    summaries.add(tf.summary.histogram(variable.op.name, variable))
+    summaries.add(summary_lib.histogram(variable.op.name, variable))
   summaries.add(tf.summary.image('images', images, max_outputs=3))
   return summaries
 
@@ -241,7 +242,7 @@ def train(cluster=None, server=None):
         ftrl_l1=FLAGS.ftrl_l1, ftrl_l2=FLAGS.ftrl_l2, momentum=FLAGS.momentum,
         rmsprop_momentum=FLAGS.rmsprop_momentum,
         rmsprop_decay=FLAGS.rmsprop_decay)
-    summaries.add(tf.summary.scalar('learning_rate', rate))
+    summaries.add(summary_lib.scalar('learning_rate', rate))
 
   if FLAGS.sync_replicas:
     optimizer = tf.train.SyncReplicasOptimizer(
@@ -255,7 +256,7 @@ def train(cluster=None, server=None):
   total_loss, gradients = model_deploy.optimize_clones(
       clones, optimizer,
       var_list=training.variables_to_train(FLAGS.trainable_scopes))
-  summaries.add(tf.summary.scalar('total_loss', total_loss))
+  summaries.add(summary_lib.scalar('total_loss', total_loss))
   apply_op = optimizer.apply_gradients(gradients, global_step=global_step)
   with tf.control_dependencies([apply_op] + update_ops):
     train_tensor = tf.identity(total_loss, name='train_op')

@@ -48,6 +48,19 @@ def variables_to_restore(moving_average_decay=None):
   return names
 
 
+def variable_shapes(checkpoint_path):
+  """{name: shape list} of the variables in a checkpoint.
+
+  Raises:
+    UserError: the checkpoint cannot be read (corrupt, truncated).
+  """
+  try:
+    return tf.train.load_checkpoint(checkpoint_path).get_variable_to_shape_map()
+  except (tf.errors.OpError, ValueError) as e:
+    raise UserError('checkpoint %s cannot be read: %s' %
+                    (checkpoint_path, str(e).splitlines()[0]))
+
+
 def restorer(checkpoint_path, var_map):
   """A tf.train.Saver for `var_map` after checking it fits the checkpoint.
 
@@ -58,12 +71,7 @@ def restorer(checkpoint_path, var_map):
   Raises:
     UserError: names missing from the checkpoint or shapes that differ.
   """
-  try:
-    shapes = tf.train.load_checkpoint(checkpoint_path
-                                      ).get_variable_to_shape_map()
-  except (tf.errors.OpError, ValueError) as e:
-    raise UserError('checkpoint %s cannot be read: %s' %
-                    (checkpoint_path, str(e).splitlines()[0]))
+  shapes = variable_shapes(checkpoint_path)
   missing = sorted(n for n in var_map if n not in shapes)
   if missing:
     hint = (' (was it trained with --moving_average_decay?)'

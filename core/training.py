@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+from slimvision.core import checkpoints
 from slimvision.core import log as logging
 from slimvision.core.errors import UserError
 
@@ -131,18 +132,8 @@ def fine_tune_init_fn(checkpoint_path, exclude_scopes='',
   if not checkpoint_path:
     return None
   log = log or logging.info
-  if tf.gfile.IsDirectory(checkpoint_path):
-    found = tf.train.latest_checkpoint(checkpoint_path)
-    if not found:
-      raise UserError('--checkpoint_path %s: no checkpoint in this folder' %
-                      checkpoint_path)
-    checkpoint_path = found
-  try:
-    reader = tf.train.load_checkpoint(checkpoint_path)
-  except (tf.errors.NotFoundError, tf.errors.DataLossError, ValueError) as e:
-    raise UserError('--checkpoint_path %s is not a readable checkpoint (%s)' %
-                    (checkpoint_path, str(e).splitlines()[0]))
-  shapes = reader.get_variable_to_shape_map()
+  checkpoint_path = checkpoints.resolve(checkpoint_path)
+  shapes = checkpoints.variable_shapes(checkpoint_path)
   exclusions = _scopes(exclude_scopes)
   to_restore, missing = [], []
   for var in slim.get_model_variables():

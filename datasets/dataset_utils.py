@@ -170,8 +170,9 @@ def image_decoder(channels=3, extra_keys_to_features=None,
   keys_to_features = {
       'image/encoded': tf.FixedLenFeature((), tf.string, default_value=''),
       'image/format': tf.FixedLenFeature((), tf.string, default_value='png'),
-      'image/class/label': tf.FixedLenFeature(
-          [], tf.int64, default_value=tf.zeros([], dtype=tf.int64)),
+      # A plain default (not a Tensor), so a decoder made outside a graph
+      # works inside any graph.
+      'image/class/label': tf.FixedLenFeature([], tf.int64, default_value=0),
   }
   items_to_handlers = {
       'image': slim.tfexample_decoder.Image(channels=channels),

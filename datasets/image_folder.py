@@ -121,7 +121,13 @@ def encode_image_file(path):
                                                image.mode == 'RGBA')
     if kept and decodable:
       return data, kept, height, width
-    converted = image.convert('RGBA' if 'A' in image.getbands() else 'RGB')
+    if image.mode in ('1', 'L'):
+      target_mode = 'L'
+    elif 'A' in image.getbands() or 'transparency' in image.info:
+      target_mode = 'RGBA'
+    else:
+      target_mode = 'RGB'
+    converted = image.convert(target_mode)
     buffer = io.BytesIO()
     converted.save(buffer, format='PNG')
     return buffer.getvalue(), b'png', height, width

@@ -29,6 +29,8 @@ import collections
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+from slimvision.core import summaries as summary_lib
+
 Clone = collections.namedtuple('Clone', ['outputs', 'scope', 'device'])
 DeployedModel = collections.namedtuple(
     'DeployedModel', ['train_op', 'summary_op', 'total_loss', 'clones'])
@@ -227,8 +229,8 @@ def deploy(config, model_fn, args=None, kwargs=None, optimizer=None,
       total_loss, grads_and_vars = optimize_clones(clones, optimizer)
       if summarize_gradients:
         for grad, var in grads_and_vars:
-          summaries.add(tf.summary.histogram(var.op.name + '/gradients',
-                                             grad))
+          summaries.add(summary_lib.histogram(var.op.name + '/gradients',
+                                              grad))
       apply_op = optimizer.apply_gradients(grads_and_vars,
                                            global_step=global_step)
       with tf.control_dependencies([apply_op] + update_ops):
@@ -236,7 +238,7 @@ def deploy(config, model_fn, args=None, kwargs=None, optimizer=None,
   else:
     losses = [_clone_loss(c, len(clones), None) for c in clones]
     total_loss = tf.add_n([l for l in losses if l is not None])
-  summaries.add(tf.summary.scalar('total_loss', total_loss))
+  summaries.add(summary_lib.scalar('total_loss', total_loss))
   summaries |= set(tf.get_collection(tf.GraphKeys.SUMMARIES,
                                      first_clone.scope))
   summary_op = tf.summary.merge(list(summaries), name='summary_op')

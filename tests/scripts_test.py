@@ -1,0 +1,147 @@
+"""The command-line scripts end to end, and their errors for bad input."""
+
+import glob
+import os
+import re
+
+import pytest
+import tensorflow.compat.v1 as tf
+
+from conftest import error_line, run_script
+
+
+def _event_tags(folder):
+  tags = set()
+  for path in glob.glob(os.path.join(folder, 'events.out.tfevents.*')):
+    for event in tf.train.summary_iterator(path):
+      tags.update(value.tag for value in event.summary.value)
+  return tags
+
+
+@pytest.fixture(scope='module')
+def trained(shapes_dir, tmp_path_factory):
+  train_dir = str(tmp_path_factory.mktemp('train'))
+  result = run_script(
+      'train_image_classifier.py', '--dataset_name=shapes',
+      '--dataset_dir=' + shapes_dir, '--model_name=cifarnet',
+      '--train_dir=' + train_dir, '--max_number_of_steps=12',
+      '--batch_size=8', '--log_every_n_steps=4', '--save_summaries_secs=1',
+      '--optimizer=sgd', '--learning_rate=0.01', '--seed=1')
+  assert result.returncode == 0, result.stderr
+  return train_dir, result
+
+
+def test_train_writes_checkpoints_summaries_and_progress(trained):
+  train_dir, result = trained
+  assert tf.train.latest_checkpoint(train_dir).endswith('model.ckpt-12')
+  assert 'step 4: loss = ' in result.stderr
+  assert 'images/sec' in result.stderr and 'ETA' in result.stderr
+  tags = _event_tags(train_dir)
+  for tag in ('total_loss', 'learning_rate', 'activations/Logits',
+              'sparsity/conv1', 'CifarNet/conv1/weights'):
+    assert tag in tags, tag
+  assert any(t.startswith('losses/') for t in tags)
+  assert any(t.startswith('images') for t in tags)
+
+
+def test_eval_scores_every_example_and_writes_summaries(trained, shapes_dir,
+                                                        tmp_path):
+  train_dir, _ = trained
+  result = run_script(
+      'eval_image_classifier.py', '--dataset_name=shapes',
+      '--dataset_split_name=validation', '--dataset_dir=' + shapes_dir,
+      '--model_name=cifarnet', '--checkpoint_path=' + train_dir,
+      '--eval_dir=' + str(tmp_path), '--batch_size=5')
+  assert result.returncode == 0, result.stderr
+  assert 'Scored 12 examples' in result.stdout
+  assert 'Accuracy: ' in result.stdout and 'Recall_5: ' in result.stdout
+  assert 'Confusion matrix' in result.stdout and 'triangle' in result.stdout
+  assert {'eval/Accuracy', 'eval/Recall_5',
+          'eval/confusion_matrix'} <= _event_tags(str(tmp_path))
+  limited = run_script(
+      'eval_image_classifier.py', '--dataset_name=shapes',
+      '--dataset_split_name=validation', '--dataset_dir=' + shapes_dir,
+      '--model_name=cifarnet', '--checkpoint_path=' + train_dir,
+      '--eval_dir=' + str(tmp_path), '--batch_size=5', '--max_num_batches=2')
+  assert 'Scored 10 examples' in limited.stdout
+
+
+def test_classify_prints_top_classes(trained, shapes_dir):
+  train_dir, _ = trained
+  image = os.path.join(shapes_dir, 'images', 'validation', 'ring', '00000.png')
+  result = run_script('classify_image.py', '--model_name=cifarnet',
+                      '--checkpoint_path=' + train_dir,
+                      '--dataset_dir=' + shapes_dir, '--top_k=3', image)
+  assert result.returncode == 0, result.stderr
+  lines = result.stdout.splitlines()
+  assert lines[0] == image and len(lines) == 4
+  names = {line.split()[0] for line in lines[1:]}
+  assert names <= {'circle', 'cross', 'ring', 'square', 'star', 'triangle'}
+  probabilities = [float(line.split()[1]) for line in lines[1:]]
+  assert probabilities == sorted(probabilities, reverse=True)
+
+
+@pytest.mark.parametrize('script, args, message', [
+    ('train_image_classifier.py', ['--dataset_name=shapes', '--model_name=x'],
+     "Unknown model name 'x'; valid names: alexnet_v2"),
+    ('train_image_classifier.py', ['--dataset_name=nope',
+                                   '--model_name=cifarnet'],
+     "Unknown dataset name 'nope'"),
+    ('train_image_classifier.py', ['--dataset_name=shapes',
+                                   '--dataset_split_name=test',
+                                   '--model_name=cifarnet'],
+     "Unknown split 'test'.*valid splits: train, validation"),
+    ('train_image_classifier.py', ['--dataset_name=shapes',
+                                   '--model_name=cifarnet',
+                                   '--preprocessing_name=fancy'],
+     "Unknown preprocessing name 'fancy'; valid names: alexnet_v2, cifarnet"),
+    ('train_image_classifier.py', ['--dataset_name=shapes',
+                                   '--model_name=cifarnet',
+                                   '--quantize_delay=0'],
+     'tf.contrib.quantize, which TensorFlow removed'),
+    ('eval_image_classifier.py', ['--dataset_name=shapes',
+                                  '--model_name=cifarnet', '--quantize'],
+     'tf.contrib.quantize, which TensorFlow removed'),
+    ('eval_image_classifier.py', ['--dataset_name=shapes',
+                                  '--dataset_split_name=validation',
+                                  '--model_name=lenet',
+                                  '--checkpoint_path=TRAIN'],
+     'does not fit the model: LeNet/conv1/weights|lacks'),
+])
+def test_bad_input_is_one_clear_line(shapes_dir, trained, script, args,
+                                     message):
+  args = [a.replace('TRAIN', trained[0]) for a in args]
+  result = run_script(script, '--dataset_dir=' + shapes_dir, *args)
+  assert result.returncode == 2
+  assert re.search(message, error_line(result)), (
+      result.stderr[-2000:])
+
+
+def test_missing_and_empty_dataset_dir(tmp_path):
+  missing = run_script('train_image_classifier.py', '--dataset_name=shapes',
+                       '--model_name=cifarnet',
+                       '--dataset_dir=' + str(tmp_path / 'nowhere'))
+  assert missing.returncode == 2 and 'does not exist' in error_line(missing)
+  empty = run_script('eval_image_classifier.py', '--dataset_name=shapes',
+                     '--model_name=cifarnet', '--dataset_dir=' + str(tmp_path))
+  assert empty.returncode == 2 and 'is empty' in error_line(empty)
+
+
+def test_convert_errors(tmp_path):
+  (tmp_path / 'src' / 'cls').mkdir(parents=True)
+  no_images = run_script('download_and_convert_data.py', '--dataset_name=x',
+                         '--dataset_dir=' + str(tmp_path / 'out'),
+                         '--source_dir=' + str(tmp_path / 'src'))
+  assert no_images.returncode == 2
+  assert 'has no images' in error_line(no_images)
+
+
+def test_classify_refuses_a_file_that_is_not_an_image(trained, shapes_dir,
+                                                      tmp_path):
+  bogus = tmp_path / 'photo.jpg'
+  bogus.write_text('this is text')
+  result = run_script('classify_image.py', '--model_name=cifarnet',
+                      '--checkpoint_path=' + trained[0],
+                      '--dataset_dir=' + shapes_dir, str(bogus))
+  assert result.returncode == 2
+  assert 'photo.jpg is not a readable image' in error_line(result)
