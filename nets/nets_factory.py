@@ -10,6 +10,8 @@ import importlib
 
 import tf_slim as slim
 
+from slimvision.core.errors import UserError
+
 # name: (module in nets/, network function, arg_scope function)
 _NETWORKS = {
     'alexnet_v2': ('alexnet', 'alexnet_v2', 'alexnet_v2_arg_scope'),
@@ -74,8 +76,8 @@ def network_names():
 
 def _lookup(name):
   if name not in _NETWORKS:
-    raise ValueError('Unknown model name %r; valid names: %s' %
-                     (name, ', '.join(network_names())))
+    raise UserError('Unknown model name %r; valid names: %s' %
+                    (name, ', '.join(network_names())))
   module_name, fn_name, scope_name = _NETWORKS[name]
   module = importlib.import_module('slimvision.nets.' + module_name)
   return getattr(module, fn_name), getattr(module, scope_name)
@@ -99,7 +101,7 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False):
     It has an attribute `default_image_size` (pixels).
 
   Raises:
-    ValueError: if `name` is not a known network.
+    UserError (a ValueError): if `name` is not a known network.
   """
   func, arg_scope_fn = _lookup(name)
 

@@ -2,6 +2,8 @@
 
 import importlib
 
+from slimvision.core.errors import UserError
+
 # name: module in preprocessing/ that defines preprocess_image().
 _PREPROCESSING = {
     'cifarnet': 'cifarnet_preprocessing',
@@ -47,11 +49,11 @@ def get_preprocessing(name, is_training=False, use_grayscale=False):
     float32 image [output_height, output_width, 1 or 3].
 
   Raises:
-    ValueError: if `name` is unknown.
+    UserError (a ValueError): if `name` is unknown.
   """
   if name not in _MODEL_FAMILIES:
-    raise ValueError('Unknown preprocessing name %r; valid names: %s' %
-                     (name, ', '.join(preprocessing_names())))
+    raise UserError('Unknown preprocessing name %r; valid names: %s' %
+                    (name, ', '.join(preprocessing_names())))
   module = importlib.import_module(
       'slimvision.preprocessing.' + _PREPROCESSING[_MODEL_FAMILIES[name]])
 
