@@ -116,24 +116,31 @@ def inception_resnet_v2_base(inputs, final_endpoint='Conv2d_7b_1x1',
       # Stem: 299x299x3 -> 35x35x192.
       net = slim.conv2d(inputs, 32, [3, 3], stride=2, padding=padding,
                         scope='Conv2d_1a_3x3')
-      if add('Conv2d_1a_3x3', net): return net, end_points
+      if add('Conv2d_1a_3x3', net):
+        return net, end_points
       net = slim.conv2d(net, 32, [3, 3], padding=padding,
                         scope='Conv2d_2a_3x3')
-      if add('Conv2d_2a_3x3', net): return net, end_points
+      if add('Conv2d_2a_3x3', net):
+        return net, end_points
       net = slim.conv2d(net, 64, [3, 3], scope='Conv2d_2b_3x3')
-      if add('Conv2d_2b_3x3', net): return net, end_points
+      if add('Conv2d_2b_3x3', net):
+        return net, end_points
       net = slim.max_pool2d(net, [3, 3], stride=2, padding=padding,
                             scope='MaxPool_3a_3x3')
-      if add('MaxPool_3a_3x3', net): return net, end_points
+      if add('MaxPool_3a_3x3', net):
+        return net, end_points
       net = slim.conv2d(net, 80, [1, 1], padding=padding,
                         scope='Conv2d_3b_1x1')
-      if add('Conv2d_3b_1x1', net): return net, end_points
+      if add('Conv2d_3b_1x1', net):
+        return net, end_points
       net = slim.conv2d(net, 192, [3, 3], padding=padding,
                         scope='Conv2d_4a_3x3')
-      if add('Conv2d_4a_3x3', net): return net, end_points
+      if add('Conv2d_4a_3x3', net):
+        return net, end_points
       net = slim.max_pool2d(net, [3, 3], stride=2, padding=padding,
                             scope='MaxPool_5a_3x3')
-      if add('MaxPool_5a_3x3', net): return net, end_points
+      if add('MaxPool_5a_3x3', net):
+        return net, end_points
 
       # 35x35x192 -> 35x35x320.
       with tf.variable_scope('Mixed_5b'):
@@ -150,7 +157,8 @@ def inception_resnet_v2_base(inputs, final_endpoint='Conv2d_7b_1x1',
           tower_3 = slim.avg_pool2d(net, [3, 3], scope='AvgPool_0a_3x3')
           tower_3 = slim.conv2d(tower_3, 64, [1, 1], scope='Conv2d_0b_1x1')
         net = tf.concat(axis=3, values=[tower_0, tower_1, tower_2, tower_3])
-      if add('Mixed_5b', net): return net, end_points
+      if add('Mixed_5b', net):
+        return net, end_points
 
       # slim.repeat names the blocks Repeat/block35_1 .. block35_10.
       net = slim.repeat(net, 10, block35, scale=0.17,
@@ -172,12 +180,14 @@ def inception_resnet_v2_base(inputs, final_endpoint='Conv2d_7b_1x1',
           tower_2 = slim.max_pool2d(net, [3, 3], stride=stride,
                                     padding=padding, scope='MaxPool_1a_3x3')
         net = tf.concat(axis=3, values=[tower_0, tower_1, tower_2])
-      if add('Mixed_6a', net): return net, end_points
+      if add('Mixed_6a', net):
+        return net, end_points
 
       with slim.arg_scope([slim.conv2d], rate=2 if atrous else 1):
         net = slim.repeat(net, 20, block17, scale=0.10,
                           activation_fn=activation_fn)
-      if add('PreAuxLogits', net): return net, end_points
+      if add('PreAuxLogits', net):
+        return net, end_points
 
       if atrous:
         raise ValueError('output_stride 8 is only supported up to the '
@@ -202,7 +212,8 @@ def inception_resnet_v2_base(inputs, final_endpoint='Conv2d_7b_1x1',
           tower_3 = slim.max_pool2d(net, [3, 3], stride=2, padding=padding,
                                     scope='MaxPool_1a_3x3')
         net = tf.concat(axis=3, values=[tower_0, tower_1, tower_2, tower_3])
-      if add('Mixed_7a', net): return net, end_points
+      if add('Mixed_7a', net):
+        return net, end_points
 
       net = slim.repeat(net, 9, block8, scale=0.20,
                         activation_fn=activation_fn)
@@ -210,7 +221,8 @@ def inception_resnet_v2_base(inputs, final_endpoint='Conv2d_7b_1x1',
 
       # 8x8x2080 -> 8x8x1536.
       net = slim.conv2d(net, 1536, [1, 1], scope='Conv2d_7b_1x1')
-      if add('Conv2d_7b_1x1', net): return net, end_points
+      if add('Conv2d_7b_1x1', net):
+        return net, end_points
   raise ValueError('Unknown final endpoint %s' % final_endpoint)
 
 

@@ -146,12 +146,15 @@ def inception_v4_base(inputs, final_endpoint='Mixed_7d', scope=None):
       # Stem (figure 3): 299x299x3 -> 35x35x384.
       net = slim.conv2d(inputs, 32, [3, 3], stride=2, padding='VALID',
                         scope='Conv2d_1a_3x3')
-      if add('Conv2d_1a_3x3', net): return net, end_points
+      if add('Conv2d_1a_3x3', net):
+        return net, end_points
       net = slim.conv2d(net, 32, [3, 3], padding='VALID',
                         scope='Conv2d_2a_3x3')
-      if add('Conv2d_2a_3x3', net): return net, end_points
+      if add('Conv2d_2a_3x3', net):
+        return net, end_points
       net = slim.conv2d(net, 64, [3, 3], scope='Conv2d_2b_3x3')
-      if add('Conv2d_2b_3x3', net): return net, end_points
+      if add('Conv2d_2b_3x3', net):
+        return net, end_points
 
       with tf.variable_scope('Mixed_3a'):
         with tf.variable_scope('Branch_0'):
@@ -161,7 +164,8 @@ def inception_v4_base(inputs, final_endpoint='Mixed_7d', scope=None):
           branch_1 = slim.conv2d(net, 96, [3, 3], stride=2, padding='VALID',
                                  scope='Conv2d_0a_3x3')
         net = _concat([branch_0, branch_1])
-      if add('Mixed_3a', net): return net, end_points
+      if add('Mixed_3a', net):
+        return net, end_points
 
       with tf.variable_scope('Mixed_4a'):
         with tf.variable_scope('Branch_0'):
@@ -175,7 +179,8 @@ def inception_v4_base(inputs, final_endpoint='Mixed_7d', scope=None):
           branch_1 = slim.conv2d(branch_1, 96, [3, 3], padding='VALID',
                                  scope='Conv2d_1a_3x3')
         net = _concat([branch_0, branch_1])
-      if add('Mixed_4a', net): return net, end_points
+      if add('Mixed_4a', net):
+        return net, end_points
 
       with tf.variable_scope('Mixed_5a'):
         with tf.variable_scope('Branch_0'):
@@ -185,7 +190,8 @@ def inception_v4_base(inputs, final_endpoint='Mixed_7d', scope=None):
           branch_1 = slim.max_pool2d(net, [3, 3], stride=2, padding='VALID',
                                      scope='MaxPool_1a_3x3')
         net = _concat([branch_0, branch_1])
-      if add('Mixed_5a', net): return net, end_points
+      if add('Mixed_5a', net):
+        return net, end_points
 
       # 4 x Inception-A, reduction A, 7 x Inception-B, reduction B,
       # 3 x Inception-C.
@@ -196,7 +202,8 @@ def inception_v4_base(inputs, final_endpoint='Mixed_7d', scope=None):
                 [('Mixed_7' + c, block_inception_c) for c in 'bcd'])
       for name, block in stages:
         net = block(net, scope=name)
-        if add(name, net): return net, end_points
+        if add(name, net):
+          return net, end_points
   raise ValueError('Unknown final endpoint %s' % final_endpoint)
 
 
