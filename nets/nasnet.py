@@ -16,7 +16,6 @@ Published configurations (input pixels, cells, filters, output features):
   large   331x331 18 cells  168 filters 4032  (NASNet-A 6 @ 4032)
 """
 
-import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 from slimvision.nets import nasnet_utils
