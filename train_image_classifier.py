@@ -270,6 +270,8 @@ def train(cluster=None, server=None):
   if FLAGS.checkpoint_path and latest:
     log.info('Ignoring --checkpoint_path because a checkpoint already '
                     'exists in %s: resuming from %s', FLAGS.train_dir, latest)
+  elif latest:
+    log.info('Resuming from %s', latest)
   elif FLAGS.checkpoint_path:
     init_fn = training.fine_tune_init_fn(
         FLAGS.checkpoint_path, FLAGS.checkpoint_exclude_scopes,
@@ -309,7 +311,13 @@ def train(cluster=None, server=None):
 
 
 def _session_config():
-  return tf.ConfigProto(allow_soft_placement=True)
+  config = tf.ConfigProto(allow_soft_placement=True)
+  if FLAGS.num_ps_tasks > 0:
+    # A worker talks to the ps tasks and itself only, so it need not wait
+    # for the other workers to come up.
+    config.device_filters.extend(['/job:ps', '/job:worker/task:%d' %
+                                  FLAGS.task])
+  return config
 
 
 def main(_):

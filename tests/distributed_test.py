@@ -1,0 +1,97 @@
+"""Parameter-server training on 127.0.0.1: one ps task and two workers."""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+
+import pytest
+import tensorflow.compat.v1 as tf
+
+from conftest import ROOT
+from slimvision.core import cluster
+from slimvision.core.errors import UserError
+
+
+def _free_ports(count):
+  sockets = [socket.socket() for _ in range(count)]
+  for s in sockets:
+    s.bind(('127.0.0.1', 0))
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports
+
+
+def _start(args, log_path):
+  log = open(log_path, 'w')
+  return subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, 'train_image_classifier.py')] + args,
+      stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+@pytest.mark.parametrize('sync', [False, True])
+def test_one_ps_two_workers_share_the_global_step(shapes_dir, tmp_path, sync):
+  ps_port, w0_port, w1_port = _free_ports(3)
+  hosts = ['--ps_hosts=127.0.0.1:%d' % ps_port,
+           '--worker_hosts=127.0.0.1:%d,127.0.0.1:%d' % (w0_port, w1_port)]
+  train_dir = str(tmp_path / 'train')
+  common = hosts + [
+      '--train_dir=' + train_dir, '--dataset_name=shapes',
+      '--dataset_dir=' + shapes_dir, '--model_name=lenet',
+      '--train_image_size=28', '--preprocessing_name=lenet',
+      '--batch_size=4', '--max_number_of_steps=30', '--log_every_n_steps=1',
+      '--optimizer=sgd', '--learning_rate=0.01',
+      '--sync_replicas=%s' % sync, '--replicas_to_aggregate=2']
+  ps = _start(hosts + ['--job_name=ps', '--task=0'], tmp_path / 'ps.log')
+  workers = [_start(common + ['--job_name=worker', '--task=%d' % i],
+                    tmp_path / ('worker%d.log' % i)) for i in range(2)]
+  try:
+    chief_code = workers[0].wait(timeout=300)
+    try:
+      workers[1].wait(timeout=60)
+    except subprocess.TimeoutExpired:
+      # In sync mode a non-chief may block on the token queue once the chief
+      # has stopped; what matters is that it trained.
+      workers[1].kill()
+  finally:
+    for process in [ps] + workers:
+      if process.poll() is None:
+        process.kill()
+  logs = [(tmp_path / ('worker%d.log' % i)).read_text() for i in range(2)]
+  assert chief_code == 0, logs[0][-3000:]
+  steps = [[int(s) for s in re.findall(r'step (\d+): loss', log)]
+           for log in logs]
+  # Both workers took steps, and each saw the global step advance beyond its
+  # own step count, because the other worker advanced it too.
+  assert steps[0] and steps[1], logs
+  assert max(steps[0] + steps[1]) >= 30
+  if not sync:
+    assert len(steps[0]) < max(steps[0]) or len(steps[1]) < max(steps[1])
+  latest = tf.train.latest_checkpoint(train_dir)
+  assert latest and int(latest.rsplit('-', 1)[1]) >= 30
+
+
+def test_tf_config_and_host_lists():
+  spec = cluster.resolve(tf_config='{"cluster": {"chief": ["c:1"], '
+                         '"worker": ["w:1", "w:2"], "ps": ["p:1"]}, '
+                         '"task": {"type": "worker", "index": 1}}')
+  assert spec.spec == {'ps': ['p:1'], 'worker': ['c:1', 'w:1', 'w:2']}
+  assert (spec.job_name, spec.task) == ('worker', 2)
+  chief = cluster.resolve(tf_config='{"cluster": {"chief": ["c:1"], "ps": '
+                          '["p:1"]}, "task": {"type": "chief"}}')
+  assert (chief.job_name, chief.task) == ('worker', 0)
+  listed = cluster.resolve('p:1,p:2', 'w:1', 'ps', 1, tf_config='')
+  assert listed.spec['ps'] == ['p:1', 'p:2'] and listed.task == 1
+  assert cluster.resolve(tf_config='') is None
+  for bad, message in (('{"cluster": {}}', 'not valid'),
+                       ('{"cluster": {"worker": ["w:1"]}, "task": '
+                        '{"type": "worker"}}', 'no ps hosts'),
+                       ('{"cluster": {"worker": ["w:1"], "ps": ["p:1"]}, '
+                        '"task": {"type": "worker", "index": 3}}',
+                        'out of range')):
+    with pytest.raises(UserError, match=message):
+      cluster.resolve(tf_config=bad)
+  with pytest.raises(UserError, match='--job_name must be ps or worker'):
+    cluster.resolve('p:1', 'w:1', 'chief', 0, tf_config='')
