@@ -1,11 +1,17 @@
-r"""Classifies image files with a checkpoint and prints the top classes.
+r"""Classifies image files with a model and prints the top classes.
 
 Usage:
   python classify_image.py --checkpoint_path=/tmp/train \
       --model_name=cifarnet --dataset_dir=/tmp/shapes image1.png image2.jpg
+  # Or a model written by export_inference_graph.py:
+  python classify_image.py --saved_model_dir=/tmp/serving/cifarnet/1 a.png
+  python classify_image.py --frozen_graph=/tmp/frozen.pb \
+      --model_name=cifarnet --dataset_dir=/tmp/shapes a.png
 
-The class names come from --labels_file or DATASET_DIR/labels.txt; the
-number of classes from --num_classes or the labels.
+The class names come from --labels_file or DATASET_DIR/labels.txt (a
+SavedModel also carries its own). With a checkpoint, the number of classes
+comes from --num_classes or the labels; an exported model knows it, and a
+frozen graph also its input size and channels.
 """
 
 if __name__ == '__main__' and not __package__:
@@ -23,6 +29,13 @@ FLAGS = flags.FLAGS
 
 flags.DEFINE_string('checkpoint_path', None,
                     'A checkpoint file or a training folder.')
+flags.DEFINE_string('saved_model_dir', None,
+                    'A SavedModel folder written by '
+                    'export_inference_graph.py (instead of a checkpoint).')
+flags.DEFINE_string('frozen_graph', None,
+                    'A frozen graph written by export_inference_graph.py '
+                    '(instead of a checkpoint; give its --model_name for the '
+                    'preprocessing).')
 flags.DEFINE_string('model_name', 'inception_v3',
                     'The name of the architecture of the checkpoint.')
 flags.DEFINE_string('preprocessing_name', None,
@@ -44,35 +57,63 @@ flags.DEFINE_integer('num_classes', None,
 flags.DEFINE_integer('top_k', 5, 'How many classes to print per image.')
 
 
-def classify(paths):
-  """Returns [(path, [(name, probability), ...])] for the image files."""
-  labels = inference.load_labels(FLAGS.labels_file, FLAGS.dataset_dir)
+def _model_source():
+  given = [f for f in ('checkpoint_path', 'saved_model_dir', 'frozen_graph')
+           if getattr(FLAGS, f)]
+  if len(given) != 1:
+    raise UserError('give exactly one of --checkpoint_path, '
+                    '--saved_model_dir, --frozen_graph%s' % (
+                        ' (got --%s)' % ', --'.join(given) if given else ''))
+  return given[0]
+
+
+def _checkpoint_probabilities(encoded, labels):
+  """Probabilities from the checkpoint model; returns (tensor, restore)."""
   num_classes = FLAGS.num_classes or (
       labels and max(labels) + 1 - FLAGS.labels_offset)
   if not num_classes:
     raise UserError('the number of classes is unknown: give --num_classes, '
                     '--labels_file or --dataset_dir with a labels.txt')
-  contents = inference.read_image_files(paths)
   checkpoint = checkpoints.resolve(FLAGS.checkpoint_path)
-  with tf.Graph().as_default():
-    encoded = tf.placeholder(tf.string, [None])
-    images = inference.preprocess_encoded(
-        encoded, FLAGS.model_name, FLAGS.image_size, FLAGS.preprocessing_name,
-        FLAGS.use_grayscale)
-    _, probabilities = inference.build_classifier(images, FLAGS.model_name,
-                                                  num_classes)
-    saver = checkpoints.restorer(
-        checkpoint, checkpoints.variables_to_restore(
-            FLAGS.moving_average_decay))
-    with tf.Session() as session:
-      saver.restore(session, checkpoint)
-      values = session.run(probabilities, {encoded: contents})
+  images = inference.preprocess_encoded(
+      encoded, FLAGS.model_name, FLAGS.image_size, FLAGS.preprocessing_name,
+      FLAGS.use_grayscale)
+  _, probabilities = inference.build_classifier(images, FLAGS.model_name,
+                                                num_classes)
+  saver = checkpoints.restorer(
+      checkpoint, checkpoints.variables_to_restore(FLAGS.moving_average_decay))
+  return probabilities, lambda session: saver.restore(session, checkpoint)
+
+
+def classify(paths):
+  """Returns [(path, [(name, probability), ...])] for the image files."""
+  source = _model_source()
+  labels = inference.load_labels(FLAGS.labels_file, FLAGS.dataset_dir)
+  contents = inference.read_image_files(paths)
+  model_names = None
+  with tf.Graph().as_default(), tf.Session() as session:
+    if source == 'saved_model_dir':
+      encoded, probabilities, model_names = inference.load_saved_model(
+          session, FLAGS.saved_model_dir)
+    else:
+      encoded = tf.placeholder(tf.string, [None])
+      if source == 'frozen_graph':
+        probabilities = inference.frozen_graph_classifier(
+            FLAGS.frozen_graph, encoded, FLAGS.model_name,
+            FLAGS.preprocessing_name)
+      else:
+        probabilities, restore = _checkpoint_probabilities(encoded, labels)
+        restore(session)
+    values = session.run(probabilities, {encoded: contents})
+  num_classes = values.shape[1]
+  if labels or not model_names:
+    names = inference.output_names(labels, num_classes, FLAGS.labels_offset)
+  else:
+    names = model_names
   results = []
   for path, row in zip(paths, values):
-    top = np.argsort(-row)[:FLAGS.top_k]
-    results.append((path, [
-        ((labels or {}).get(int(i) + FLAGS.labels_offset, str(int(i))),
-         float(row[i])) for i in top]))
+    top = np.argsort(-row, kind='stable')[:FLAGS.top_k]
+    results.append((path, [(names[i], float(row[i])) for i in top]))
   return results
 
 

@@ -35,5 +35,7 @@ setup(
         'slim-train-image-classifier=slimvision.train_image_classifier:run',
         'slim-eval-image-classifier=slimvision.eval_image_classifier:run',
         'slim-classify-image=slimvision.classify_image:run',
+        'slim-export-inference-graph='
+        'slimvision.export_inference_graph:run',
     ]},
 )

@@ -4,6 +4,18 @@ The graph maps encoded image files (JPEG, PNG, GIF, BMP bytes) through the
 model's eval preprocessing and network to class probabilities, so the
 exported models and the classify command preprocess exactly like
 eval_image_classifier.py does.
+
+The exported formats (export_inference_graph.py) and their names:
+  * GraphDef / frozen GraphDef: float placeholder `input` [batch, size, size,
+    channels] ([batch, frames, size, size, 3] for video models), outputs
+    `logits` and `probabilities` [batch, num_classes].
+  * SavedModel (tag `serve`): signature `serving_default` takes
+    `image_bytes` (string [batch] of encoded image files) and signature
+    `predict_images` takes `images` (float [batch, size, size, channels],
+    already preprocessed); both return `classes` (int64 [batch], dataset
+    label ids), `class_names` (string [batch]), `probabilities` and `logits`
+    ([batch, num_classes]). The constant `class_names_table` [num_classes]
+    names every model output.
 """
 
 import os
@@ -46,12 +58,147 @@ def preprocess_encoded(encoded, model_name, image_size=None,
   return tf.map_fn(one, encoded, fn_output_signature=tf.float32)
 
 
-def build_classifier(images, model_name, num_classes):
-  """Network in inference mode; returns (logits, probabilities)."""
+INPUT_NAME = 'input'
+LOGITS_NAME = 'logits'
+PROBABILITIES_NAME = 'probabilities'
+CLASS_NAMES_TABLE = 'class_names_table'
+SERVING_SIGNATURE = 'serving_default'
+IMAGES_SIGNATURE = 'predict_images'
+BYTES_INPUT = 'image_bytes'
+IMAGES_INPUT = 'images'
+
+
+def build_classifier(images, model_name, num_classes, is_training=False,
+                     reuse=None):
+  """Network in inference mode; returns (logits, probabilities).
+
+  Args:
+    images: float Tensor [batch, size, size, channels] (video models:
+      [batch, frames, size, size, 3]).
+    model_name: network name.
+    num_classes: logits width.
+    is_training: build batch norm and dropout in training mode.
+    reuse: True to share the variables of an earlier call in this graph.
+
+  Returns:
+    (logits, probabilities), float Tensors [batch, num_classes] named
+    `logits` and `probabilities` (with a `_N` suffix after the first call).
+  """
   network_fn = nets_factory.get_network_fn(model_name, num_classes,
-                                           is_training=False)
-  logits, _ = network_fn(images)
-  return logits, tf.nn.softmax(logits, name='probabilities')
+                                           is_training=is_training)
+  with tf.variable_scope(tf.get_variable_scope(), reuse=reuse):
+    logits, _ = network_fn(images)
+  logits = tf.identity(logits, name=LOGITS_NAME)
+  return logits, tf.nn.softmax(logits, name=PROBABILITIES_NAME)
+
+
+def output_names(labels, num_classes, labels_offset=0):
+  """The class name of each model output i: the name of dataset label
+  i + labels_offset in `labels` ({index: name} or None), else that label's
+  number as text."""
+  return [(labels or {}).get(i + labels_offset, str(i + labels_offset))
+          for i in range(num_classes)]
+
+
+def input_geometry(graph_def):
+  """(size, channels) of the `input` placeholder of an exported GraphDef.
+
+  Raises:
+    UserError: no 4-D placeholder named `input` (not an exported image
+      classifier graph).
+  """
+  for node in graph_def.node:
+    if node.name == INPUT_NAME and node.op == 'Placeholder':
+      dims = [d.size for d in node.attr['shape'].shape.dim]
+      if len(dims) == 4 and dims[1] > 0 and dims[3] > 0:
+        return dims[1], dims[3]
+  raise UserError('the graph has no image placeholder named %r '
+                  '[batch, size, size, channels]; was it written by '
+                  'export_inference_graph.py?' % INPUT_NAME)
+
+
+def read_graph_def(path, flag='--frozen_graph'):
+  """A GraphDef from a binary (.pb) or text (.pbtxt) file.
+
+  Raises:
+    UserError: missing file, or neither format parses.
+  """
+  from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
+  if not path or not tf.gfile.Exists(path):
+    raise UserError('%s %s does not exist' % (flag, path))
+  with tf.gfile.GFile(path, 'rb') as f:
+    data = f.read()
+  graph_def = tf.GraphDef()
+  try:
+    graph_def.ParseFromString(data)
+    if graph_def.node:
+      return graph_def
+  except Exception:  # pylint: disable=broad-except
+    pass
+  try:
+    return text_format.Parse(data.decode('utf-8'), tf.GraphDef())
+  except Exception as e:  # pylint: disable=broad-except
+    raise UserError('%s %s is not a GraphDef (binary or text): %s' %
+                    (flag, path, str(e).splitlines()[0] if str(e) else e))
+
+
+def frozen_graph_classifier(path, encoded, model_name, preprocessing_name=None):
+  """Imports a frozen exported graph fed from encoded images.
+
+  The images go through `preprocess_encoded` at the size and channel count
+  of the graph's `input` placeholder.
+
+  Returns:
+    probabilities, float Tensor [batch, num_classes].
+  """
+  graph_def = read_graph_def(path)
+  size, channels = input_geometry(graph_def)
+  if any(node.op in ('VariableV2', 'VarHandleOp') for node in graph_def.node):
+    raise UserError('%s holds variables: it is not frozen (export it with '
+                    '--checkpoint_path)' % path)
+  images = preprocess_encoded(encoded, model_name, size, preprocessing_name,
+                              use_grayscale=channels == 1)
+  probabilities, = tf.import_graph_def(
+      graph_def, input_map={INPUT_NAME + ':0': images},
+      return_elements=[PROBABILITIES_NAME + ':0'], name='frozen')
+  return probabilities
+
+
+def load_saved_model(session, export_dir):
+  """Loads an exported SavedModel into the session's graph.
+
+  Returns:
+    (encoded image bytes placeholder, probabilities Tensor, names list or
+    None): the `serving_default` signature and the class name of each
+    output, read from the model's `class_names_table`.
+
+  Raises:
+    UserError: not a SavedModel, or one without that signature.
+  """
+  if not export_dir or not tf.saved_model.contains_saved_model(export_dir):
+    raise UserError('--saved_model_dir %s holds no SavedModel' % export_dir)
+  from tensorflow.python.util import deprecation  # pylint: disable=g-import-not-at-top
+  with deprecation.silence():  # The TF1 loader is the graph-mode one.
+    meta_graph = tf.saved_model.loader.load(
+        session, [tf.saved_model.tag_constants.SERVING], export_dir)
+  signature = meta_graph.signature_def.get(SERVING_SIGNATURE)
+  if (signature is None or BYTES_INPUT not in signature.inputs or
+      PROBABILITIES_NAME not in signature.outputs):
+    raise UserError('%s has no %s signature from %s to %s; was it written '
+                    'by export_inference_graph.py?' % (
+                        export_dir, SERVING_SIGNATURE, BYTES_INPUT,
+                        PROBABILITIES_NAME))
+  graph = session.graph
+  encoded = graph.get_tensor_by_name(signature.inputs[BYTES_INPUT].name)
+  probabilities = graph.get_tensor_by_name(
+      signature.outputs[PROBABILITIES_NAME].name)
+  names = None
+  try:
+    table = graph.get_tensor_by_name(CLASS_NAMES_TABLE + ':0')
+    names = [n.decode('utf-8') for n in session.run(table)]
+  except KeyError:
+    pass
+  return encoded, probabilities, names
 
 
 def read_image_files(paths):
