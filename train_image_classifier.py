@@ -212,7 +212,9 @@ def train(cluster=None, server=None):
   clones = model_deploy.create_clones(config, clone_fn)
   first_clone_scope = config.clone_scope(0)
   end_points, images = clones[0].outputs
-  update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS, first_clone_scope)
+  update_ops = training.update_ops_in_scopes(
+      tf.get_collection(tf.GraphKeys.UPDATE_OPS, first_clone_scope),
+      FLAGS.trainable_scopes, first_clone_scope)
   summaries = _add_summaries(end_points, images)
 
   variable_averages, moving_average_variables = None, None
@@ -303,8 +305,15 @@ def train(cluster=None, server=None):
         scaffold=scaffold, master=FLAGS.master, config=_session_config())
   with tf.train.MonitoredSession(session_creator=creator,
                                  hooks=hooks) as session:
-    while not session.should_stop():
-      session.run(train_tensor)
+    # The raw session, without the hooks: reading the step is not a step.
+    step = session.run_step_fn(
+        lambda step_context: step_context.session.run(global_step))
+    if FLAGS.max_number_of_steps and step >= FLAGS.max_number_of_steps:
+      log.info('Already at step %d of --max_number_of_steps=%d: nothing to '
+               'train', step, FLAGS.max_number_of_steps)
+    else:
+      while not session.should_stop():
+        session.run(train_tensor)
   if is_chief:
     log.info('Training finished; checkpoints and TensorBoard logs in '
                     '%s', FLAGS.train_dir)

@@ -117,6 +117,21 @@ def variables_to_train(trainable_scopes):
   return selected
 
 
+def update_ops_in_scopes(update_ops, trainable_scopes, clone_scope=''):
+  """The update ops (batch-norm statistics) of the trained scopes only.
+
+  With --trainable_scopes, a fine-tuning run must leave everything outside
+  those scopes as restored, batch-norm moving averages included.
+  """
+  scopes = _scopes(trainable_scopes)
+  if not scopes:
+    return list(update_ops)
+  prefix = clone_scope.rstrip('/') + '/' if clone_scope else ''
+  return [op for op in update_ops
+          if any(op.name[len(prefix):].startswith(s.rstrip('/') + '/')
+                 for s in scopes)]
+
+
 def fine_tune_init_fn(checkpoint_path, exclude_scopes='',
                       ignore_missing_vars=False, log=None):
   """Returns init_fn(scaffold, session) restoring model variables, or None.
