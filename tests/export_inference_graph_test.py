@@ -1,0 +1,441 @@
+"""export_inference_graph.py: every format gives the checkpoint's numbers.
+
+A cifarnet is trained for a few steps on a 2-class image folder (light top
+half vs light bottom half, which it learns at once); its frozen graph,
+SavedModel (loaded by plain TF2 in a subprocess, as serving would) and TFLite
+model are compared with the checkpoint on the same input, and the classify
+command names the right class from each. The real Visual Wake Words
+checkpoint is exported where ../shared has it.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+from google.protobuf import text_format
+import numpy as np
+from PIL import Image
+import pytest
+import tensorflow.compat.v1 as tf
+
+from conftest import ROOT, error_line, run_script, shared_path
+from slimvision.core import checkpoints
+from slimvision.core import inference
+from slimvision.datasets import image_folder
+
+CLASSES = ('bottom_light', 'top_light')
+VWW_CHECKPOINT = ('checkpoints', 'mobilenet_v1_025_vww', 'model.ckpt-963849')
+
+
+def halves_image(class_name, rng, size=32):
+  """uint8 [size, size, 3]: dark noise with the top or bottom half lit."""
+  pixels = rng.randint(0, 60, (size, size, 3))
+  half = slice(0, size // 2) if class_name == 'top_light' else slice(
+      size // 2, size)
+  pixels[half] += 180
+  return pixels.astype(np.uint8)
+
+
+def write_halves_source(folder, train_per_class=16, validation_per_class=4,
+                        seed=0):
+  """SOURCE/{train,validation}/<class>/NNN.png; returns the folder."""
+  rng = np.random.RandomState(seed)
+  for split, count in (('train', train_per_class),
+                       ('validation', validation_per_class)):
+    for name in CLASSES:
+      class_dir = os.path.join(folder, split, name)
+      os.makedirs(class_dir)
+      for i in range(count):
+        Image.fromarray(halves_image(name, rng)).save(
+            os.path.join(class_dir, '%03d.png' % i))
+  return folder
+
+
+@pytest.fixture(scope='module')
+def halves(tmp_path_factory):
+  """(dataset_dir, source_dir, train_dir) of a cifarnet trained 30 steps."""
+  root = tmp_path_factory.mktemp('halves')
+  source = write_halves_source(str(root / 'source'))
+  dataset_dir = str(root / 'data')
+  image_folder.convert('halves', source, dataset_dir, num_shards=1,
+                       log=lambda *_: None)
+  train_dir = str(root / 'train')
+  result = run_script(
+      'train_image_classifier.py', '--dataset_name=halves',
+      '--dataset_dir=' + dataset_dir, '--model_name=cifarnet',
+      '--train_dir=' + train_dir, '--max_number_of_steps=30',
+      '--batch_size=8', '--optimizer=sgd', '--learning_rate=0.05',
+      '--seed=1')
+  assert result.returncode == 0, result.stderr[-3000:]
+  return dataset_dir, source, train_dir
+
+
+@pytest.fixture(scope='module')
+def exported(halves, tmp_path_factory):
+  """Frozen graph, SavedModel and TFLite models of the halves checkpoint."""
+  dataset_dir, _, train_dir = halves
+  out = tmp_path_factory.mktemp('exported')
+  paths = {'graph': str(out / 'graph.pb'), 'frozen': str(out / 'frozen.pb'),
+           'saved_model': str(out / 'serving' / 'halves' / '1'),
+           'tflite': str(out / 'model.tflite')}
+  result = run_script(
+      'export_inference_graph.py', '--model_name=cifarnet',
+      '--dataset_name=halves', '--dataset_dir=' + dataset_dir,
+      '--checkpoint_path=' + train_dir, '--output_file=' + paths['graph'],
+      '--frozen_graph_file=' + paths['frozen'],
+      '--saved_model_dir=' + paths['saved_model'],
+      '--tflite_file=' + paths['tflite'])
+  assert result.returncode == 0, result.stderr[-3000:]
+  paths['out'] = str(out)
+  return paths
+
+
+def _png_bytes(pixels):
+  import io  # pylint: disable=g-import-not-at-top
+  buffer = io.BytesIO()
+  Image.fromarray(pixels).save(buffer, format='PNG')
+  return buffer.getvalue()
+
+
+def _checkpoint_outputs(checkpoint, model_name, num_classes, images=None,
+                        encoded=None, moving_average_decay=None, **kwargs):
+  """(logits, probabilities) of the checkpoint on float images or on
+  encoded images (through the shared inference preprocessing)."""
+  with tf.Graph().as_default(), tf.Session() as session:
+    if encoded is not None:
+      feed = tf.placeholder(tf.string, [None])
+      inputs = inference.preprocess_encoded(feed, model_name, **kwargs)
+      value = encoded
+    else:
+      feed = inputs = tf.placeholder(tf.float32, images.shape)
+      value = images
+    logits, probabilities = inference.build_classifier(inputs, model_name,
+                                                       num_classes)
+    checkpoint = checkpoints.resolve(checkpoint)
+    checkpoints.restorer(checkpoint, checkpoints.variables_to_restore(
+        moving_average_decay)).restore(session, checkpoint)
+    return session.run([logits, probabilities], {feed: value})
+
+
+def _frozen_outputs(path, images):
+  with tf.Graph().as_default(), tf.Session() as session:
+    graph_def = inference.read_graph_def(path)
+    logits, probabilities = tf.import_graph_def(
+        graph_def, return_elements=['logits:0', 'probabilities:0'], name='')
+    return session.run([logits, probabilities], {'input:0': images})
+
+
+_TF2_LOADER = r'''
+import json, sys
+import numpy as np
+import tensorflow as tf  # plain TF2, eager: as a serving client would load it
+assert tf.executing_eagerly()
+model_dir, images_file, out_file = sys.argv[1:4]
+model = tf.saved_model.load(model_dir)
+served = model.signatures['serving_default'](
+    image_bytes=tf.constant([open(p, 'rb').read() for p in sys.argv[4:]]))
+predicted = model.signatures['predict_images'](
+    images=tf.constant(np.load(images_file)))
+np.savez(out_file, **{'%s_%s' % (sig, key): value.numpy()
+                      for sig, outputs in (('served', served),
+                                           ('images', predicted))
+                      for key, value in outputs.items()})
+print(json.dumps(sorted(model.signatures)))
+'''
+
+
+def _load_in_tf2(saved_model, images, image_files, tmp_path):
+  """The SavedModel's two signatures run by a fresh eager TF2 process."""
+  np.save(str(tmp_path / 'images.npy'), images)
+  out = str(tmp_path / 'outputs.npz')
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+  result = subprocess.run(
+      [sys.executable, '-c', _TF2_LOADER, saved_model,
+       str(tmp_path / 'images.npy'), out] + list(image_files),
+      capture_output=True, text=True, timeout=300, env=env, cwd=str(tmp_path))
+  assert result.returncode == 0, result.stderr[-3000:]
+  signatures = json.loads(result.stdout.strip().splitlines()[-1])
+  return signatures, dict(np.load(out, allow_pickle=True))
+
+
+def test_frozen_graph_and_saved_model_match_the_checkpoint(halves, exported,
+                                                           tmp_path):
+  dataset_dir, source, train_dir = halves
+  images = np.random.RandomState(3).normal(
+      size=(3, 32, 32, 3)).astype(np.float32)
+  files = [os.path.join(source, 'validation', name, '000.png')
+           for name in CLASSES]
+  with open(files[0], 'rb') as f0, open(files[1], 'rb') as f1:
+    encoded = [f0.read(), f1.read()]
+
+  want_logits, want_probabilities = _checkpoint_outputs(
+      train_dir, 'cifarnet', 2, images=images)
+  served_logits, served_probabilities = _checkpoint_outputs(
+      train_dir, 'cifarnet', 2, encoded=encoded)
+
+  frozen_logits, frozen_probabilities = _frozen_outputs(exported['frozen'],
+                                                        images)
+  assert np.max(np.abs(frozen_logits - want_logits)) < 1e-5
+  assert np.max(np.abs(frozen_probabilities - want_probabilities)) < 1e-5
+
+  signatures, outputs = _load_in_tf2(exported['saved_model'], images, files,
+                                     tmp_path)
+  assert signatures == ['predict_images', 'serving_default']
+  assert np.max(np.abs(outputs['images_logits'] - want_logits)) < 1e-5
+  assert np.max(np.abs(outputs['images_probabilities'] -
+                       want_probabilities)) < 1e-5
+  assert np.max(np.abs(outputs['served_logits'] - served_logits)) < 1e-5
+  assert np.max(np.abs(outputs['served_probabilities'] -
+                       served_probabilities)) < 1e-5
+  # The trained model tells the two classes apart, by id and by name.
+  assert outputs['served_classes'].dtype == np.int64
+  assert list(outputs['served_classes']) == [0, 1]
+  assert [n.decode() for n in outputs['served_class_names']] == list(CLASSES)
+  np.testing.assert_array_equal(outputs['images_classes'],
+                                np.argmax(want_logits, axis=1))
+
+
+def test_exports_leave_no_temporary_files(exported):
+  assert sorted(os.listdir(exported['out'])) == [
+      'frozen.pb', 'graph.pb', 'model.tflite', 'serving']
+  assert os.listdir(os.path.dirname(exported['saved_model'])) == ['1']
+  assert tf.saved_model.contains_saved_model(exported['saved_model'])
+
+
+def test_graph_without_checkpoint_keeps_variables_and_frozen_has_none(
+    exported):
+  def ops(path):
+    return {node.op for node in inference.read_graph_def(path).node}
+  assert ops(exported['graph']) & {'VariableV2', 'VarHandleOp'}
+  assert not ops(exported['frozen']) & {'VariableV2', 'VarHandleOp'}
+  assert inference.input_geometry(
+      inference.read_graph_def(exported['frozen'])) == (32, 3)
+
+
+def test_saved_model_can_be_exported_again_in_place(halves, exported):
+  dataset_dir, _, train_dir = halves
+  before = os.path.getmtime(os.path.join(exported['saved_model'],
+                                         'saved_model.pb'))
+  result = run_script(
+      'export_inference_graph.py', '--model_name=cifarnet',
+      '--dataset_name=halves', '--dataset_dir=' + dataset_dir,
+      '--checkpoint_path=' + train_dir,
+      '--saved_model_dir=' + exported['saved_model'])
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert os.path.getmtime(os.path.join(exported['saved_model'],
+                                       'saved_model.pb')) >= before
+  assert os.listdir(os.path.dirname(exported['saved_model'])) == ['1']
+
+
+def test_tflite_float_and_dynamic_range_quantized(halves, exported, tmp_path):
+  dataset_dir, _, train_dir = halves
+  images = np.random.RandomState(4).normal(
+      size=(1, 32, 32, 3)).astype(np.float32)
+  _, want = _checkpoint_outputs(train_dir, 'cifarnet', 2, images=images)
+
+  def run_tflite(path):
+    interpreter = tf.lite.Interpreter(model_path=path)
+    interpreter.allocate_tensors()
+    (given,), (output,) = (interpreter.get_input_details(),
+                           interpreter.get_output_details())
+    assert list(given['shape']) == [1, 32, 32, 3]
+    interpreter.set_tensor(given['index'], images)
+    interpreter.invoke()
+    return interpreter.get_tensor(output['index'])
+
+  assert np.max(np.abs(run_tflite(exported['tflite']) - want)) < 1e-4
+  quantized = str(tmp_path / 'quantized.tflite')
+  result = run_script(
+      'export_inference_graph.py', '--model_name=cifarnet',
+      '--dataset_name=halves', '--dataset_dir=' + dataset_dir,
+      '--checkpoint_path=' + train_dir, '--tflite_file=' + quantized,
+      '--tflite_quantize')
+  assert result.returncode == 0, result.stderr[-3000:]
+  # 8-bit weights: about a quarter of the float model.
+  assert os.path.getsize(quantized) < 0.35 * os.path.getsize(
+      exported['tflite'])
+  got = run_tflite(quantized)
+  np.testing.assert_allclose(got.sum(), 1.0, rtol=1e-4)
+  assert np.argmax(got) == np.argmax(want)
+
+
+def _top1(result):
+  assert result.returncode == 0, result.stderr[-3000:]
+  lines = result.stdout.splitlines()
+  return [lines[i + 1].split()[0] for i in range(0, len(lines), 3)]
+
+
+@pytest.mark.parametrize('source', ['checkpoint', 'saved_model', 'frozen'])
+def test_classify_names_the_trained_class(halves, exported, source):
+  dataset_dir, source_dir, train_dir = halves
+  model = {'checkpoint': '--checkpoint_path=' + train_dir,
+           'saved_model': '--saved_model_dir=' + exported['saved_model'],
+           'frozen': '--frozen_graph=' + exported['frozen']}[source]
+  files = [os.path.join(source_dir, 'validation', name, '%03d.png' % i)
+           for name in CLASSES for i in (1, 2)]
+  args = ['--model_name=cifarnet', model, '--top_k=2'] + files
+  if source != 'saved_model':  # The SavedModel carries its class names.
+    args.insert(0, '--dataset_dir=' + dataset_dir)
+  assert _top1(run_script('classify_image.py', *args)) == [
+      'bottom_light', 'bottom_light', 'top_light', 'top_light']
+
+
+def test_classify_needs_exactly_one_model(halves, exported):
+  dataset_dir, source_dir, train_dir = halves
+  image = os.path.join(source_dir, 'validation', 'top_light', '000.png')
+  result = run_script('classify_image.py', '--checkpoint_path=' + train_dir,
+                      '--saved_model_dir=' + exported['saved_model'], image)
+  assert result.returncode == 2
+  assert 'give exactly one of --checkpoint_path' in error_line(result)
+
+
+def _graph_input_and_outputs(path, text=False):
+  with open(path, 'rb') as f:
+    data = f.read()
+  if text:
+    graph_def = text_format.Parse(data.decode('utf-8'), tf.GraphDef())
+  else:
+    graph_def = tf.GraphDef.FromString(data)
+  node = [n for n in graph_def.node if n.name == 'input'][0]
+  shape = [d.size for d in node.attr['shape'].shape.dim]
+  with tf.Graph().as_default():
+    probabilities, = tf.import_graph_def(
+        graph_def, return_elements=['probabilities:0'], name='')
+    return node.op, node.attr['dtype'].type, shape, (
+        probabilities.shape.as_list())
+
+
+def test_text_graphdef_has_the_input_placeholder(tmp_path):
+  path = str(tmp_path / 'cifarnet.pbtxt')
+  result = run_script('export_inference_graph.py', '--model_name=cifarnet',
+                      '--num_classes=7', '--batch_size=2', '--image_size=40',
+                      '--write_text_graphdef', '--output_file=' + path)
+  assert result.returncode == 0, result.stderr[-3000:]
+  with open(path) as f:
+    assert f.read().startswith('node {')
+  assert _graph_input_and_outputs(path, text=True) == (
+      'Placeholder', tf.float32.as_datatype_enum, [2, 40, 40, 3], [2, 7])
+
+
+def test_grayscale_export_takes_one_channel(tmp_path):
+  # No dataset at hand: ImageNet's 1001 classes, as TF-Slim exported them.
+  path = str(tmp_path / 'lenet.pb')
+  result = run_script('export_inference_graph.py', '--model_name=lenet',
+                      '--use_grayscale', '--output_file=' + path)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert _graph_input_and_outputs(path) == (
+      'Placeholder', tf.float32.as_datatype_enum, [-1, 28, 28, 1],
+      [None, 1001])
+
+
+def test_video_model_export_has_a_5d_input(tmp_path):
+  path = str(tmp_path / 'i3d.pb')
+  result = run_script('export_inference_graph.py', '--model_name=i3d',
+                      '--is_video_model', '--num_frames=8',
+                      '--image_size=32', '--batch_size=1', '--num_classes=3',
+                      '--output_file=' + path)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert _graph_input_and_outputs(path) == (
+      'Placeholder', tf.float32.as_datatype_enum, [1, 8, 32, 32, 3], [1, 3])
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--model_name=cifarnet', '--quantize', '--output_file=OUT/g.pb'],
+     r'--quantize needs tf\.contrib\.quantize, which TensorFlow removed'),
+    (['--model_name=cifarnet', '--num_classes=5', '--checkpoint_path=TRAIN',
+      '--frozen_graph_file=OUT/f.pb'],
+     r'does not fit the model: CifarNet/logits/\w+ has shape \[.*2\] there '
+     r'but \[.*5\] in the model'),
+    (['--model_name=resnet_v9', '--output_file=OUT/g.pb'],
+     r"Unknown model name 'resnet_v9'; valid names: alexnet_v2"),
+    (['--model_name=cifarnet', '--num_classes=2',
+      '--saved_model_dir=OUT/sm'],
+     r'--saved_model_dir needs --checkpoint_path'),
+    (['--model_name=i3d', '--is_video_model', '--output_file=OUT/g.pb'],
+     r'--is_video_model needs --num_frames'),
+    (['--model_name=cifarnet', '--num_classes=2'],
+     r'nothing to export'),
+])
+def test_bad_input_is_one_clear_line(halves, tmp_path, args, message):
+  args = [a.replace('TRAIN', halves[2]).replace('OUT', str(tmp_path))
+          for a in args]
+  result = run_script('export_inference_graph.py', *args)
+  assert result.returncode == 2, result.stderr[-3000:]
+  assert re.search(message, error_line(result)), result.stderr[-2000:]
+  assert os.listdir(str(tmp_path)) == []
+
+
+# ----------------------------------------------------------------------------
+# The real Visual Wake Words checkpoint (skips where ../shared lacks it).
+
+
+def _vww_checkpoint():
+  index = shared_path(*VWW_CHECKPOINT[:-1], VWW_CHECKPOINT[-1] + '.index')
+  return index[:-len('.index')]
+
+
+def test_vww_checkpoint_restores_every_variable_from_its_averages():
+  checkpoint = _vww_checkpoint()
+  shapes = checkpoints.variable_shapes(checkpoint)
+  with tf.Graph().as_default(), tf.Session() as session:
+    images = tf.placeholder(tf.float32, [1, 96, 96, 1])
+    inference.build_classifier(images, 'mobilenet_v1_025', 2)
+    var_map = checkpoints.variables_to_restore(0.9999)
+    # Every model variable (batch-norm statistics too) has its shadow.
+    model_names = {v.op.name for v in tf.model_variables()}
+    assert len(model_names) == 137
+    assert {n for n in var_map if n != 'global_step'} == {
+        n + '/ExponentialMovingAverage' for n in model_names}
+    assert {n for n in shapes if not n.endswith(
+        ('/RMSProp', '/RMSProp_1', '/ExponentialMovingAverage'))} == (
+            model_names | {'global_step'})
+    checkpoints.restorer(checkpoint, var_map).restore(session, checkpoint)
+    name = 'MobilenetV1/Logits/Conv2d_1c_1x1/biases'
+    restored = session.run(var_map[name + '/ExponentialMovingAverage'])
+    assert session.run(tf.train.get_global_step()) == 963849
+  shadow = tf.train.load_variable(checkpoint,
+                                  name + '/ExponentialMovingAverage')
+  np.testing.assert_array_equal(restored, shadow)
+  assert not np.array_equal(shadow, tf.train.load_variable(checkpoint, name))
+
+
+def test_vww_checkpoint_exports_and_classifies(tmp_path):
+  checkpoint = _vww_checkpoint()
+  frozen = str(tmp_path / 'vww.pb')
+  saved_model = str(tmp_path / 'vww' / '1')
+  result = run_script(
+      'export_inference_graph.py', '--model_name=mobilenet_v1_025',
+      '--checkpoint_path=' + checkpoint, '--use_grayscale',
+      '--moving_average_decay=0.9999', '--image_size=96', '--num_classes=2',
+      '--frozen_graph_file=' + frozen, '--saved_model_dir=' + saved_model)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert inference.input_geometry(inference.read_graph_def(frozen)) == (96, 1)
+
+  rng = np.random.RandomState(5)
+  image = str(tmp_path / 'scene.png')
+  Image.fromarray(rng.randint(0, 256, (120, 160, 3)).astype(
+      np.uint8)).save(image)
+  with open(image, 'rb') as f:
+    encoded = [f.read()]
+  _, want = _checkpoint_outputs(
+      checkpoint, 'mobilenet_v1_025', 2, encoded=encoded,
+      moving_average_decay=0.9999, image_size=96, use_grayscale=True)
+  printed = {}
+  for model in ('--frozen_graph=' + frozen, '--saved_model_dir=' + saved_model,
+                '--checkpoint_path=' + checkpoint):
+    result = run_script('classify_image.py', '--model_name=mobilenet_v1_025',
+                        model, '--top_k=2', '--use_grayscale',
+                        '--image_size=96', '--moving_average_decay=0.9999',
+                        '--num_classes=2', image)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert lines[0] == image and len(lines) == 3
+    printed[model] = {line.split()[0]: float(line.split()[1])
+                      for line in lines[1:]}
+  for top in printed.values():
+    assert set(top) == {'0', '1'}
+    assert abs(sum(top.values()) - 1) <= 2e-4
+    for label, probability in top.items():
+      assert abs(probability - want[0][int(label)]) <= 6e-5
