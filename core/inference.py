@@ -20,8 +20,10 @@ The exported formats (export_inference_graph.py) and their names:
 
 import os
 
+from google.protobuf import text_format
 from PIL import Image
 import tensorflow.compat.v1 as tf
+from tensorflow.python.util import deprecation
 
 from slimvision.core.errors import UserError
 from slimvision.datasets import dataset_utils
@@ -123,7 +125,6 @@ def read_graph_def(path, flag='--frozen_graph'):
   Raises:
     UserError: missing file, or neither format parses.
   """
-  from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
   if not path or not tf.gfile.Exists(path):
     raise UserError('%s %s does not exist' % (flag, path))
   with tf.gfile.GFile(path, 'rb') as f:
@@ -177,7 +178,6 @@ def load_saved_model(session, export_dir):
   """
   if not export_dir or not tf.saved_model.contains_saved_model(export_dir):
     raise UserError('--saved_model_dir %s holds no SavedModel' % export_dir)
-  from tensorflow.python.util import deprecation  # pylint: disable=g-import-not-at-top
   with deprecation.silence():  # The TF1 loader is the graph-mode one.
     meta_graph = tf.saved_model.loader.load(
         session, [tf.saved_model.tag_constants.SERVING], export_dir)

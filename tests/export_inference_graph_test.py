@@ -20,7 +20,7 @@ from PIL import Image
 import pytest
 import tensorflow.compat.v1 as tf
 
-from conftest import ROOT, error_line, run_script, shared_path
+from conftest import error_line, run_script, shared_path
 from slimvision.core import checkpoints
 from slimvision.core import inference
 from slimvision.datasets import image_folder
