@@ -289,13 +289,18 @@ def _export_saved_model(checkpoint, num_classes, path):
     tmp = _temporary(path)
     if os.path.exists(tmp):
       shutil.rmtree(tmp)
-    with tf.Session(graph=graph) as session:
-      _restore(session, checkpoint)
-      builder = tf.saved_model.Builder(tmp)
-      builder.add_meta_graph_and_variables(
-          session, [tf.saved_model.tag_constants.SERVING],
-          signature_def_map=signatures, strip_default_attrs=True)
-      builder.save()
+    try:
+      with tf.Session(graph=graph) as session:
+        _restore(session, checkpoint)
+        builder = tf.saved_model.Builder(tmp)
+        builder.add_meta_graph_and_variables(
+            session, [tf.saved_model.tag_constants.SERVING],
+            signature_def_map=signatures, strip_default_attrs=True)
+        builder.save()
+    except BaseException:
+      if os.path.exists(tmp):
+        shutil.rmtree(tmp)
+      raise
   _replace_folder(tmp, path)
   log.info('Wrote SavedModel %s (signatures %s, %s)', path,
            inference.SERVING_SIGNATURE, inference.IMAGES_SIGNATURE)
