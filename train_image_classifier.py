@@ -301,10 +301,13 @@ def train(cluster=None, server=None):
         scaffold=scaffold, master=FLAGS.master, config=_session_config(),
         checkpoint_dir=FLAGS.train_dir)
   else:
-    creator = tf.train.WorkerSessionCreator(
-        scaffold=scaffold, master=FLAGS.master, config=_session_config())
-  with tf.train.MonitoredSession(session_creator=creator,
-                                 hooks=hooks) as session:
+    creator = cluster_lib.WorkerSessionCreator(
+        scaffold=scaffold, master=FLAGS.master, config=_session_config(),
+        log=log.info)
+  # The sync-replicas token queue runner can block on a queue nobody reads
+  # once training stops; do not wait TF's default 2 minutes for it.
+  with tf.train.MonitoredSession(session_creator=creator, hooks=hooks,
+                                 stop_grace_period_secs=5) as session:
     # The raw session, without the hooks: reading the step is not a step.
     step = session.run_step_fn(
         lambda step_context: step_context.session.run(global_step))

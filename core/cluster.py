@@ -91,3 +91,34 @@ def start_server(cluster):
   return tf.distribute.Server(tf.train.ClusterSpec(cluster.spec),
                               job_name=cluster.job_name,
                               task_index=cluster.task, start=True)
+
+
+class WorkerSessionCreator(tf.train.SessionCreator):
+  """A non-chief worker's session, once the chief has initialised the model.
+
+  tf.train.WorkerSessionCreator polls for the chief's initialisation only
+  every 30 seconds; this one polls every `poll_secs`, so a worker that starts
+  before the chief joins the training within a second of it.
+  """
+
+  def __init__(self, scaffold, master, config, poll_secs=1.0,
+               max_wait_secs=30 * 60, log=None):
+    self._scaffold = scaffold
+    self._master = master
+    self._config = config
+    self._poll_secs = poll_secs
+    self._max_wait_secs = max_wait_secs
+    self._log = log
+
+  def create_session(self):
+    self._scaffold.finalize()
+    manager = tf.train.SessionManager(
+        local_init_op=self._scaffold.local_init_op,
+        local_init_feed_dict=self._scaffold.local_init_feed_dict,
+        ready_op=self._scaffold.ready_op,
+        ready_for_local_init_op=self._scaffold.ready_for_local_init_op,
+        graph=tf.get_default_graph(), recovery_wait_secs=self._poll_secs)
+    if self._log:
+      self._log('Waiting for the chief (worker 0) to initialise the model')
+    return manager.wait_for_session(self._master, config=self._config,
+                                    max_wait_secs=self._max_wait_secs)

@@ -5,6 +5,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 import tensorflow.compat.v1 as tf
@@ -12,6 +13,8 @@ import tensorflow.compat.v1 as tf
 from conftest import ROOT
 from slimvision.core import cluster
 from slimvision.core.errors import UserError
+
+_STEPS = 200
 
 
 def _free_ports(count):
@@ -41,23 +44,34 @@ def test_one_ps_two_workers_share_the_global_step(shapes_dir, tmp_path, sync):
       '--train_dir=' + train_dir, '--dataset_name=shapes',
       '--dataset_dir=' + shapes_dir, '--model_name=lenet',
       '--train_image_size=28', '--preprocessing_name=lenet',
-      '--batch_size=4', '--max_number_of_steps=30', '--log_every_n_steps=1',
+      '--batch_size=4', '--max_number_of_steps=%d' % _STEPS,
+      '--log_every_n_steps=1',
       '--optimizer=sgd', '--learning_rate=0.01',
       '--sync_replicas=%s' % sync, '--replicas_to_aggregate=2']
   ps = _start(hosts + ['--job_name=ps', '--task=0'], tmp_path / 'ps.log')
-  workers = [_start(common + ['--job_name=worker', '--task=%d' % i],
-                    tmp_path / ('worker%d.log' % i)) for i in range(2)]
+  # Worker 1 first: once it waits for the chief, start the chief, so both
+  # take part however slowly this machine builds the graphs.
+  workers = [None, _start(common + ['--job_name=worker', '--task=1'],
+                          tmp_path / 'worker1.log')]
   try:
+    deadline = time.time() + 240
+    while 'Waiting for the chief' not in (tmp_path / 'worker1.log'
+                                          ).read_text():
+      assert time.time() < deadline and workers[1].poll() is None, (
+          tmp_path / 'worker1.log').read_text()[-3000:]
+      time.sleep(0.2)
+    workers[0] = _start(common + ['--job_name=worker', '--task=0'],
+                        tmp_path / 'worker0.log')
     chief_code = workers[0].wait(timeout=300)
     try:
-      workers[1].wait(timeout=60)
+      workers[1].wait(timeout=15)
     except subprocess.TimeoutExpired:
       # In sync mode a non-chief may block on the token queue once the chief
       # has stopped; what matters is that it trained.
       workers[1].kill()
   finally:
     for process in [ps] + workers:
-      if process.poll() is None:
+      if process and process.poll() is None:
         process.kill()
   logs = [(tmp_path / ('worker%d.log' % i)).read_text() for i in range(2)]
   assert chief_code == 0, logs[0][-3000:]
@@ -66,11 +80,11 @@ def test_one_ps_two_workers_share_the_global_step(shapes_dir, tmp_path, sync):
   # Both workers took steps, and each saw the global step advance beyond its
   # own step count, because the other worker advanced it too.
   assert steps[0] and steps[1], logs
-  assert max(steps[0] + steps[1]) >= 30
+  assert max(steps[0] + steps[1]) >= _STEPS
   if not sync:
     assert len(steps[0]) < max(steps[0]) or len(steps[1]) < max(steps[1])
   latest = tf.train.latest_checkpoint(train_dir)
-  assert latest and int(latest.rsplit('-', 1)[1]) >= 30
+  assert latest and int(latest.rsplit('-', 1)[1]) >= _STEPS
 
 
 def test_tf_config_and_host_lists():

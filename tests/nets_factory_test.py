@@ -77,3 +77,50 @@ def test_inference_is_finite_and_deterministic(name):
 def test_unknown_name_lists_valid_names():
   with pytest.raises(ValueError, match='Unknown model name .*lenet'):
     nets_factory.get_network_fn('lenett', 10)
+
+
+@pytest.mark.parametrize('name, shape', [
+    ('lenet', [4, 28, 28, 1]), ('cifarnet', [4, 32, 32, 3]),
+    ('mobilenet_v1_025', [4, 32, 32, 3]), ('mobilenet_v2_035', [4, 32, 32, 3]),
+    ('nasnet_cifar', [4, 32, 32, 3])])
+def test_one_training_step_lowers_the_loss_on_a_fixed_batch(name, shape):
+  rng = np.random.RandomState(0)
+  batch = rng.uniform(-1, 1, shape).astype(np.float32)
+  labels = np.arange(shape[0]) % 3
+  with tf.Graph().as_default():
+    tf.set_random_seed(0)
+    tf.train.get_or_create_global_step()
+    network_fn = nets_factory.get_network_fn(name, 3, is_training=True)
+    kwargs = {'dropout_keep_prob': 1.0} if name in ('lenet', 'cifarnet') else {}
+    logits, _ = network_fn(tf.constant(batch), **kwargs)
+    loss = tf.losses.sparse_softmax_cross_entropy(labels, logits)
+    with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
+      step = tf.train.GradientDescentOptimizer(0.05).minimize(
+          loss, global_step=tf.train.get_global_step())
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      before = sess.run(loss)
+      for _ in range(3):
+        sess.run(step)
+      after = sess.run(loss)
+  assert after < before
+
+
+def test_a_saved_checkpoint_restores_into_a_fresh_graph(tmp_path):
+  manifest = load_manifest('mobilenet_v1_025')
+  path = str(tmp_path / 'model.ckpt')
+  with tf.Graph().as_default():
+    _build('mobilenet_v1_025', manifest, is_training=True)
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      tf.train.Saver().save(sess, path)
+      saved = {v.op.name: sess.run(v) for v in tf.global_variables()}
+  saved_names = {n for n, _ in tf.train.list_variables(path)}
+  with tf.Graph().as_default():
+    _build('mobilenet_v1_025', manifest, is_training=True)
+    graph_names = {v.op.name for v in tf.global_variables()}
+    assert graph_names == saved_names  # Nothing missing, nothing unexpected.
+    with tf.Session() as sess:
+      tf.train.Saver().restore(sess, path)
+      for v in tf.global_variables():
+        np.testing.assert_array_equal(sess.run(v), saved[v.op.name])
