@@ -28,7 +28,7 @@ setup(
         'numpy',
         'pillow',
     ],
-    extras_require={'test': ['pytest', 'pytest-timeout']},
+    extras_require={'test': ['pytest', 'pytest-timeout', 'pytest-xdist']},
     entry_points={'console_scripts': [
         'slim-download-and-convert-data='
         'slimvision.download_and_convert_data:run',

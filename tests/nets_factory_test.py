@@ -81,9 +81,9 @@ def test_unknown_name_lists_valid_names():
 
 @pytest.mark.parametrize('name, shape', [
     ('lenet', [4, 28, 28, 1]), ('cifarnet', [4, 32, 32, 3]),
-    ('mobilenet_v1_025', [4, 32, 32, 3]), ('mobilenet_v2_035', [4, 32, 32, 3]),
+    ('mobilenet_v1_025', [4, 64, 64, 3]), ('mobilenet_v2_035', [4, 64, 64, 3]),
     ('nasnet_cifar', [4, 32, 32, 3])])
-def test_one_training_step_lowers_the_loss_on_a_fixed_batch(name, shape):
+def test_training_steps_lower_the_loss_on_a_fixed_batch(name, shape):
   rng = np.random.RandomState(0)
   batch = rng.uniform(-1, 1, shape).astype(np.float32)
   labels = np.arange(shape[0]) % 3
@@ -91,16 +91,17 @@ def test_one_training_step_lowers_the_loss_on_a_fixed_batch(name, shape):
     tf.set_random_seed(0)
     tf.train.get_or_create_global_step()
     network_fn = nets_factory.get_network_fn(name, 3, is_training=True)
-    kwargs = {'dropout_keep_prob': 1.0} if name in ('lenet', 'cifarnet') else {}
+    # No dropout, so the loss before and after is measured on one function.
+    kwargs = {} if name == 'nasnet_cifar' else {'dropout_keep_prob': 1.0}
     logits, _ = network_fn(tf.constant(batch), **kwargs)
     loss = tf.losses.sparse_softmax_cross_entropy(labels, logits)
     with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
-      step = tf.train.GradientDescentOptimizer(0.05).minimize(
+      step = tf.train.GradientDescentOptimizer(0.01).minimize(
           loss, global_step=tf.train.get_global_step())
     with tf.Session() as sess:
       sess.run(tf.global_variables_initializer())
       before = sess.run(loss)
-      for _ in range(3):
+      for _ in range(10):
         sess.run(step)
       after = sess.run(loss)
   assert after < before
