@@ -7,11 +7,24 @@ single package `slimvision`, so nothing shadows popular top-level packages
 """
 
 from setuptools import setup
+from setuptools.command.build_py import build_py
 
 SUBPACKAGES = ('core', 'datasets', 'deployment', 'nets', 'preprocessing')
 
+
+
+class BuildPy(build_py):
+  """Leaves this setup.py out of the package the checkout root becomes."""
+
+  def find_package_modules(self, package, package_dir):
+    return [(pkg, module, path) for pkg, module, path in
+            super().find_package_modules(package, package_dir)
+            if not (pkg == 'slimvision' and module == 'setup')]
+
+
 setup(
     name='slimvision',
+    cmdclass={'build_py': BuildPy},
     version='0.1.0',
     description='TF-Slim style image classification on current TensorFlow',
     long_description=open('README.md').read(),

@@ -1,0 +1,38 @@
+"""`pip install .` puts everything under `slimvision`, nothing at the top."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+
+def test_install_layout_and_console_commands(tmp_path):
+  pytest.importorskip('setuptools', reason='the build needs setuptools')
+  target = tmp_path / 'site'
+  subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',
+                  '--no-build-isolation', '--target', str(target), ROOT],
+                 check=True, capture_output=True, cwd=str(tmp_path))
+  top_level = sorted(p.name for p in target.iterdir()
+                     if not p.name.endswith('.dist-info'))
+  assert top_level == ['bin', 'slimvision']
+  package = sorted(os.listdir(target / 'slimvision'))
+  for name in ('datasets', 'nets', 'preprocessing', 'deployment', 'core',
+               'train_image_classifier.py', 'eval_image_classifier.py',
+               'download_and_convert_data.py'):
+    assert name in package
+  assert 'setup.py' not in package and 'tests' not in package
+  assert {'slim-train-image-classifier', 'slim-eval-image-classifier',
+          'slim-download-and-convert-data', 'slim-classify-image',
+          'slim-export-inference-graph'} <= set(os.listdir(target / 'bin'))
+  # From another folder, the installed command runs and rejects bad input
+  # with its one-line error.
+  env = dict(os.environ, PYTHONPATH=str(target))
+  result = subprocess.run(
+      [sys.executable, str(target / 'bin' / 'slim-download-and-convert-data'),
+       '--dataset_name=nope', '--dataset_dir=' + str(tmp_path / 'out')],
+      capture_output=True, text=True, cwd=str(tmp_path), env=env)
+  assert result.returncode == 2
+  assert "error: Unknown --dataset_name 'nope'" in result.stderr
