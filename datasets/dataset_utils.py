@@ -184,6 +184,25 @@ def image_decoder(channels=3, extra_keys_to_features=None,
                                                  items_to_handlers)
 
 
+def object_box_features():
+  """Keys and handlers of per-object boxes and labels, for image_decoder.
+
+  Returns:
+    (keys_to_features, items_to_handlers): items 'object/bbox' ([N, 4] as
+    ymin, xmin, ymax, xmax, relative to the image) and 'object/label' ([N]).
+  """
+  keys = {'image/object/bbox/' + side: tf.VarLenFeature(dtype=tf.float32)
+          for side in ('xmin', 'ymin', 'xmax', 'ymax')}
+  keys['image/object/class/label'] = tf.VarLenFeature(dtype=tf.int64)
+  handlers = {
+      'object/bbox': slim.tfexample_decoder.BoundingBox(
+          ['ymin', 'xmin', 'ymax', 'xmax'], 'image/object/bbox/'),
+      'object/label': slim.tfexample_decoder.Tensor(
+          'image/object/class/label'),
+  }
+  return keys, handlers
+
+
 def make_split(split_name, dataset_dir, file_pattern, splits_to_sizes,
                num_classes, dataset_label, reader=None, decoder=None,
                items_to_descriptions=None):

@@ -306,6 +306,7 @@ def convert(dataset_dir, source=None, overwrite=False, seed=0, log=print,
 def decoder():
   """Items 'image', 'label', 'label_text', 'object/bbox' ([N, 4] as ymin,
   xmin, ymax, xmax) and 'object/label' ([N])."""
+  box_keys, box_handlers = dataset_utils.object_box_features()
   return dataset_utils.image_decoder(
       channels=3,
       extra_keys_to_features={
@@ -313,19 +314,10 @@ def decoder():
                                              default_value='jpeg'),
           'image/class/text': tf.FixedLenFeature((), tf.string,
                                                  default_value=''),
-          'image/object/bbox/xmin': tf.VarLenFeature(dtype=tf.float32),
-          'image/object/bbox/ymin': tf.VarLenFeature(dtype=tf.float32),
-          'image/object/bbox/xmax': tf.VarLenFeature(dtype=tf.float32),
-          'image/object/bbox/ymax': tf.VarLenFeature(dtype=tf.float32),
-          'image/object/class/label': tf.VarLenFeature(dtype=tf.int64),
-      },
+          **box_keys},
       extra_items_to_handlers={
           'label_text': slim.tfexample_decoder.Tensor('image/class/text'),
-          'object/bbox': slim.tfexample_decoder.BoundingBox(
-              ['ymin', 'xmin', 'ymax', 'xmax'], 'image/object/bbox/'),
-          'object/label': slim.tfexample_decoder.Tensor(
-              'image/object/class/label'),
-      })
+          **box_handlers})
 
 
 def get_split(split_name, dataset_dir, file_pattern=None, reader=None):

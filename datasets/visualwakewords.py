@@ -23,7 +23,6 @@ import json
 import os
 
 import tensorflow.compat.v1 as tf
-import tf_slim as slim
 
 from slimvision.datasets import conversion
 from slimvision.datasets import dataset_utils
@@ -218,23 +217,14 @@ def convert(dataset_dir, source=None, overwrite=False, seed=0, log=print,
 def decoder():
   """Items 'image', 'label', 'object/bbox' ([N, 4]: ymin, xmin, ymax, xmax)
   and 'object/label' ([N])."""
+  box_keys, box_handlers = dataset_utils.object_box_features()
   return dataset_utils.image_decoder(
       channels=3,
       extra_keys_to_features={
           'image/format': tf.FixedLenFeature((), tf.string,
                                              default_value='jpeg'),
-          'image/object/bbox/xmin': tf.VarLenFeature(dtype=tf.float32),
-          'image/object/bbox/ymin': tf.VarLenFeature(dtype=tf.float32),
-          'image/object/bbox/xmax': tf.VarLenFeature(dtype=tf.float32),
-          'image/object/bbox/ymax': tf.VarLenFeature(dtype=tf.float32),
-          'image/object/class/label': tf.VarLenFeature(dtype=tf.int64),
-      },
-      extra_items_to_handlers={
-          'object/bbox': slim.tfexample_decoder.BoundingBox(
-              ['ymin', 'xmin', 'ymax', 'xmax'], 'image/object/bbox/'),
-          'object/label': slim.tfexample_decoder.Tensor(
-              'image/object/class/label'),
-      })
+          **box_keys},
+      extra_items_to_handlers=box_handlers)
 
 
 def get_split(split_name, dataset_dir, file_pattern=None, reader=None):
