@@ -41,7 +41,9 @@ setup(
         'numpy',
         'pillow',
     ],
-    extras_require={'test': ['pytest', 'pytest-timeout', 'pytest-xdist']},
+    # wheel: the packaging test builds without network (no build isolation).
+    extras_require={'test': ['pytest', 'pytest-timeout', 'pytest-xdist',
+                             'wheel']},
     entry_points={'console_scripts': [
         'slim-download-and-convert-data='
         'slimvision.download_and_convert_data:run',

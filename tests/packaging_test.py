@@ -11,6 +11,7 @@ from conftest import ROOT
 
 def test_install_layout_and_console_commands(tmp_path):
   pytest.importorskip('setuptools', reason='the build needs setuptools')
+  pytest.importorskip('wheel', reason='the build needs wheel')
   target = tmp_path / 'site'
   subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',
                   '--no-build-isolation', '--target', str(target), ROOT],
