@@ -1,13 +1,15 @@
 """The project's log: short timestamped lines on stderr.
 
 TensorFlow's own INFO chatter (graph finalized, local init op, checkpoint
-listeners) is turned down to warnings by `setup()`, which every script calls
+listeners) and its deprecation notices are turned off by `setup()`, which every script calls
 through `errors.run_main`; our progress lines use `log.info`.
 """
 
 import logging
 import sys
 import warnings
+
+from tensorflow.python.util import deprecation
 
 logger = logging.getLogger('slimvision')
 info = logger.info
@@ -23,7 +25,14 @@ def setup(level=logging.INFO):
     logger.addHandler(handler)
   logger.setLevel(level)
   logger.propagate = False
-  logging.getLogger('tensorflow').setLevel(logging.WARNING)
+  tf_logger = logging.getLogger('tensorflow')
+  tf_logger.setLevel(logging.WARNING)
+  # TensorFlow's logger has a handler of its own; propagating to absl's root
+  # handler as well would print every warning twice.
+  tf_logger.propagate = False
+  # "X is deprecated, instructions for updating" notices are about the TF1
+  # APIs tf-slim calls, which the user can do nothing about.
+  deprecation._PRINT_DEPRECATION_WARNINGS = False
   # tf-slim calls the TF1 layers, which warn on every use that they are
   # deprecated; that is the compatibility layer's business, not the user's.
   warnings.filterwarnings('ignore', category=UserWarning,
