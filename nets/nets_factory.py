@@ -7,6 +7,7 @@ and its arg_scope function. Modules are imported on first use, so asking for
 
 import functools
 import importlib
+import inspect
 
 import tf_slim as slim
 
@@ -83,7 +84,21 @@ def _lookup(name):
   return getattr(module, fn_name), getattr(module, scope_name)
 
 
-def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False):
+# What the arg_scope functions call their batch-norm moving-average decay.
+_BN_DECAY_ARGS = ('batch_norm_decay', 'bn_decay')
+
+
+def batch_norm_decay_arg(name):
+  """The keyword the arg_scope of network `name` takes for the batch-norm
+  moving-average decay, or None when it takes none (no batch norm, or a
+  fixed decay as in TF-Slim's inception_v1 and inception_v2)."""
+  _, arg_scope_fn = _lookup(name)
+  params = inspect.signature(arg_scope_fn).parameters
+  return next((a for a in _BN_DECAY_ARGS if a in params), None)
+
+
+def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
+                   batch_norm_decay=None):
   """Returns a network function for `name` with its arg_scope applied.
 
   Args:
@@ -93,6 +108,8 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False):
     weight_decay: L2 regularisation of the weights, added to
       tf.GraphKeys.REGULARIZATION_LOSSES.
     is_training: whether batch norm and dropout run in training mode.
+    batch_norm_decay: decay of the batch-norm moving mean and variance
+      (None: the network's own default, e.g. 0.9997 for MobileNet v1).
 
   Returns:
     network_fn(images, **kwargs) -> (logits, end_points), where images is a
@@ -101,13 +118,21 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False):
     It has an attribute `default_image_size` (pixels).
 
   Raises:
-    UserError (a ValueError): if `name` is not a known network.
+    UserError (a ValueError): if `name` is not a known network, or
+      batch_norm_decay is given for a network that takes none.
   """
   func, arg_scope_fn = _lookup(name)
+  scope_args = {'weight_decay': weight_decay}
+  if batch_norm_decay is not None:
+    decay_arg = batch_norm_decay_arg(name)
+    if decay_arg is None:
+      raise UserError('--batch_norm_decay: %s takes no batch-norm decay (it '
+                      'has no batch norm, or a fixed one)' % name)
+    scope_args[decay_arg] = batch_norm_decay
 
   @functools.wraps(func)
   def network_fn(images, **kwargs):
-    with slim.arg_scope(arg_scope_fn(weight_decay=weight_decay)):
+    with slim.arg_scope(arg_scope_fn(**scope_args)):
       return func(images, num_classes=num_classes, is_training=is_training,
                   **kwargs)
 

@@ -125,3 +125,40 @@ def test_a_saved_checkpoint_restores_into_a_fresh_graph(tmp_path):
       tf.train.Saver().restore(sess, path)
       for v in tf.global_variables():
         np.testing.assert_array_equal(sess.run(v), saved[v.op.name])
+
+
+@pytest.mark.parametrize('name, scope', [
+    ('mobilenet_v1_025', 'MobilenetV1/Conv2d_0/BatchNorm'),
+    ('mobilenet_v2_035', 'MobilenetV2/Conv/BatchNorm'),
+    ('resnet_v1_50', 'resnet_v1_50/conv1/BatchNorm')])
+@pytest.mark.parametrize('decay', [0.0, 0.75])
+def test_batch_norm_decay_sets_the_moving_mean_update(name, scope, decay):
+  # One update from the initial moving mean of 0 leaves (1 - decay) times
+  # the batch mean of the batch-norm layer's input.
+  batch = np.random.RandomState(0).uniform(-1, 1, [2, 64, 64, 3])
+  with tf.Graph().as_default():
+    network_fn = nets_factory.get_network_fn(
+        name, 3, is_training=True, batch_norm_decay=decay)
+    network_fn(tf.constant(batch, tf.float32))
+    # The op sits in a name scope that may repeat the network's scope.
+    batch_norm = [op for op in tf.get_default_graph().get_operations()
+                  if op.name.endswith(scope + '/FusedBatchNormV3')]
+    assert len(batch_norm) == 1
+    moving_mean = [v for v in tf.global_variables()
+                   if v.op.name == scope + '/moving_mean'][0]
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      bn_input, _ = sess.run([batch_norm[0].inputs[0],
+                              tf.get_collection(tf.GraphKeys.UPDATE_OPS)])
+      updated = sess.run(moving_mean)
+  np.testing.assert_allclose(updated, (1 - decay) * bn_input.mean((0, 1, 2)),
+                             rtol=1e-4, atol=1e-6)
+
+
+def test_batch_norm_decay_names_the_networks_keyword():
+  assert nets_factory.batch_norm_decay_arg('mobilenet_v1') == (
+      'batch_norm_decay')
+  assert nets_factory.batch_norm_decay_arg('mobilenet_v2') == 'bn_decay'
+  assert nets_factory.batch_norm_decay_arg('cifarnet') is None
+  with pytest.raises(ValueError, match='--batch_norm_decay: cifarnet takes no'):
+    nets_factory.get_network_fn('cifarnet', 3, batch_norm_decay=0.9)
