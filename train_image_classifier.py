@@ -64,6 +64,21 @@ flags.DEFINE_string('worker_hosts', '',
 flags.DEFINE_string('job_name', '', 'ps or worker, with --ps_hosts.')
 flags.DEFINE_float('weight_decay', 0.00004,
                    'The weight decay on the model weights.')
+flags.DEFINE_float('batch_norm_decay', None,
+                   'Decay of the batch-norm moving mean and variance (default: '
+                   'the network\'s own, 0.9997 for most). Not a TF-Slim '
+                   'flag: lower it (e.g. 0.99) for a run of a few thousand '
+                   'steps from scratch, whose moving statistics would '
+                   'otherwise lag the weights and spoil evaluation.')
+flags.DEFINE_float('min_crop_area', None,
+                   'Inception preprocessing: the smallest random training '
+                   'crop, as a fraction of the image area (default: TF-Slim\'s '
+                   '0.05). Not a TF-Slim flag: milder crops (e.g. 0.35) let a '
+                   'short run on a small dataset fit more.')
+flags.DEFINE_bool('color_distortion', True,
+                  'Inception preprocessing: randomly distort the brightness '
+                  'and saturation of training images. Not a TF-Slim flag; '
+                  '--nocolor_distortion turns it off.')
 flags.DEFINE_enum('optimizer', 'rmsprop', list(training.OPTIMIZERS),
                   'The name of the optimizer.')
 flags.DEFINE_float('adadelta_rho', 0.95, 'The decay rate for adadelta.')
@@ -144,8 +159,33 @@ def _check_flags():
   if FLAGS.batch_size % FLAGS.num_clones:
     raise UserError('--batch_size=%d is not divisible by --num_clones=%d' %
                     (FLAGS.batch_size, FLAGS.num_clones))
+  if FLAGS.batch_norm_decay is not None and not (
+      0.0 <= FLAGS.batch_norm_decay < 1.0):
+    raise UserError('--batch_norm_decay must be in [0, 1), got %g' %
+                    FLAGS.batch_norm_decay)
+  if FLAGS.min_crop_area is not None and not 0.0 < FLAGS.min_crop_area <= 1.0:
+    raise UserError('--min_crop_area must be in (0, 1], got %g' %
+                    FLAGS.min_crop_area)
+  preprocessing_name = FLAGS.preprocessing_name or FLAGS.model_name
+  if _augmentation_options() and (
+      preprocessing_factory.family(preprocessing_name) != 'inception'):
+    raise UserError(
+        '--min_crop_area and --nocolor_distortion apply to the inception '
+        'preprocessing; %s uses the %s preprocessing' % (
+            preprocessing_name, preprocessing_factory.family(
+                preprocessing_name)))
   if FLAGS.sync_replicas and FLAGS.replicas_to_aggregate < 1:
     raise UserError('--replicas_to_aggregate must be at least 1')
+
+
+def _augmentation_options():
+  """Keyword arguments of the training preprocessing set by the flags."""
+  options = {}
+  if FLAGS.min_crop_area is not None:
+    options['min_crop_area'] = FLAGS.min_crop_area
+  if not FLAGS.color_distortion:
+    options['color_distortion'] = False
+  return options
 
 
 def _add_summaries(end_points, images):
@@ -171,11 +211,13 @@ def train(cluster=None, server=None):
                                         FLAGS.dataset_dir)
   network_fn = nets_factory.get_network_fn(
       FLAGS.model_name, num_classes=dataset.num_classes - FLAGS.labels_offset,
-      weight_decay=FLAGS.weight_decay, is_training=True)
+      weight_decay=FLAGS.weight_decay, is_training=True,
+      batch_norm_decay=FLAGS.batch_norm_decay)
   preprocessing_fn = preprocessing_factory.get_preprocessing(
       FLAGS.preprocessing_name or FLAGS.model_name, is_training=True,
       use_grayscale=FLAGS.use_grayscale)
   image_size = FLAGS.train_image_size or network_fn.default_image_size
+  augmentation = _augmentation_options()
   if FLAGS.seed is not None:
     tf.set_random_seed(FLAGS.seed)
   config = model_deploy.DeploymentConfig(
@@ -188,7 +230,8 @@ def train(cluster=None, server=None):
 
   with tf.device(config.inputs_device()):
     batches = pipeline.build_dataset(
-        dataset, lambda image: preprocessing_fn(image, image_size, image_size),
+        dataset, lambda image: preprocessing_fn(image, image_size, image_size,
+                                                **augmentation),
         batch_size=FLAGS.batch_size // FLAGS.num_clones, is_training=True,
         num_readers=FLAGS.num_readers,
         num_threads=FLAGS.num_preprocessing_threads,

@@ -19,7 +19,7 @@ _CENTRAL_FRACTION = 0.875
 # Distorted bounding box sampling (training).
 _MIN_OBJECT_COVERED = 0.1
 _ASPECT_RATIO_RANGE = (0.75, 1.33)
-_AREA_RANGE = (0.05, 1.0)
+MIN_CROP_AREA = 0.05  # Smallest crop, as a fraction of the image area.
 _MAX_ATTEMPTS = 100
 
 # Colour distortion strengths, on the [0, 1] pixel scale.
@@ -119,13 +119,15 @@ def distort_color(image, fast_mode=True):
     return distorted
 
 
-def distorted_bounding_box_crop(image, bbox):
+def distorted_bounding_box_crop(image, bbox, min_crop_area=MIN_CROP_AREA):
   """Crops a random box that covers part of one of `bbox`.
 
   Args:
     image: Tensor [height, width, channels].
     bbox: float Tensor [1, num_boxes, 4], boxes as [ymin, xmin, ymax, xmax]
       in fractions of the image size.
+    min_crop_area: smallest crop, as a fraction of the image area (the
+      largest is the whole image).
 
   Returns:
     (cropped image [crop_height, crop_width, channels], the crop as a box
@@ -140,7 +142,7 @@ def distorted_bounding_box_crop(image, bbox):
         image_size=tf.shape(image), bounding_boxes=bbox,
         min_object_covered=tf.constant(_MIN_OBJECT_COVERED, tf.float32),
         aspect_ratio_range=list(_ASPECT_RATIO_RANGE),
-        area_range=list(_AREA_RANGE), max_attempts=_MAX_ATTEMPTS,
+        area_range=[min_crop_area, 1.0], max_attempts=_MAX_ATTEMPTS,
         use_image_if_no_bounding_boxes=True, seed=seed or 0,
         seed2=seed2 or 0)
     return tf.slice(image, begin, size), crop_box
@@ -148,6 +150,7 @@ def distorted_bounding_box_crop(image, bbox):
 
 def preprocess_for_train(image, height, width, bbox=None, fast_mode=True,
                          add_image_summaries=True, random_crop=True,
+                         min_crop_area=MIN_CROP_AREA, color_distortion=True,
                          use_grayscale=False):
   """Distorted crop, random-method resize, flip, colour jitter, [-1, 1].
 
@@ -161,6 +164,11 @@ def preprocess_for_train(image, height, width, bbox=None, fast_mode=True,
     add_image_summaries: add image summaries of the crop and the result.
     random_crop: sample a distorted bounding box crop; False resizes the
       whole image.
+    min_crop_area: smallest random crop, as a fraction of the image area.
+      TF-Slim's 0.05 suits ImageNet; a small dataset trained for a short
+      time learns more from milder crops.
+    color_distortion: randomly distort brightness and saturation (and hue
+      and contrast unless fast_mode).
     use_grayscale: return 1 channel instead of 3.
 
   Returns:
@@ -174,7 +182,8 @@ def preprocess_for_train(image, height, width, bbox=None, fast_mode=True,
     image = preprocessing_utils.to_rgb(_to_float(image))
     if random_crop:
       full_image = image
-      image, crop_box = distorted_bounding_box_crop(image, bbox)
+      image, crop_box = distorted_bounding_box_crop(image, bbox,
+                                                    min_crop_area)
       if add_image_summaries:
         batch = tf.expand_dims(full_image, 0)
         tf.summary.image('image_with_bounding_boxes',
@@ -191,7 +200,8 @@ def preprocess_for_train(image, height, width, bbox=None, fast_mode=True,
     if add_image_summaries:
       tf.summary.image('cropped_resized_image', tf.expand_dims(image, 0))
     image = tf.image.random_flip_left_right(image)
-    image = distort_color(image, fast_mode)
+    if color_distortion:
+      image = distort_color(image, fast_mode)
     if add_image_summaries:
       tf.summary.image('final_distorted_image', tf.expand_dims(image, 0))
     if use_grayscale:
@@ -230,8 +240,9 @@ def preprocess_for_eval(image, height, width,
 
 def preprocess_image(image, output_height, output_width, is_training=False,
                      bbox=None, fast_mode=True, add_image_summaries=True,
-                     random_crop=True, central_fraction=_CENTRAL_FRACTION,
-                     use_grayscale=False):
+                     random_crop=True, min_crop_area=MIN_CROP_AREA,
+                     color_distortion=True,
+                     central_fraction=_CENTRAL_FRACTION, use_grayscale=False):
   """Preprocesses one image for the Inception-style networks.
 
   Args:
@@ -243,6 +254,8 @@ def preprocess_image(image, output_height, output_width, is_training=False,
     fast_mode: training only, see preprocess_for_train.
     add_image_summaries: training only, add image summaries.
     random_crop: training only, see preprocess_for_train.
+    min_crop_area: training only, see preprocess_for_train.
+    color_distortion: training only, see preprocess_for_train.
     central_fraction: eval only, see preprocess_for_eval.
     use_grayscale: return 1 channel instead of 3.
 
@@ -253,6 +266,7 @@ def preprocess_image(image, output_height, output_width, is_training=False,
     return preprocess_for_train(
         image, output_height, output_width, bbox=bbox, fast_mode=fast_mode,
         add_image_summaries=add_image_summaries, random_crop=random_crop,
+        min_crop_area=min_crop_area, color_distortion=color_distortion,
         use_grayscale=use_grayscale)
   return preprocess_for_eval(image, output_height, output_width,
                              central_fraction=central_fraction,

@@ -36,6 +36,15 @@ def preprocessing_names():
   return sorted(_MODEL_FAMILIES)
 
 
+def family(name):
+  """The family (cifarnet, inception, lenet, vgg) of a preprocessing or
+  model name; UserError (a ValueError) if `name` is unknown."""
+  if name not in _MODEL_FAMILIES:
+    raise UserError('Unknown preprocessing name %r; valid names: %s' %
+                    (name, ', '.join(preprocessing_names())))
+  return _MODEL_FAMILIES[name]
+
+
 def get_preprocessing(name, is_training=False, use_grayscale=False):
   """Returns `preprocessing_fn(image, output_height, output_width, **kwargs)`.
 
@@ -51,11 +60,8 @@ def get_preprocessing(name, is_training=False, use_grayscale=False):
   Raises:
     UserError (a ValueError): if `name` is unknown.
   """
-  if name not in _MODEL_FAMILIES:
-    raise UserError('Unknown preprocessing name %r; valid names: %s' %
-                    (name, ', '.join(preprocessing_names())))
   module = importlib.import_module(
-      'slimvision.preprocessing.' + _PREPROCESSING[_MODEL_FAMILIES[name]])
+      'slimvision.preprocessing.' + _PREPROCESSING[family(name)])
 
   def preprocessing_fn(image, output_height, output_width, **kwargs):
     return module.preprocess_image(

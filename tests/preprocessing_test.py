@@ -252,6 +252,46 @@ def test_inception_training_options():
     assert value.min() >= -1.0 and value.max() <= 1.0
 
 
+def test_inception_min_crop_area_bounds_the_crop():
+  areas = {}
+  with tf.Graph().as_default():
+    tf.set_random_seed(3)
+    image = tf.zeros([40, 50, 3])
+    whole = tf.constant([[[0.0, 0.0, 1.0, 1.0]]])
+    crops = {a: tf.shape(inception_preprocessing.distorted_bounding_box_crop(
+        image, whole, min_crop_area=a)[0]) for a in (0.05, 0.5)}
+    with tf.Session() as sess:
+      for _ in range(100):
+        for a, shape in sess.run(crops).items():
+          areas.setdefault(a, []).append(shape[0] * shape[1] / 2000.0)
+  # Crop sides are whole pixels, so the area bound holds to a pixel's row.
+  assert min(areas[0.5]) >= 0.5 - 0.03
+  assert min(areas[0.05]) < 0.3
+
+
+def test_inception_training_without_crop_and_colour_is_a_flip_at_most():
+  """min_crop_area=1 crops the whole image and, at the input size, every
+  resize method is the identity: only the random flip remains."""
+  image = _image()
+  _, (evaluation,) = _run('inception', False, image, central_fraction=1.0,
+                          output_size=INPUT_SHAPE)
+  _, values = _run('inception', True, image, runs=8, seed=4,
+                   output_size=INPUT_SHAPE, min_crop_area=1.0,
+                   color_distortion=False)
+  flipped = 0
+  for value in values:
+    if np.allclose(value, evaluation[:, ::-1], atol=1e-6):
+      flipped += 1
+    else:
+      np.testing.assert_allclose(value, evaluation, atol=1e-6)
+  assert 0 < flipped < 8
+  _, values = _run('inception', True, image, runs=4, seed=4,
+                   output_size=INPUT_SHAPE, min_crop_area=1.0)
+  assert not any(np.allclose(v, evaluation, atol=1e-3) or
+                 np.allclose(v, evaluation[:, ::-1], atol=1e-3)
+                 for v in values)
+
+
 @pytest.mark.parametrize('is_training', [True, False], ids=['train', 'eval'])
 def test_lenet_range(is_training):
   image = _image()
@@ -404,6 +444,13 @@ def test_factory_maps_name_to_family(name, family, monkeypatch):
   assert calls == [(family, ('image', 7, 9),
                     {'is_training': True, 'use_grayscale': True,
                      'extra': 1})]
+
+
+def test_factory_family():
+  assert preprocessing_factory.family('mobilenet_v1_025') == 'inception'
+  assert preprocessing_factory.family('resnet_v1_50') == 'vgg'
+  with pytest.raises(ValueError, match="Unknown preprocessing name 'nope'"):
+    preprocessing_factory.family('nope')
 
 
 def test_factory_rejects_unknown_name():
