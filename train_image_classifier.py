@@ -167,13 +167,15 @@ def _check_flags():
     raise UserError('--min_crop_area must be in (0, 1], got %g' %
                     FLAGS.min_crop_area)
   preprocessing_name = FLAGS.preprocessing_name or FLAGS.model_name
-  if _augmentation_options() and (
-      preprocessing_factory.family(preprocessing_name) != 'inception'):
+  # Only asked when the flags are used, so an unknown --model_name is
+  # reported by the network factory as such.
+  family = _augmentation_options() and preprocessing_factory.family(
+      preprocessing_name)
+  if family and family != 'inception':
     raise UserError(
         '--min_crop_area and --nocolor_distortion apply to the inception '
-        'preprocessing; %s uses the %s preprocessing' % (
-            preprocessing_name, preprocessing_factory.family(
-                preprocessing_name)))
+        'preprocessing; %s uses the %s preprocessing' % (preprocessing_name,
+                                                        family))
   if FLAGS.sync_replicas and FLAGS.replicas_to_aggregate < 1:
     raise UserError('--replicas_to_aggregate must be at least 1')
 

@@ -1,8 +1,9 @@
 """The project's log: short timestamped lines on stderr.
 
 TensorFlow's own INFO chatter (graph finalized, local init op, checkpoint
-listeners) and its deprecation notices are turned off by `setup()`, which every script calls
-through `errors.run_main`; our progress lines use `log.info`.
+listeners) and its deprecation notices are turned off by `setup()`, which
+every script calls through `errors.run_main`; our progress lines use
+`log.info`.
 """
 
 import logging
