@@ -28,12 +28,12 @@ _SATURATION_RANGE = (0.5, 1.5)
 _HUE_MAX_DELTA = 0.2
 _CONTRAST_RANGE = (0.5, 1.5)
 
-# Resize methods drawn from in training; fast mode leaves out bicubic.
+# Resize methods drawn from in training. Fast mode, TF-Slim's default, uses
+# only the first: bilinear, as evaluation does.
 _RESIZE_METHODS = (tf.image.ResizeMethod.BILINEAR,
                    tf.image.ResizeMethod.NEAREST_NEIGHBOR,
                    tf.image.ResizeMethod.AREA,
                    tf.image.ResizeMethod.BICUBIC)
-_FAST_RESIZE_METHODS = _RESIZE_METHODS[:3]
 
 
 def _to_float(image):
@@ -69,8 +69,8 @@ def _color_distortions(fast_mode):
   """The orderings of colour distortions to choose from.
 
   Args:
-    fast_mode: use only brightness and saturation (hue and contrast are the
-      slow ones).
+    fast_mode: brightness then saturation, the one ordering TF-Slim's fast
+      mode uses (hue and contrast are the slow ones).
 
   Returns:
     A list of functions float [h, w, 3] in [0, 1] -> float [h, w, 3] in
@@ -86,7 +86,7 @@ def _color_distortions(fast_mode):
                                lower=_CONTRAST_RANGE[0],
                                upper=_CONTRAST_RANGE[1])
   if fast_mode:
-    orderings = [(brightness, saturation), (saturation, brightness)]
+    orderings = [(brightness, saturation)]
   else:
     orderings = [(brightness, saturation, hue, contrast),
                  (saturation, brightness, contrast, hue),
@@ -104,11 +104,11 @@ def _color_distortions(fast_mode):
 
 
 def distort_color(image, fast_mode=True):
-  """Random brightness, saturation (and hue, contrast) in a random order.
+  """Random brightness, saturation (and hue, contrast in a random order).
 
   Args:
     image: float Tensor [height, width, 3], RGB in [0, 1].
-    fast_mode: only brightness and saturation.
+    fast_mode: only brightness then saturation.
 
   Returns:
     float Tensor [height, width, 3] in [0, 1].
@@ -160,7 +160,9 @@ def preprocess_for_train(image, height, width, bbox=None, fast_mode=True,
     width: int, output width in pixels.
     bbox: float Tensor [1, num_boxes, 4] of [ymin, xmin, ymax, xmax] boxes
       in fractions of the image size; None means the whole image.
-    fast_mode: leave out bicubic resizing, random hue and random contrast.
+    fast_mode: as TF-Slim's fast mode: bilinear resizing only, and
+      brightness then saturation only; otherwise a random one of 4 resize
+      methods and 4 orderings of brightness, saturation, hue and contrast.
     add_image_summaries: add image summaries of the crop and the result.
     random_crop: sample a distorted bounding box crop; False resizes the
       whole image.
@@ -191,7 +193,7 @@ def preprocess_for_train(image, height, width, bbox=None, fast_mode=True,
         tf.summary.image('image_with_distorted_box',
                          tf.image.draw_bounding_boxes(batch, crop_box))
     image.set_shape([None, None, 3])
-    methods = _FAST_RESIZE_METHODS if fast_mode else _RESIZE_METHODS
+    methods = _RESIZE_METHODS[:1] if fast_mode else _RESIZE_METHODS
     image = _apply_random_case(
         image, [lambda x, m=m: tf.image.resize_images(x, [height, width],
                                                       method=m)

@@ -292,6 +292,22 @@ def test_inception_training_without_crop_and_colour_is_a_flip_at_most():
                  for v in values)
 
 
+def test_inception_fast_mode_resizes_bilinearly_as_eval_does():
+  """TF-Slim's fast mode (the default) resizes training crops bilinearly
+  only: without crop and colour, a downscaled training image is the eval
+  image or its mirror, never a nearest-neighbour or area resize."""
+  image = _image()
+  size = (20, 26)
+  _, (evaluation,) = _run('inception', False, image, central_fraction=1.0,
+                          output_size=size)
+  _, values = _run('inception', True, image, runs=12, seed=6,
+                   output_size=size, min_crop_area=1.0,
+                   color_distortion=False)
+  for value in values:
+    assert (np.allclose(value, evaluation, atol=1e-5) or
+            np.allclose(value, evaluation[:, ::-1], atol=1e-5))
+
+
 @pytest.mark.parametrize('is_training', [True, False], ids=['train', 'eval'])
 def test_lenet_range(is_training):
   image = _image()
