@@ -230,10 +230,14 @@ def train(cluster=None, server=None):
   with tf.device(config.variables_device()):
     global_step = tf.train.get_or_create_global_step()
 
+  # A def, not a lambda: AutoGraph cannot find the source of a lambda that
+  # spans lines and warns about it.
+  def preprocess(image):
+    return preprocessing_fn(image, image_size, image_size, **augmentation)
+
   with tf.device(config.inputs_device()):
     batches = pipeline.build_dataset(
-        dataset, lambda image: preprocessing_fn(image, image_size, image_size,
-                                                **augmentation),
+        dataset, preprocess,
         batch_size=FLAGS.batch_size // FLAGS.num_clones, is_training=True,
         num_readers=FLAGS.num_readers,
         num_threads=FLAGS.num_preprocessing_threads,

@@ -82,6 +82,8 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
   good = run_script('train_image_classifier.py', *args,
                     '--learning_rate=0.001', '--max_number_of_steps=3')
   assert good.returncode == 0, good.stderr[-2000:]
+  # The input functions are ones AutoGraph can read (no multi-line lambda).
+  assert 'AutoGraph could not transform' not in good.stderr
   result = run_script('train_image_classifier.py', *args,
                       '--learning_rate=1e38', '--max_number_of_steps=50',
                       '--save_interval_secs=600')
