@@ -79,6 +79,12 @@ flags.DEFINE_bool('color_distortion', True,
                   'Inception preprocessing: randomly distort the brightness '
                   'and saturation of training images. Not a TF-Slim flag; '
                   '--nocolor_distortion turns it off.')
+flags.DEFINE_bool('random_rotate_90', False,
+                  'Inception preprocessing: also rotate training images by a '
+                  'random multiple of 90 degrees, which with the left-right '
+                  'flip gives all 8 orientations. Not a TF-Slim flag: for '
+                  'overhead imagery such as satellite, whose orientation '
+                  'means nothing.')
 flags.DEFINE_enum('optimizer', 'rmsprop', list(training.OPTIMIZERS),
                   'The name of the optimizer.')
 flags.DEFINE_float('adadelta_rho', 0.95, 'The decay rate for adadelta.')
@@ -173,9 +179,9 @@ def _check_flags():
       preprocessing_name)
   if family and family != 'inception':
     raise UserError(
-        '--min_crop_area and --nocolor_distortion apply to the inception '
-        'preprocessing; %s uses the %s preprocessing' % (preprocessing_name,
-                                                        family))
+        '--min_crop_area, --nocolor_distortion and --random_rotate_90 apply '
+        'to the inception preprocessing; %s uses the %s preprocessing' %
+        (preprocessing_name, family))
   if FLAGS.sync_replicas and FLAGS.replicas_to_aggregate < 1:
     raise UserError('--replicas_to_aggregate must be at least 1')
 
@@ -187,6 +193,8 @@ def _augmentation_options():
     options['min_crop_area'] = FLAGS.min_crop_area
   if not FLAGS.color_distortion:
     options['color_distortion'] = False
+  if FLAGS.random_rotate_90:
+    options['random_rotate_90'] = True
   return options
 
 

@@ -151,7 +151,7 @@ def distorted_bounding_box_crop(image, bbox, min_crop_area=MIN_CROP_AREA):
 def preprocess_for_train(image, height, width, bbox=None, fast_mode=True,
                          add_image_summaries=True, random_crop=True,
                          min_crop_area=MIN_CROP_AREA, color_distortion=True,
-                         use_grayscale=False):
+                         random_rotate_90=False, use_grayscale=False):
   """Distorted crop, random-method resize, flip, colour jitter, [-1, 1].
 
   Args:
@@ -171,11 +171,20 @@ def preprocess_for_train(image, height, width, bbox=None, fast_mode=True,
       time learns more from milder crops.
     color_distortion: randomly distort brightness and saturation (and hue
       and contrast unless fast_mode).
+    random_rotate_90: also rotate by a random multiple of 90 degrees, so
+      that with the flip all 8 orientations occur: for overhead imagery,
+      whose orientation means nothing. Needs height == width.
     use_grayscale: return 1 channel instead of 3.
 
   Returns:
     float32 Tensor [height, width, 1 or 3] in [-1, 1].
+
+  Raises:
+    ValueError: random_rotate_90 with height != width.
   """
+  if random_rotate_90 and height != width:
+    raise ValueError('random 90-degree rotations need a square output, got '
+                     '%sx%s' % (height, width))
   with tf.name_scope('distort_image'):
     if bbox is None:
       bbox = tf.constant([0.0, 0.0, 1.0, 1.0], tf.float32, [1, 1, 4])
@@ -202,6 +211,8 @@ def preprocess_for_train(image, height, width, bbox=None, fast_mode=True,
     if add_image_summaries:
       tf.summary.image('cropped_resized_image', tf.expand_dims(image, 0))
     image = tf.image.random_flip_left_right(image)
+    if random_rotate_90:
+      image = tf.image.rot90(image, tf.random.uniform([], 0, 4, tf.int32))
     if color_distortion:
       image = distort_color(image, fast_mode)
     if add_image_summaries:
@@ -243,7 +254,7 @@ def preprocess_for_eval(image, height, width,
 def preprocess_image(image, output_height, output_width, is_training=False,
                      bbox=None, fast_mode=True, add_image_summaries=True,
                      random_crop=True, min_crop_area=MIN_CROP_AREA,
-                     color_distortion=True,
+                     color_distortion=True, random_rotate_90=False,
                      central_fraction=_CENTRAL_FRACTION, use_grayscale=False):
   """Preprocesses one image for the Inception-style networks.
 
@@ -258,6 +269,7 @@ def preprocess_image(image, output_height, output_width, is_training=False,
     random_crop: training only, see preprocess_for_train.
     min_crop_area: training only, see preprocess_for_train.
     color_distortion: training only, see preprocess_for_train.
+    random_rotate_90: training only, see preprocess_for_train.
     central_fraction: eval only, see preprocess_for_eval.
     use_grayscale: return 1 channel instead of 3.
 
@@ -269,7 +281,7 @@ def preprocess_image(image, output_height, output_width, is_training=False,
         image, output_height, output_width, bbox=bbox, fast_mode=fast_mode,
         add_image_summaries=add_image_summaries, random_crop=random_crop,
         min_crop_area=min_crop_area, color_distortion=color_distortion,
-        use_grayscale=use_grayscale)
+        random_rotate_90=random_rotate_90, use_grayscale=use_grayscale)
   return preprocess_for_eval(image, output_height, output_width,
                              central_fraction=central_fraction,
                              use_grayscale=use_grayscale)

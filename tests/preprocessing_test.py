@@ -308,6 +308,33 @@ def test_inception_fast_mode_resizes_bilinearly_as_eval_does():
             np.allclose(value, evaluation[:, ::-1], atol=1e-5))
 
 
+def test_inception_random_rotate_90_gives_the_8_orientations():
+  square = (40, 40)
+  image = _image(shape=square)
+  _, (evaluation,) = _run('inception', False, image, central_fraction=1.0,
+                          output_size=square)
+  orientations = [np.rot90(flipped, k) for flipped in
+                  (evaluation, evaluation[:, ::-1]) for k in range(4)]
+  _, values = _run('inception', True, image, runs=32, seed=5,
+                   output_size=square, min_crop_area=1.0,
+                   color_distortion=False, random_rotate_90=True)
+  seen = set()
+  for value in values:
+    matches = [i for i, o in enumerate(orientations)
+               if np.allclose(value, o, atol=1e-6)]
+    assert matches, 'not a rotation or flip of the eval image'
+    seen.add(matches[0])
+  # 32 draws from 8 equally likely orientations: missing 3 or more has a
+  # chance below 1e-5.
+  assert len(seen) >= 6
+
+
+def test_inception_random_rotate_90_needs_a_square_output():
+  with pytest.raises(ValueError, match='square output, got 40x50'):
+    _run('inception', True, _image(), output_size=INPUT_SHAPE,
+         random_rotate_90=True)
+
+
 @pytest.mark.parametrize('is_training', [True, False], ids=['train', 'eval'])
 def test_lenet_range(is_training):
   image = _image()

@@ -114,8 +114,8 @@ def test_classify_prints_top_classes(trained, shapes_dir):
     ('train_image_classifier.py', ['--dataset_name=shapes',
                                    '--model_name=cifarnet',
                                    '--nocolor_distortion'],
-     '--min_crop_area and --nocolor_distortion apply to the inception '
-     'preprocessing; cifarnet uses the cifarnet preprocessing'),
+     '--min_crop_area, --nocolor_distortion and --random_rotate_90 apply to '
+     'the inception preprocessing; cifarnet uses the cifarnet preprocessing'),
     ('eval_image_classifier.py', ['--dataset_name=shapes',
                                   '--model_name=cifarnet', '--quantize'],
      'tf.contrib.quantize, which TensorFlow removed'),
