@@ -5,17 +5,19 @@
 # .venv (bash quickstart.sh does that) and the images, by default in
 # ../shared/data/satellite. Override any setting through the environment:
 #   SOURCE, OUT, MODEL, IMAGE_SIZE, STEPS, BATCH_NORM_DECAY, LEARNING_RATE,
-#   MIN_CROP_AREA.
+#   MIN_CROP_AREA, and EXTRA_TRAIN_FLAGS (more flags of
+#   train_image_classifier.py, e.g. --random_rotate_90).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SOURCE=${SOURCE:-$PWD/../shared/data/satellite}
 OUT=${OUT:-/tmp/satellite_from_scratch}
-MODEL=${MODEL:-mobilenet_v1_025}
+MODEL=${MODEL:-mobilenet_v3_small_minimalistic}
 IMAGE_SIZE=${IMAGE_SIZE:-128}
-STEPS=${STEPS:-15000}
+STEPS=${STEPS:-12000}
 BATCH_NORM_DECAY=${BATCH_NORM_DECAY:-0.99}
 LEARNING_RATE=${LEARNING_RATE:-0.01}
 MIN_CROP_AREA=${MIN_CROP_AREA:-0.6}
+EXTRA_TRAIN_FLAGS=${EXTRA_TRAIN_FLAGS:-}
 PY=.venv/bin/python
 
 if [ ! -f "$OUT/data/dataset_spec.json" ]; then
@@ -30,7 +32,7 @@ $PY train_image_classifier.py --dataset_name=satellite \
     --train_dir="$OUT/train" --batch_size=32 --max_number_of_steps="$STEPS" \
     --optimizer=rmsprop --learning_rate="$LEARNING_RATE" \
     --batch_norm_decay="$BATCH_NORM_DECAY" --moving_average_decay=0.999 \
-    --min_crop_area="$MIN_CROP_AREA" --nocolor_distortion \
+    --min_crop_area="$MIN_CROP_AREA" --nocolor_distortion $EXTRA_TRAIN_FLAGS \
     --log_every_n_steps=250 --save_interval_secs=300
 seconds=$(( $(date +%s) - start ))
 $PY eval_image_classifier.py --dataset_name=satellite \
