@@ -13,12 +13,12 @@ code. Output: `cifar10_train.tfrecord` and `cifar10_test.tfrecord` with
 32x32x3 PNG images in source order, `labels.txt`, `dataset_spec.json`.
 """
 
+import functools
 import io
 import os
 import pickle
 
 import numpy as np
-from PIL import Image
 
 from slimvision.datasets import archive
 from slimvision.datasets import conversion
@@ -166,17 +166,49 @@ class _Source(object):
     if self._tar is not None:
       self._tar.close()
 
+  def __enter__(self):
+    return self
 
-def _png(image):
-  buffer = io.BytesIO()
-  Image.fromarray(image).save(buffer, format='PNG')
-  return buffer.getvalue()
+  def __exit__(self, *exc_info):
+    self.close()
 
 
 def download_source(download_dir, log=print):
   """Downloads the official archive (MD5-checked) into download_dir."""
   return download.fetch(URL, download_dir, ARCHIVE_NAME, md5=ARCHIVE_MD5,
                         log=log)
+
+
+def _class_names(batches):
+  """The class names of batches.meta, else CLASS_NAMES."""
+  if META_BATCH not in batches.names():
+    return CLASS_NAMES
+  label_names = load_batch(batches.read(META_BATCH),
+                           META_BATCH).get(b'label_names')
+  if not label_names:
+    return CLASS_NAMES
+  class_names = tuple(n.decode('utf-8') if isinstance(n, bytes) else str(n)
+                      for n in label_names)
+  if len(class_names) != NUM_CLASSES:
+    raise conversion.ConversionError('%s lists %d classes, expected %d' %
+                                     (META_BATCH, len(class_names),
+                                      NUM_CLASSES))
+  return class_names
+
+
+def _read_split(batches, names):
+  """[(image uint8 [32, 32, 3], label)] of the batch files `names`."""
+  arrays = [_batch_arrays(load_batch(batches.read(b), b), b) for b in names]
+  return list(zip(np.concatenate([a[0] for a in arrays]),
+                  np.concatenate([a[1] for a in arrays])))
+
+
+def _make_record(item, class_names):
+  image, label = item
+  label = int(label)
+  return dataset_utils.image_to_tfexample(
+      dataset_utils.encode_png(image), b'png', IMAGE_SIZE, IMAGE_SIZE, label,
+      class_text=class_names[label]).SerializeToString()
 
 
 def convert(dataset_dir, source=None, overwrite=False, seed=0, log=print):
@@ -199,65 +231,35 @@ def convert(dataset_dir, source=None, overwrite=False, seed=0, log=print):
     conversion.ConversionError / UnsafePickleError / archive.ArchiveError.
   """
   del seed
-  existing = conversion.existing_conversion(dataset_dir, overwrite, log)
-  if existing:
-    return existing
-  source = conversion.local_or_download(source, dataset_dir, download_source,
-                                        log)
-  batches = _Source(source)
-  try:
+
+  def plan(source, resources):
+    batches = resources.enter_context(_Source(source))
     names = batches.names()
-    class_names = CLASS_NAMES
-    if META_BATCH in names:
-      meta = load_batch(batches.read(META_BATCH), META_BATCH)
-      label_names = meta.get(b'label_names')
-      if label_names:
-        class_names = tuple(n.decode('utf-8') if isinstance(n, bytes) else
-                            str(n) for n in label_names)
-        if len(class_names) != NUM_CLASSES:
-          raise conversion.ConversionError(
-              '%s lists %d classes, expected %d' %
-              (META_BATCH, len(class_names), NUM_CLASSES))
-    sizes, missing, skipped = {}, [], []
-    with dataset_utils.StagedOutput(dataset_dir) as output:
-      for split in sorted(SPLIT_BATCHES):
-        present = [b for b in SPLIT_BATCHES[split] if b in names]
-        absent = [b for b in SPLIT_BATCHES[split] if b not in names]
-        if not present:
-          missing.append((split, '%s has no %s' %
-                          (source, ', '.join(SPLIT_BATCHES[split]))))
-          continue
-        if absent:
-          log('Warning: %s lacks %s; split %s will be incomplete' %
-              (source, ', '.join(absent), split))
-        arrays = [_batch_arrays(load_batch(batches.read(b), b), b)
-                  for b in present]
-        images = np.concatenate([a[0] for a in arrays])
-        labels = np.concatenate([a[1] for a in arrays])
+    class_names = _class_names(batches)
+    splits, missing = {}, []
+    for split in sorted(SPLIT_BATCHES):
+      present = [b for b in SPLIT_BATCHES[split] if b in names]
+      absent = [b for b in SPLIT_BATCHES[split] if b not in names]
+      if not present:
+        missing.append((split, '%s has no %s' %
+                        (source, ', '.join(SPLIT_BATCHES[split]))))
+        continue
+      if absent:
+        log('Warning: %s lacks %s; split %s will be incomplete' %
+            (source, ', '.join(absent), split))
+      # Unpickled when written: one split in memory at a time.
+      splits[split] = functools.partial(_read_split, batches, present)
+    if not splits:
+      raise conversion.ConversionError(
+          '%s holds no CIFAR-10 batch (%s); expected the official %s' % (
+              source, ', '.join(sorted(names)[:10]) or 'empty', ARCHIVE_NAME))
+    return conversion.Plan(
+        splits, functools.partial(_make_record, class_names=class_names),
+        dict(enumerate(class_names)), FILE_PATTERN, missing=missing)
 
-        def make_record(index, images=images, labels=labels):
-          label = int(labels[index])
-          return dataset_utils.image_to_tfexample(
-              _png(images[index]), b'png', IMAGE_SIZE, IMAGE_SIZE, label,
-              class_text=class_names[label]).SerializeToString()
-
-        count, problems = conversion.write_split(
-            output, list(range(len(labels))), make_record, FILE_PATTERN,
-            split, 1, '%s %s' % (NAME, split), num_threads=1)
-        sizes[split], skipped = count, skipped + problems
-      if not sizes:
-        raise conversion.ConversionError(
-            '%s holds no CIFAR-10 batch (%s); expected the official '
-            '%s' % (source, ', '.join(sorted(names)[:10]) or 'empty',
-                    ARCHIVE_NAME))
-      output.commit(NAME, sizes, NUM_CLASSES, FILE_PATTERN,
-                    labels_to_names=dict(enumerate(class_names)),
-                    source=os.path.abspath(source),
-                    missing_splits=[s for s, _ in missing])
-  finally:
-    batches.close()
-  conversion.log_summary(NAME, dataset_dir, sizes, skipped, missing, log)
-  return conversion.summary(sizes, skipped, missing)
+  return conversion.run(NAME, dataset_dir, plan, source=source,
+                        download_fn=download_source, overwrite=overwrite,
+                        log=log)
 
 
 def get_split(split_name, dataset_dir, file_pattern=None, reader=None):

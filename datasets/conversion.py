@@ -1,16 +1,20 @@
-"""Steps shared by the public-dataset converters (cifar10, flowers, mnist,
-imagenet, visualwakewords) and their readers.
+"""The outline every converter follows, written once, and the shared reader.
 
-* `existing_conversion()`: a complete earlier output is kept unless
-  --overwrite;
-* `write_split()`: turns a list of source items into sharded records through
-  `StagedOutput`, streaming shard by shard (ImageNet does not fit in memory),
-  skipping and counting items that cannot be read;
-* `log_summary()`: records per split, missing splits, skipped items and why;
-* `get_split()`: serves the splits a conversion wrote, with the sizes from its
-  dataset_spec.json (the official sizes when there is no spec).
+`run()` is the outline: keep a complete earlier conversion unless
+--overwrite; find the source (a local copy, or a download); let the dataset
+module list what it found (a `Plan`); write each split through
+`StagedOutput`, streaming shard by shard (ImageNet does not fit in memory)
+and skipping items that cannot be read; commit the records with labels.txt
+and dataset_spec.json; log and return a summary. A dataset module supplies
+only what differs: a function that turns the source into a `Plan` (the items
+of each split, how to make one record, the class names, file pattern and
+shards), and, for public data, how to download it.
+
+`get_split()` serves the splits a conversion wrote, with the sizes from its
+dataset_spec.json (the official sizes when there is no spec).
 """
 
+import contextlib
 import os
 from concurrent import futures
 
@@ -24,6 +28,146 @@ class ConversionError(UserError):
 
 class Skip(Exception):
   """Raised by a record function for an item to leave out (the reason)."""
+
+
+class Plan(object):
+  """What a converter found in its source; `run()` writes it.
+
+  Attributes:
+    splits: {split name: items}, the items in output order; or a function
+      returning that list, called when the split is written, so that only
+      one split of the source is in memory at a time (CIFAR-10's batches).
+    make_record: function item -> serialized tf.train.Example; it raises
+      `Skip(reason)` (or OSError/ValueError) for an item to leave out.
+    labels_to_names: {label: class name} for labels.txt; its size is the
+      class count written to the spec.
+    file_pattern: record file pattern, %s = split (and * = shard).
+    num_shards: record files per split: an int, or {split: int}.
+    missing: [(split, reason)] of the expected splits the source lacks, also
+      written to the spec as `missing_splits`; None for a converter whose
+      splits are whatever its source holds (image folders, flowers), which
+      writes no such field.
+    num_threads: threads running make_record (1: in the calling thread).
+    describe: function item -> how a skipped item is named in the summary
+      when make_record raises OSError/ValueError; by default its position in
+      the split.
+    require_records: a split in which no item is readable is an error.
+    spec: further dataset_spec.json fields; 'source' defaults to the
+      absolute path of the source.
+    report: function(name, dataset_dir, sizes, skipped, missing, log) that
+      logs the outcome; `log_summary` by default.
+    summary: further fields of the summary dict `run()` returns.
+  """
+
+  def __init__(self, splits, make_record, labels_to_names, file_pattern,
+               num_shards=1, missing=None, num_threads=1, describe=None,
+               require_records=False, spec=None, report=None, summary=None):
+    self.splits = splits
+    self.make_record = make_record
+    self.labels_to_names = labels_to_names
+    self.file_pattern = file_pattern
+    self.num_shards = num_shards
+    self.missing = missing
+    self.num_threads = num_threads
+    self.describe = describe
+    self.require_records = require_records
+    self.spec = dict(spec or {})
+    self.report = report or log_summary
+    self.summary = dict(summary or {})
+
+  def shards(self, split):
+    """Record files of `split`."""
+    if isinstance(self.num_shards, dict):
+      return self.num_shards[split]
+    return self.num_shards
+
+  def items(self, split):
+    """The items of `split`, read from the source now if they are lazy."""
+    items = self.splits[split]
+    return items() if callable(items) else items
+
+
+def run(name, dataset_dir, plan, source=None, download_fn=None,
+        overwrite=False, log=print, where_to_get=None):
+  """Converts a source into dataset_dir: the outline of every converter.
+
+  Args:
+    name: the dataset name, written to the spec (e.g. 'mnist').
+    dataset_dir: output folder.
+    plan: function(source, resources) -> `Plan`, where source is the local
+      source path and resources a contextlib.ExitStack that closes what the
+      plan opens (an archive, a temporary folder) once the output is
+      committed or the conversion fails.
+    source: local copy of the source (file or folder), or None.
+    download_fn: function(download_dir, log) -> downloaded source, used when
+      source is None; without it, source is required and must be a folder.
+    overwrite: replace a complete earlier conversion.
+    log: function taking a message line.
+    where_to_get: appended to the error of a missing source: where to find
+      it.
+
+  Returns:
+    {'splits': {split: records}, 'skipped': [reasons], 'missing': [splits]}
+    plus the plan's `summary` fields; or, when a complete conversion is
+    kept, its summary with 'existing': True.
+
+  Raises:
+    ConversionError: no usable source; a split without a readable item when
+      the plan requires records; whatever the plan raises.
+  """
+  existing = existing_conversion(dataset_dir, overwrite, log)
+  if existing:
+    return existing
+  source = _local_source(name, source, dataset_dir, download_fn, where_to_get,
+                         log)
+  with contextlib.ExitStack() as resources:
+    found = plan(source, resources)
+    missing = found.missing or []
+    sizes, skipped = {}, []
+    with dataset_utils.StagedOutput(dataset_dir) as output:
+      for split in sorted(found.splits):
+        sizes[split], problems = write_split(
+            output, found.items(split), found.make_record, found.file_pattern,
+            split, found.shards(split), '%s %s' % (name, split),
+            num_threads=found.num_threads, describe=found.describe)
+        skipped += problems
+        if found.require_records and not sizes[split]:
+          raise ConversionError('No readable image in split %s of %s' %
+                                (split, source))
+      spec = {'source': os.path.abspath(source)}
+      if found.missing is not None:
+        spec['missing_splits'] = [split for split, _ in missing]
+      spec.update(found.spec)
+      output.commit(name, sizes, len(found.labels_to_names),
+                    found.file_pattern, labels_to_names=found.labels_to_names,
+                    **spec)
+  found.report(name, dataset_dir, sizes, skipped, missing, log)
+  result = summary(sizes, skipped, missing)
+  result.update(found.summary)
+  return result
+
+
+def _local_source(name, source, dataset_dir, download_fn, where_to_get, log):
+  """The source path to convert; see run()."""
+  if download_fn:
+    return local_or_download(source, dataset_dir, download_fn, log)
+  where = '. ' + where_to_get if where_to_get else ''
+  if not source:
+    raise ConversionError('--source_dir is required for %s%s' % (name, where))
+  if not os.path.isdir(source):
+    raise ConversionError('--source_dir %s is not a folder%s' %
+                          (source, where))
+  return source
+
+
+def shards_per_split(num_shards, defaults):
+  """{split: files}: `defaults`, or one int for every split, or `defaults`
+  updated with a {split: files} dict."""
+  if isinstance(num_shards, dict):
+    return dict(defaults, **num_shards)
+  if num_shards:
+    return {split: int(num_shards) for split in defaults}
+  return dict(defaults)
 
 
 def existing_conversion(dataset_dir, overwrite, log=print):
@@ -47,7 +191,7 @@ def existing_conversion(dataset_dir, overwrite, log=print):
 
 
 def write_split(output, items, make_record, file_pattern, split_name,
-                num_shards, label, num_threads=4):
+                num_shards, label, num_threads=4, describe=None):
   """Writes the records of one split, shard by shard, into `output`.
 
   Args:
@@ -61,6 +205,8 @@ def write_split(output, items, make_record, file_pattern, split_name,
       has no '*').
     label: progress label, e.g. 'cifar10 train'.
     num_threads: threads running make_record (1: in this thread).
+    describe: function item -> its name in the reason of an OSError or
+      ValueError skip; None: the item's position in the split.
 
   Returns:
     (number of records written, [reasons of skipped items]).
@@ -70,36 +216,39 @@ def write_split(output, items, make_record, file_pattern, split_name,
   num_shards = max(1, min(num_shards, len(items)))
   per_shard = -(-len(items) // num_shards)
   progress = dataset_utils.Progress('Converting %s' % label, len(items))
-  written, skipped = 0, []
+  skipped = []
 
-  def guarded(item):
+  def guarded(position):
+    item = items[position]
     try:
       return make_record(item), None
     except Skip as e:
       return None, str(e)
     except (OSError, ValueError, SyntaxError) as e:
-      return None, '%s: %s' % (item, e)
+      return None, '%s: %s' % (describe(item) if describe else position, e)
 
-  import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
+  def records(positions):
+    """The records of `positions`, in order; skips are noted as they come."""
+    results = pool.map(guarded, positions) if pool else map(guarded,
+                                                            positions)
+    for record, problem in results:
+      progress.advance()
+      if problem is None:
+        yield record
+      else:
+        skipped.append(problem)
+
   pool = futures.ThreadPoolExecutor(num_threads) if num_threads > 1 else None
   try:
     for shard in range(num_shards):
-      chunk = items[shard * per_shard:(shard + 1) * per_shard]
-      name = dataset_utils.shard_filename(file_pattern, split_name, shard,
-                                          num_shards)
-      results = pool.map(guarded, chunk) if pool else map(guarded, chunk)
-      with tf.io.TFRecordWriter(output.path(name)) as writer:
-        for record, problem in results:
-          progress.advance()
-          if problem is not None:
-            skipped.append(problem)
-          else:
-            writer.write(record)
-            written += 1
+      positions = range(shard * per_shard,
+                        min((shard + 1) * per_shard, len(items)))
+      output.write_records(records(positions), file_pattern, split_name,
+                           shard, num_shards)
   finally:
     if pool:
       pool.shutdown()
-  return written, skipped
+  return len(items) - len(skipped), skipped
 
 
 def log_summary(name, dataset_dir, sizes, skipped, missing, log=print,

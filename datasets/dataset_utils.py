@@ -9,9 +9,11 @@
 """
 
 import glob
+import io
 import json
 import os
 
+from PIL import Image
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
@@ -77,6 +79,33 @@ def image_to_tfexample(image_data, image_format, height, width, class_id,
     feature['image/filename'] = bytes_feature(filename)
   feature.update(extra_features or {})
   return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+def box_features(boxes, labels):
+  """Features of per-object boxes: what `object_box_features()` reads.
+
+  Args:
+    boxes: [(xmin, ymin, xmax, ymax)] relative to the image size, in [0, 1].
+    labels: the integer class of each box.
+
+  Returns:
+    {key: tf.train.Feature} for 'image/object/bbox/{xmin,ymin,xmax,ymax}'
+    and 'image/object/class/label' (empty lists when there is no box).
+  """
+  columns = list(zip(*boxes)) if boxes else [[]] * 4
+  features = {'image/object/bbox/' + side: float_feature(list(column))
+              for side, column in zip(('xmin', 'ymin', 'xmax', 'ymax'),
+                                      columns)}
+  features['image/object/class/label'] = int64_feature(
+      [int(v) for v in labels])
+  return features
+
+
+def encode_png(pixels):
+  """PNG bytes of a uint8 array [height, width] or [height, width, 3]."""
+  buffer = io.BytesIO()
+  Image.fromarray(pixels).save(buffer, format='PNG')
+  return buffer.getvalue()
 
 
 # ----------------------------------------------------------------------------
@@ -309,33 +338,26 @@ class StagedOutput(object):
     """Where to write `filename` while staging."""
     return os.path.join(self.staging_dir, filename)
 
-  def write_records(self, serialized_examples, pattern, split_name,
+  def write_records(self, serialized_examples, pattern, split_name, shard=0,
                     num_shards=1):
-    """Writes serialized examples, in order, into `num_shards` record files.
+    """Writes serialized examples, in order, into one record file of a split.
 
     Args:
-      serialized_examples: a list of bytes.
+      serialized_examples: an iterable of bytes, consumed as it is written,
+        so a shard need not be held in memory.
       pattern: file pattern with %s for the split (and '*' for the shard).
       split_name: e.g. 'train'.
-      num_shards: number of files; capped at the number of examples.
+      shard: index of this file, in [0, num_shards).
+      num_shards: number of files of the split.
 
     Returns:
-      The staged file names.
+      The staged file name.
     """
-    count = len(serialized_examples)
-    if '*' not in pattern % split_name:
-      num_shards = 1
-    num_shards = max(1, min(num_shards, count))
-    per_shard = -(-count // num_shards)
-    names = []
-    for shard in range(num_shards):
-      name = shard_filename(pattern, split_name, shard, num_shards)
-      with tf.io.TFRecordWriter(self.path(name)) as writer:
-        for record in serialized_examples[shard * per_shard:
-                                          (shard + 1) * per_shard]:
-          writer.write(record)
-      names.append(name)
-    return names
+    name = shard_filename(pattern, split_name, shard, num_shards)
+    with tf.io.TFRecordWriter(self.path(name)) as writer:
+      for record in serialized_examples:
+        writer.write(record)
+    return name
 
   def commit(self, name, splits_to_sizes, num_classes, file_pattern,
              labels_to_names=None, **spec_extra):

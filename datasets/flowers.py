@@ -12,6 +12,7 @@ Output: `flowers_{train,validation}_0000N-of-00005.tfrecord` (JPEG bytes as
 in the source), `labels.txt`, `dataset_spec.json`.
 """
 
+import functools
 import os
 import random
 import shutil
@@ -19,7 +20,6 @@ import tempfile
 
 from slimvision.datasets import archive
 from slimvision.datasets import conversion
-from slimvision.datasets import dataset_utils
 from slimvision.datasets import download
 from slimvision.datasets import image_folder
 
@@ -53,18 +53,6 @@ def num_validation(total):
   return int(round(total * SPLITS_TO_SIZES['validation'] / float(_TOTAL)))
 
 
-def _make_record(item, class_names):
-  path, label = item
-  try:
-    data, image_format, height, width = image_folder.encode_image_file(path)
-  except (OSError, ValueError, SyntaxError) as e:
-    raise conversion.Skip('%s: %s' % (os.path.basename(path), e))
-  return dataset_utils.image_to_tfexample(
-      data, image_format, height, width, label,
-      class_text=class_names[label],
-      filename=os.path.basename(path)).SerializeToString()
-
-
 def convert(dataset_dir, source=None, overwrite=False, seed=0, log=print,
             num_threads=4):
   """Converts the flower photos into dataset_dir.
@@ -81,21 +69,16 @@ def convert(dataset_dir, source=None, overwrite=False, seed=0, log=print,
   Returns:
     {'splits': {split: records}, 'skipped': [reasons], 'missing': []}.
   """
-  existing = conversion.existing_conversion(dataset_dir, overwrite, log)
-  if existing:
-    return existing
-  source = conversion.local_or_download(source, dataset_dir, download_source,
-                                        log)
-  extracted = None
-  try:
+
+  def plan(source, resources):
     if os.path.isfile(source):
       os.makedirs(dataset_dir, exist_ok=True)
       extracted = tempfile.mkdtemp(prefix='.extract-', dir=dataset_dir)
+      resources.callback(shutil.rmtree, extracted, ignore_errors=True)
       log('Extracting %s' % source)
       archive.extract(source, extracted)
-      folder = _photo_root(extracted)
-    else:
-      folder = _photo_root(source)
+      source = extracted
+    folder = _photo_root(source)
     try:
       class_names, found = image_folder.discover(folder,
                                                  validation_fraction=0.0)
@@ -106,27 +89,17 @@ def convert(dataset_dir, source=None, overwrite=False, seed=0, log=print,
     random.Random(seed).shuffle(photos)
     held_out = num_validation(len(photos))
     splits = {'validation': photos[:held_out], 'train': photos[held_out:]}
-    sizes, skipped = {}, []
-    with dataset_utils.StagedOutput(dataset_dir) as output:
-      for split in sorted(splits):
-        if not splits[split]:
-          continue
-        sizes[split], problems = conversion.write_split(
-            output, splits[split], lambda i: _make_record(i, class_names),
-            FILE_PATTERN, split, NUM_SHARDS, '%s %s' % (NAME, split),
-            num_threads=num_threads)
-        skipped += problems
-        if not sizes[split]:
-          raise conversion.ConversionError('No readable image in split %s of '
-                                           '%s' % (split, source))
-      output.commit(NAME, sizes, len(class_names), FILE_PATTERN,
-                    labels_to_names=dict(enumerate(class_names)),
-                    source=os.path.abspath(source), seed=seed)
-  finally:
-    if extracted:
-      shutil.rmtree(extracted, ignore_errors=True)
-  conversion.log_summary(NAME, dataset_dir, sizes, skipped, [], log)
-  return conversion.summary(sizes, skipped, [])
+    return conversion.Plan(
+        {split: items for split, items in splits.items() if items},
+        functools.partial(image_folder.image_record, class_names=class_names),
+        dict(enumerate(class_names)), FILE_PATTERN, num_shards=NUM_SHARDS,
+        num_threads=num_threads,
+        describe=lambda item: os.path.basename(item[0]),
+        require_records=True, spec={'seed': seed})
+
+  return conversion.run(NAME, dataset_dir, plan, source=source,
+                        download_fn=download_source, overwrite=overwrite,
+                        log=log)
 
 
 def get_split(split_name, dataset_dir, file_pattern=None, reader=None):

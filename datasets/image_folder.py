@@ -8,16 +8,19 @@ Output in DATASET_DIR: `NAME_<split>_NNNNN-of-NNNNN.tfrecord` shards with the
 standard keys, `labels.txt` and `dataset_spec.json`. Any converted folder
 can then be read with `get_split()` below, which takes the split sizes and
 class count from the spec, so no dataset module has to be written for it.
+`converter(name)` gives `convert()` the signature every dataset module's
+converter has, for datasets that are image folders (satellite, shapes, and
+the folders dataset_factory.convert() is given under a new name).
 """
 
+import functools
 import io
 import os
 import random
-from concurrent import futures
 
 from PIL import Image
 
-from slimvision.core.errors import UserError
+from slimvision.datasets import conversion
 from slimvision.datasets import dataset_utils
 
 DEFAULT_FILE_PATTERN = '%s_%%s_*.tfrecord'  # % dataset name
@@ -28,8 +31,8 @@ _IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff',
                      '.webp', '.ppm', '.pgm')
 
 
-class ConversionError(UserError):
-  """A source folder that cannot be converted, with the reason."""
+# A source folder that cannot be converted: the converters' common error.
+ConversionError = conversion.ConversionError
 
 
 def _list_images(class_dir):
@@ -133,16 +136,21 @@ def encode_image_file(path):
     return buffer.getvalue(), b'png', height, width
 
 
-def _to_example(item, class_names):
+def image_record(item, class_names):
+  """The serialized Example of an image file.
+
+  Args:
+    item: (path, label).
+    class_names: class name of each label, stored as `image/class/text`.
+
+  Raises:
+    OSError / ValueError: not a readable image (the item is skipped).
+  """
   path, label = item
-  try:
-    data, image_format, height, width = encode_image_file(path)
-  except (OSError, ValueError, SyntaxError) as e:
-    return None, '%s: %s' % (path, e)
-  example = dataset_utils.image_to_tfexample(
+  data, image_format, height, width = encode_image_file(path)
+  return dataset_utils.image_to_tfexample(
       data, image_format, height, width, label, class_text=class_names[label],
-      filename=os.path.basename(path))
-  return example.SerializeToString(), None
+      filename=os.path.basename(path)).SerializeToString()
 
 
 def convert(dataset_name, source_dir, dataset_dir, validation_fraction=0.1,
@@ -161,51 +169,52 @@ def convert(dataset_name, source_dir, dataset_dir, validation_fraction=0.1,
     log: function taking a message line.
 
   Returns:
-    The summary dict: {'splits': {split: count}, 'skipped': [reasons]}.
+    The summary dict: {'splits': {split: count}, 'skipped': [reasons],
+    'missing': []}.
 
   Raises:
     ConversionError: unusable source, or every image of a split unreadable.
   """
-  spec = dataset_utils.read_spec(dataset_dir) if os.path.isdir(
-      dataset_dir) else None
-  if spec and not overwrite:
-    log('%s already holds a complete %s conversion (%s); nothing to do. '
-        'Pass --overwrite to convert again.' % (
-            dataset_dir, spec.get('name'),
-            ', '.join('%s %d' % kv for kv in sorted(spec['splits'].items()))))
-    return {'splits': spec['splits'], 'skipped': [], 'existing': True}
-  class_names, splits = discover(source_dir, validation_fraction, seed)
-  file_pattern = DEFAULT_FILE_PATTERN % dataset_name
-  sizes, skipped = {}, []
-  with dataset_utils.StagedOutput(dataset_dir) as output, \
-      futures.ThreadPoolExecutor(num_threads) as pool:
-    for split, items in sorted(splits.items()):
+
+  def plan(source, resources):
+    del resources  # Nothing to close.
+    class_names, splits = discover(source, validation_fraction, seed)
+    for items in splits.values():
       random.Random(seed).shuffle(items)
-      progress = dataset_utils.Progress('Converting %s %s images' %
-                                        (dataset_name, split), len(items))
-      records = []
-      for record, problem in pool.map(lambda i: _to_example(i, class_names),
-                                      items):
-        progress.advance()
-        if problem:
-          skipped.append(problem)
-        else:
-          records.append(record)
-      if not records:
-        raise ConversionError('No readable image in split %s of %s' %
-                              (split, source_dir))
-      output.write_records(records, file_pattern, split, num_shards)
-      sizes[split] = len(records)
-    output.commit(dataset_name, sizes, len(class_names), file_pattern,
-                  labels_to_names=dict(enumerate(class_names)),
-                  source=os.path.abspath(source_dir))
-  log('Wrote %s to %s: %s; %d classes; %d image(s) skipped' % (
-      dataset_name, dataset_dir,
-      ', '.join('%s %d' % kv for kv in sorted(sizes.items())),
-      len(class_names), len(skipped)))
-  for problem in skipped:
-    log('  skipped %s' % problem)
-  return {'splits': sizes, 'skipped': skipped}
+
+    def report(name, dataset_dir, sizes, skipped, missing, log):
+      del missing  # An image folder's splits are what it holds.
+      log('Wrote %s to %s: %s; %d classes; %d image(s) skipped' % (
+          name, dataset_dir,
+          ', '.join('%s %d' % kv for kv in sorted(sizes.items())),
+          len(class_names), len(skipped)))
+      for problem in skipped:
+        log('  skipped %s' % problem)
+
+    return conversion.Plan(
+        splits, functools.partial(image_record, class_names=class_names),
+        dict(enumerate(class_names)), DEFAULT_FILE_PATTERN % dataset_name,
+        num_shards=num_shards, num_threads=num_threads,
+        describe=lambda item: item[0], require_records=True, report=report)
+
+  return conversion.run(dataset_name, dataset_dir, plan, source=source_dir,
+                        overwrite=overwrite, log=log)
+
+
+def converter(dataset_name):
+  """`convert()` for image folders named `dataset_name`, with the signature
+  every dataset module's `convert` has (see dataset_factory.convert)."""
+
+  def convert_folder(dataset_dir, source=None, overwrite=False, seed=0,
+                     log=print, validation_fraction=0.1, num_shards=5,
+                     num_threads=4):
+    """Converts the image folder `source` (see image_folder.convert)."""
+    return convert(dataset_name, source, dataset_dir,
+                   validation_fraction=validation_fraction, seed=seed,
+                   num_shards=num_shards, overwrite=overwrite,
+                   num_threads=num_threads, log=log)
+
+  return convert_folder
 
 
 def get_split(split_name, dataset_dir, file_pattern=None, reader=None):

@@ -28,6 +28,7 @@ Output: `train-NNNNN-of-01024`, `validation-NNNNN-of-00128`, labels.txt,
 dataset_spec.json. The training images are shuffled with --seed.
 """
 
+import functools
 import os
 import random
 import xml.etree.ElementTree as ElementTree
@@ -217,24 +218,14 @@ def parse_boxes(xml_path, synset_to_label, image_size):
 
 def _make_record(item, synset_to_label, human_names, box_index):
   path, synset = item
-  try:
-    data, image_format, height, width = image_folder.encode_image_file(path)
-  except (OSError, ValueError, SyntaxError) as e:
-    raise conversion.Skip('%s: %s' % (os.path.basename(path), e))
+  data, image_format, height, width = image_folder.encode_image_file(path)
   boxes = []
   xml_path = box_index.get(os.path.splitext(os.path.basename(path))[0])
   if xml_path:
     boxes, _ = parse_boxes(xml_path, synset_to_label, (height, width))
-  columns = list(zip(*boxes)) if boxes else [[]] * 5
-  extra = {
-      'image/class/synset': dataset_utils.bytes_feature(synset),
-      'image/object/bbox/xmin': dataset_utils.float_feature(list(columns[0])),
-      'image/object/bbox/ymin': dataset_utils.float_feature(list(columns[1])),
-      'image/object/bbox/xmax': dataset_utils.float_feature(list(columns[2])),
-      'image/object/bbox/ymax': dataset_utils.float_feature(list(columns[3])),
-      'image/object/class/label': dataset_utils.int64_feature(
-          [int(v) for v in columns[4]]),
-  }
+  extra = dataset_utils.box_features([box[:4] for box in boxes],
+                                     [box[4] for box in boxes])
+  extra['image/class/synset'] = dataset_utils.bytes_feature(synset)
   return dataset_utils.image_to_tfexample(
       data, image_format, height, width, synset_to_label[synset],
       class_text=human_names[synset], filename=os.path.basename(path),
@@ -252,55 +243,47 @@ def convert(dataset_dir, source=None, overwrite=False, seed=0, log=print,
     seed: seed of the training-image shuffle.
     log: function taking a message line.
     num_threads: threads reading images.
-    num_shards: {split: files}; NUM_SHARDS by default.
+    num_shards: record files of every split (an int), or {split: files};
+      NUM_SHARDS by default.
 
   Returns:
     {'splits': {split: records}, 'skipped': [reasons], 'missing': [splits]}.
   """
-  existing = conversion.existing_conversion(dataset_dir, overwrite, log)
-  if existing:
-    return existing
-  if not source:
-    raise conversion.ConversionError('--source_dir is required for imagenet. '
-                                     + WHERE_TO_GET)
-  if not os.path.isdir(source):
-    raise conversion.ConversionError('--source_dir %s is not a folder. %s' %
-                                     (source, WHERE_TO_GET))
-  num_shards = dict(NUM_SHARDS, **(num_shards or {}))
-  synsets = read_synsets(source)
-  synset_to_label = {s: i + 1 for i, s in enumerate(synsets)}
-  human_names = read_human_names(source, synsets)
-  box_index = index_boxes(source)
-  log('%d synsets, %d bounding-box files' % (len(synsets), len(box_index)))
-  splits, missing = {}, []
-  for split in sorted(SPLITS_TO_SIZES):
-    items = list_split(source, split, synset_to_label)
-    if items:
-      splits[split] = items
-    else:
-      missing.append((split, '%s has no %s images' % (source, split)))
-  if not splits:
-    raise conversion.ConversionError('%s holds no train or validation images. '
-                                     '%s' % (source, WHERE_TO_GET))
-  if 'train' in splits:
-    random.Random(seed).shuffle(splits['train'])
-  sizes, skipped = {}, []
-  with dataset_utils.StagedOutput(dataset_dir) as output:
-    for split in sorted(splits):
-      sizes[split], problems = conversion.write_split(
-          output, splits[split],
-          lambda i: _make_record(i, synset_to_label, human_names, box_index),
-          FILE_PATTERN, split, num_shards[split], '%s %s' % (NAME, split),
-          num_threads=num_threads)
-      skipped += problems
+
+  def plan(source, resources):
+    del resources  # Nothing to close.
+    synsets = read_synsets(source)
+    synset_to_label = {s: i + 1 for i, s in enumerate(synsets)}
+    human_names = read_human_names(source, synsets)
+    box_index = index_boxes(source)
+    log('%d synsets, %d bounding-box files' % (len(synsets), len(box_index)))
+    splits, missing = {}, []
+    for split in sorted(SPLITS_TO_SIZES):
+      items = list_split(source, split, synset_to_label)
+      if items:
+        splits[split] = items
+      else:
+        missing.append((split, '%s has no %s images' % (source, split)))
+    if not splits:
+      raise conversion.ConversionError('%s holds no train or validation '
+                                       'images. %s' % (source, WHERE_TO_GET))
+    if 'train' in splits:
+      random.Random(seed).shuffle(splits['train'])
     labels = {0: 'background'}
     labels.update({synset_to_label[s]: human_names[s] for s in synsets})
-    output.commit(NAME, sizes, len(synsets) + 1, FILE_PATTERN,
-                  labels_to_names=labels, source=os.path.abspath(source),
-                  seed=seed, missing_splits=[s for s, _ in missing],
-                  bounding_box_files=len(box_index))
-  conversion.log_summary(NAME, dataset_dir, sizes, skipped, missing, log)
-  return conversion.summary(sizes, skipped, missing)
+    return conversion.Plan(
+        splits, functools.partial(
+            _make_record, synset_to_label=synset_to_label,
+            human_names=human_names, box_index=box_index),
+        labels, FILE_PATTERN,
+        num_shards=conversion.shards_per_split(num_shards, NUM_SHARDS),
+        missing=missing, num_threads=num_threads,
+        describe=lambda item: os.path.basename(item[0]),
+        spec={'seed': seed, 'bounding_box_files': len(box_index)})
+
+  return conversion.run(NAME, dataset_dir, plan, source=source,
+                        overwrite=overwrite, log=log,
+                        where_to_get=WHERE_TO_GET)
 
 
 def decoder():

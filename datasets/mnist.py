@@ -13,12 +13,10 @@ order), `labels.txt` ('0'..'9'), `dataset_spec.json`.
 """
 
 import gzip
-import io
 import os
 import zlib
 
 import numpy as np
-from PIL import Image
 
 from slimvision.datasets import conversion
 from slimvision.datasets import dataset_utils
@@ -144,10 +142,16 @@ def download_source(download_dir, log=print):
   return download_dir
 
 
-def _png(image):
-  buffer = io.BytesIO()
-  Image.fromarray(image).save(buffer, format='PNG')
-  return buffer.getvalue()
+# A module global, looked up per record, so a test can interrupt a run here.
+_png = dataset_utils.encode_png
+
+
+def _make_record(item):
+  image, label = item
+  height, width = image.shape
+  return dataset_utils.image_to_tfexample(
+      _png(image), b'png', height, width, int(label),
+      class_text=CLASS_NAMES[label]).SerializeToString()
 
 
 def convert(dataset_dir, source=None, overwrite=False, seed=0, log=print):
@@ -165,40 +169,26 @@ def convert(dataset_dir, source=None, overwrite=False, seed=0, log=print):
     {'splits': {split: records}, 'skipped': [], 'missing': [splits]}.
   """
   del seed
-  existing = conversion.existing_conversion(dataset_dir, overwrite, log)
-  if existing:
-    return existing
-  source = conversion.local_or_download(source, dataset_dir, download_source,
-                                        log)
-  folder = source if os.path.isdir(source) else os.path.dirname(source)
-  splits = {split: read_split(folder, split) for split in SPLIT_FILES}
-  missing = [(s, '%s has no %s / %s (.gz)' % ((folder,) + SPLIT_FILES[s]))
-             for s in sorted(splits) if splits[s] is None]
-  if len(missing) == len(splits):
-    raise conversion.ConversionError(
-        '%s holds no MNIST idx files; expected %s' % (
-            folder, ', '.join(sorted(MD5))))
-  sizes, skipped = {}, []
-  with dataset_utils.StagedOutput(dataset_dir) as output:
-    for split in sorted(s for s in splits if splits[s] is not None):
-      images, labels = splits[split]
 
-      def make_record(index, images=images, labels=labels):
-        height, width = images.shape[1:]
-        return dataset_utils.image_to_tfexample(
-            _png(images[index]), b'png', height, width, int(labels[index]),
-            class_text=CLASS_NAMES[labels[index]]).SerializeToString()
+  def plan(source, resources):
+    del resources  # Nothing to close.
+    folder = source if os.path.isdir(source) else os.path.dirname(source)
+    splits = {split: read_split(folder, split) for split in SPLIT_FILES}
+    missing = [(s, '%s has no %s / %s (.gz)' % ((folder,) + SPLIT_FILES[s]))
+               for s in sorted(splits) if splits[s] is None]
+    if len(missing) == len(splits):
+      raise conversion.ConversionError(
+          '%s holds no MNIST idx files; expected %s' % (
+              folder, ', '.join(sorted(MD5))))
+    return conversion.Plan(
+        {split: list(zip(*arrays)) for split, arrays in splits.items()
+         if arrays is not None},
+        _make_record, dict(enumerate(CLASS_NAMES)), FILE_PATTERN,
+        missing=missing, spec={'source': os.path.abspath(folder)})
 
-      sizes[split], problems = conversion.write_split(
-          output, list(range(len(labels))), make_record, FILE_PATTERN, split,
-          1, '%s %s' % (NAME, split), num_threads=1)
-      skipped += problems
-    output.commit(NAME, sizes, NUM_CLASSES, FILE_PATTERN,
-                  labels_to_names=dict(enumerate(CLASS_NAMES)),
-                  source=os.path.abspath(folder),
-                  missing_splits=[s for s, _ in missing])
-  conversion.log_summary(NAME, dataset_dir, sizes, skipped, missing, log)
-  return conversion.summary(sizes, skipped, missing)
+  return conversion.run(NAME, dataset_dir, plan, source=source,
+                        download_fn=download_source, overwrite=overwrite,
+                        log=log)
 
 
 def get_split(split_name, dataset_dir, file_pattern=None, reader=None):

@@ -16,7 +16,9 @@ from PIL import Image, ImageDraw
 
 from slimvision.datasets import image_folder
 
+NAME = 'shapes'
 CLASS_NAMES = ('circle', 'cross', 'ring', 'square', 'star', 'triangle')
+NUM_CLASSES = len(CLASS_NAMES)
 IMAGE_SIZE = 32
 TRAIN_PER_CLASS = 600
 VALIDATION_PER_CLASS = 100
@@ -109,20 +111,36 @@ def generate_images(image_dir, train_per_class=TRAIN_PER_CLASS,
   return count
 
 
-def download_and_convert(dataset_dir, seed=0, overwrite=False,
-                         train_per_class=TRAIN_PER_CLASS,
-                         validation_per_class=VALIDATION_PER_CLASS,
-                         log=print):
-  """Generates the images under dataset_dir/images and converts them."""
+def convert(dataset_dir, source=None, overwrite=False, seed=0, log=print,
+            train_per_class=TRAIN_PER_CLASS,
+            validation_per_class=VALIDATION_PER_CLASS):
+  """Draws the images under dataset_dir/images and converts them.
+
+  Args:
+    dataset_dir: output folder; the drawn images go to its images/.
+    source: unused: the images are drawn, not read (accepted so every
+      converter has the same arguments).
+    overwrite: draw and convert again over a complete earlier output.
+    seed: seed of the drawing and of the record order.
+    log: function taking a message line.
+    train_per_class, validation_per_class: images drawn per class.
+
+  Returns:
+    The summary dict of image_folder.convert().
+  """
+  del source
   image_dir = os.path.join(dataset_dir, 'images')
   if overwrite or not os.path.isdir(image_dir):
     log('Drawing %d shapes images into %s' % (
         (train_per_class + validation_per_class) * len(CLASS_NAMES),
         image_dir))
     generate_images(image_dir, train_per_class, validation_per_class, seed)
-  return image_folder.convert('shapes', image_dir, dataset_dir, seed=seed,
+  return image_folder.convert(NAME, image_dir, dataset_dir, seed=seed,
                               num_shards=2, overwrite=overwrite, log=log)
 
+
+# The name tests/conftest.py and older callers use.
+download_and_convert = convert
 
 # Reading: the converted folder's spec gives the split sizes.
 get_split = image_folder.get_split

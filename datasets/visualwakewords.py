@@ -19,6 +19,7 @@ JPEG bytes, in annotation order), labels.txt (0:background,
 1:<foreground class>), dataset_spec.json.
 """
 
+import functools
 import json
 import os
 
@@ -110,24 +111,15 @@ def label_images(data, foreground, threshold):
   return labelled, dropped
 
 
-def _make_record(item, image_dir, class_names):
-  image, label, boxes = item
-  path = os.path.join(image_dir, image['file_name'])
-  try:
-    data, image_format, height, width = image_folder.encode_image_file(path)
-  except (OSError, ValueError, SyntaxError) as e:
-    raise conversion.Skip('%s: %s' % (image['file_name'], e))
-  columns = list(zip(*boxes)) if boxes else [[]] * 5
-  extra = {
-      'image/source_id': dataset_utils.bytes_feature(str(image['id'])),
-      'image/object/bbox/xmin': dataset_utils.float_feature(list(columns[0])),
-      'image/object/bbox/ymin': dataset_utils.float_feature(list(columns[1])),
-      'image/object/bbox/xmax': dataset_utils.float_feature(list(columns[2])),
-      'image/object/bbox/ymax': dataset_utils.float_feature(list(columns[3])),
-      'image/object/area': dataset_utils.float_feature(list(columns[4])),
-      'image/object/class/label': dataset_utils.int64_feature(
-          [1] * len(boxes)),
-  }
+def _make_record(item, class_names):
+  image_dir, image, label, boxes = item
+  data, image_format, height, width = image_folder.encode_image_file(
+      os.path.join(image_dir, image['file_name']))
+  extra = dataset_utils.box_features([box[:4] for box in boxes],
+                                     [1] * len(boxes))
+  extra['image/object/area'] = dataset_utils.float_feature(
+      [box[4] for box in boxes])
+  extra['image/source_id'] = dataset_utils.bytes_feature(str(image['id']))
   return dataset_utils.image_to_tfexample(
       data, image_format, height, width, label, class_text=class_names[label],
       filename=image['file_name'], extra_features=extra).SerializeToString()
@@ -148,70 +140,63 @@ def convert(dataset_dir, source=None, overwrite=False, seed=0, log=print,
     small_object_area_threshold: see label_images().
     foreground_class_of_interest: see label_images().
     num_threads: threads reading images.
-    num_shards: {split: files}; NUM_SHARDS by default.
+    num_shards: record files of every split (an int), or {split: files};
+      NUM_SHARDS by default.
 
   Returns:
     {'splits': {split: records}, 'skipped': [reasons], 'missing': [splits],
      'positives': {split: images labelled 1}}.
   """
   del seed
-  existing = conversion.existing_conversion(dataset_dir, overwrite, log)
-  if existing:
-    return existing
-  if not source:
-    raise conversion.ConversionError('--source_dir is required for '
-                                     'visualwakewords. ' + WHERE_TO_GET)
-  if not os.path.isdir(source):
-    raise conversion.ConversionError('--source_dir %s is not a folder. %s' %
-                                     (source, WHERE_TO_GET))
-  if not 0 <= small_object_area_threshold < 1:
-    raise conversion.ConversionError(
-        '--small_object_area_threshold must be in [0, 1), got %s' %
-        small_object_area_threshold)
-  num_shards = dict(NUM_SHARDS, **(num_shards or {}))
-  class_names = {0: 'background', 1: foreground_class_of_interest}
-  splits, missing = {}, []
-  for split, (image_dir, annotations) in sorted(SPLIT_SOURCES.items()):
-    image_dir = os.path.join(source, image_dir)
-    annotations = os.path.join(source, annotations)
-    if not os.path.isfile(annotations) or not os.path.isdir(image_dir):
-      missing.append((split, '%s lacks %s or %s/' % (
-          source, os.path.relpath(annotations, source),
-          os.path.relpath(image_dir, source))))
-      continue
-    log('Reading %s' % annotations)
-    splits[split] = (image_dir, label_images(
-        load_annotations(annotations), foreground_class_of_interest,
-        small_object_area_threshold))
-  if not splits:
-    raise conversion.ConversionError('%s holds neither split. %s' %
-                                     (source, WHERE_TO_GET))
-  sizes, skipped, positives = {}, [], {}
-  with dataset_utils.StagedOutput(dataset_dir) as output:
-    for split in sorted(splits):
-      image_dir, (items, dropped) = splits[split]
+
+  def plan(source, resources):
+    del resources  # Nothing to close.
+    if not 0 <= small_object_area_threshold < 1:
+      raise conversion.ConversionError(
+          '--small_object_area_threshold must be in [0, 1), got %s' %
+          small_object_area_threshold)
+    splits, missing, positives = {}, [], {}
+    for split, (image_dir, annotations) in sorted(SPLIT_SOURCES.items()):
+      image_dir = os.path.join(source, image_dir)
+      annotations = os.path.join(source, annotations)
+      if not os.path.isfile(annotations) or not os.path.isdir(image_dir):
+        missing.append((split, '%s lacks %s or %s/' % (
+            source, os.path.relpath(annotations, source),
+            os.path.relpath(image_dir, source))))
+        continue
+      log('Reading %s' % annotations)
+      labelled, dropped = label_images(load_annotations(annotations),
+                                       foreground_class_of_interest,
+                                       small_object_area_threshold)
       if dropped:
         log('%s: %d %s box(es) outside the image or empty, dropped' %
             (split, dropped, foreground_class_of_interest))
-      sizes[split], problems = conversion.write_split(
-          output, items, lambda i, d=image_dir: _make_record(i, d,
-                                                             class_names),
-          FILE_PATTERN, split, num_shards[split], '%s %s' % (NAME, split),
-          num_threads=num_threads)
-      skipped += problems
-      positives[split] = sum(1 for _, label, _ in items if label)
-    output.commit(NAME, sizes, NUM_CLASSES, FILE_PATTERN,
-                  labels_to_names=class_names, source=os.path.abspath(source),
-                  missing_splits=[s for s, _ in missing],
-                  small_object_area_threshold=small_object_area_threshold,
-                  foreground_class_of_interest=foreground_class_of_interest)
-  conversion.log_summary(NAME, dataset_dir, sizes, skipped, missing, log)
-  log('  images labelled 1 (%s) before skipping: %s' % (
-      foreground_class_of_interest,
-      ', '.join('%s %d' % kv for kv in sorted(positives.items()))))
-  result = conversion.summary(sizes, skipped, missing)
-  result['positives'] = positives
-  return result
+      splits[split] = [(image_dir,) + entry for entry in labelled]
+      positives[split] = sum(1 for _, label, _ in labelled if label)
+    if not splits:
+      raise conversion.ConversionError('%s holds neither split. %s' %
+                                       (source, WHERE_TO_GET))
+
+    def report(name, dataset_dir, sizes, skipped, missing, log):
+      conversion.log_summary(name, dataset_dir, sizes, skipped, missing, log)
+      log('  images labelled 1 (%s) before skipping: %s' % (
+          foreground_class_of_interest,
+          ', '.join('%s %d' % kv for kv in sorted(positives.items()))))
+
+    class_names = {0: 'background', 1: foreground_class_of_interest}
+    return conversion.Plan(
+        splits, functools.partial(_make_record, class_names=class_names),
+        class_names, FILE_PATTERN,
+        num_shards=conversion.shards_per_split(num_shards, NUM_SHARDS),
+        missing=missing, num_threads=num_threads,
+        describe=lambda item: item[1]['file_name'],
+        spec={'small_object_area_threshold': small_object_area_threshold,
+              'foreground_class_of_interest': foreground_class_of_interest},
+        report=report, summary={'positives': positives})
+
+  return conversion.run(NAME, dataset_dir, plan, source=source,
+                        overwrite=overwrite, log=log,
+                        where_to_get=WHERE_TO_GET)
 
 
 def decoder():
