@@ -501,3 +501,13 @@ def test_factory_rejects_unknown_name():
     preprocessing_factory.get_preprocessing('inception_v9')
   for valid in ('cifarnet', 'inception_v3', 'lenet', 'vgg_16'):
     assert valid in str(info.value)
+
+
+def test_factory_map_serves_the_family_modules():
+  for name, module in MODULES.items():
+    assert preprocessing_factory.preprocessing_fn_map[name] is module
+  assert preprocessing_factory.preprocessing_fn_map['resnet_v1_50'] is (
+      vgg_preprocessing)
+  assert preprocessing_factory.preprocessing_fn_map['nasnet_mobile'] is (
+      inception_preprocessing)
+  assert 'inception_v9' not in preprocessing_factory.preprocessing_fn_map
