@@ -5,10 +5,18 @@ deployment/ and the top-level scripts); installed, it all lives under the one
 package ``slimvision`` so that it never shadows other top-level packages such
 as Hugging Face ``datasets``.
 
+Layers, each importing only those below it:
+  scripts, cli/        flags -> config -> engine, errors -> exit codes
+  engines/             training, evaluation, export, inference, pipeline
+  datasets/, nets/, preprocessing/, deployment/   the model packages
+  core/                compat, errors, log, registry, summaries
+
 Importing the package applies the tf-slim compatibility layer
-(``slimvision.core.compat``) before any module of ours imports ``tf_slim``.
+(``slimvision.core.compat.apply()``) before any of our code calls tf-slim.
 """
 
-from .core import compat  # noqa: F401  (must run before tf_slim is used)
+from .core import compat
 
-__version__ = '0.1.0'
+compat.apply()
+
+__version__ = '0.2.0'

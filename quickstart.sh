@@ -11,7 +11,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q .
+.venv/bin/pip install -q -e .
 export PATH="$PWD/.venv/bin:$PATH"
 
 slim-download-and-convert-data --dataset_name=shapes \

@@ -9,7 +9,8 @@ single package `slimvision`, so nothing shadows popular top-level packages
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-SUBPACKAGES = ('core', 'datasets', 'deployment', 'nets', 'preprocessing')
+SUBPACKAGES = ('cli', 'core', 'datasets', 'deployment', 'engines', 'nets',
+               'preprocessing')
 
 
 
@@ -25,7 +26,7 @@ class BuildPy(build_py):
 setup(
     name='slimvision',
     cmdclass={'build_py': BuildPy},
-    version='0.1.0',
+    version='0.2.0',
     description='TF-Slim style image classification on current TensorFlow',
     long_description=open('README.md').read(),
     long_description_content_type='text/markdown',
@@ -46,11 +47,11 @@ setup(
                              'wheel']},
     entry_points={'console_scripts': [
         'slim-download-and-convert-data='
-        'slimvision.download_and_convert_data:run',
-        'slim-train-image-classifier=slimvision.train_image_classifier:run',
-        'slim-eval-image-classifier=slimvision.eval_image_classifier:run',
-        'slim-classify-image=slimvision.classify_image:run',
+        'slimvision.download_and_convert_data:main',
+        'slim-train-image-classifier=slimvision.train_image_classifier:main',
+        'slim-eval-image-classifier=slimvision.eval_image_classifier:main',
+        'slim-classify-image=slimvision.classify_image:main',
         'slim-export-inference-graph='
-        'slimvision.export_inference_graph:run',
+        'slimvision.export_inference_graph:main',
     ]},
 )

@@ -29,18 +29,15 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-import _checkout  # noqa: E402,F401  (registers the checkout as `slimvision`)
+import tensorflow.compat.v1 as tf
+from tensorflow.python.util import deprecation
 
-import tensorflow.compat.v1 as tf  # noqa: E402
-from tensorflow.python.util import deprecation  # noqa: E402
-
-from slimvision.core import checkpoints  # noqa: E402
-from slimvision.core import inference  # noqa: E402
-from slimvision.core import pipeline  # noqa: E402
-from slimvision.datasets import dataset_factory  # noqa: E402
-from slimvision.nets import nets_factory  # noqa: E402
-from slimvision.preprocessing import preprocessing_factory  # noqa: E402
+from slimvision.engines import checkpoints
+from slimvision.engines import inference
+from slimvision.engines import pipeline
+from slimvision.datasets import dataset_factory
+from slimvision.nets import nets_factory
+from slimvision.preprocessing import preprocessing_factory
 
 
 def _parse_args():

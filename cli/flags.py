@@ -1,45 +1,236 @@
-"""Command-line flags shared by the train, eval and export scripts.
+"""Every command-line flag of the scripts, each defined once.
 
-TF-Slim's scripts each defined the same dataset and model flags; here they
-are defined once. Defaults that differ between scripts (split, batch size)
-are arguments.
+A command's flags are the fields of its config class (engines/config.py):
+the field's name is the flag's name, its type the flag's type and its
+default the flag's default for that command. This module adds the one help
+text of each flag (and the choices of the enum flags), defines a command's
+flags into a `FlagValues` and builds the config back from the parsed values.
 """
+
+import typing
 
 from absl import flags
 
-FLAGS = flags.FLAGS
+from slimvision.engines import config as config_lib
+
+# name: help. One text per flag, whichever scripts share it.
+HELP = {
+    # Dataset and batching.
+    'dataset_name': 'The name of the dataset (a registered dataset, or the '
+                    'name a folder was converted under with --source_dir).',
+    'dataset_split_name': 'The name of the split to use.',
+    'dataset_dir': 'The directory where the converted dataset files are '
+                   '(conversion: where they are written; export and '
+                   'classify: its labels.txt names the classes).',
+    'labels_offset': 'An offset for the labels in the dataset. This flag is '
+                     'primarily used to evaluate the VGG and ResNet '
+                     'architectures which do not use a background class for '
+                     'the ImageNet dataset.',
+    'batch_size': 'The number of samples in each batch (training: over all '
+                  'clones; export: the fixed batch of the graph, or any if '
+                  'unset).',
+    'num_preprocessing_threads': 'The number of threads used to decode and '
+                                 'preprocess the images.',
+    'num_readers': 'The number of parallel readers that read data.',
+    # Model.
+    'model_name': 'The name of the architecture to use.',
+    'preprocessing_name': 'The name of the preprocessing to use. If left as '
+                          '`None`, then the model_name flag is used.',
+    'use_grayscale': 'Whether to convert input images to grayscale.',
+    'train_image_size': 'Training image size in pixels; default: the '
+                        'network\'s own.',
+    'eval_image_size': 'Evaluation image size in pixels; default: the '
+                       'network\'s own.',
+    'image_size': 'Input image size in pixels; default: the network\'s own.',
+    'num_classes': 'Number of model outputs (default: the dataset\'s classes '
+                   'minus --labels_offset, or the number of labels).',
+    'moving_average_decay': 'The decay of the moving averages of the weights.'
+                            ' Training keeps such averages (None: none); '
+                            'evaluation, export and classify restore the '
+                            'weights from them (give the decay the model was '
+                            'trained with).',
+    'weight_decay': 'The weight decay on the model weights.',
+    'batch_norm_decay': 'Decay of the batch-norm moving mean and variance '
+                        '(default: the network\'s own, 0.9997 for most). Not '
+                        'a TF-Slim flag: lower it (e.g. 0.99) for a run of a '
+                        'few thousand steps from scratch, whose moving '
+                        'statistics would otherwise lag the weights and spoil '
+                        'evaluation.',
+    'label_smoothing': 'The amount of label smoothing.',
+    # Checkpoints and fine-tuning.
+    'checkpoint_path': 'A checkpoint file prefix, or a folder whose latest '
+                       'checkpoint is used. Training: the checkpoint to '
+                       'fine-tune from (ignored when --train_dir already '
+                       'holds one, which is resumed); evaluation, export and '
+                       'classify: the weights to use.',
+    'checkpoint_exclude_scopes': 'Comma-separated list of scopes of '
+                                 'variables to exclude when restoring from a '
+                                 'checkpoint.',
+    'trainable_scopes': 'Comma-separated list of scopes to filter the set of '
+                        'variables to train. By default, None would train all'
+                        ' the variables.',
+    'ignore_missing_vars': 'When restoring a checkpoint would ignore missing '
+                           'variables.',
+    'train_dir': 'Directory where checkpoints and event logs are written.',
+    'max_number_of_steps': 'The maximum number of training steps.',
+    'seed': 'Random seed. Training: shuffling and initialisation (None: '
+            'random); conversion: shuffling and the split assignment.',
+    # Augmentation.
+    'min_crop_area': 'Inception preprocessing: the smallest random training '
+                     'crop, as a fraction of the image area (default: '
+                     'TF-Slim\'s 0.05). Not a TF-Slim flag: milder crops (e.g.'
+                     ' 0.35) let a short run on a small dataset fit more.',
+    'color_distortion': 'Inception preprocessing: randomly distort the '
+                        'brightness and saturation of training images. Not a '
+                        'TF-Slim flag; --nocolor_distortion turns it off.',
+    'random_rotate_90': 'Inception preprocessing: also rotate training images'
+                        ' by a random multiple of 90 degrees, which with the '
+                        'left-right flip gives all 8 orientations. Not a '
+                        'TF-Slim flag: for overhead imagery such as '
+                        'satellite, whose orientation means nothing.',
+    'quantize_delay': 'Number of steps to start quantized training. Set to -1'
+                      ' would disable quantized training (not available: '
+                      'tf.contrib.quantize was removed).',
+    'quantize': 'whether to use quantized graph or not (not available: '
+                'tf.contrib.quantize was removed; see --tflite_quantize).',
+    # Optimizer.
+    'optimizer': 'The name of the optimizer.',
+    'adadelta_rho': 'The decay rate for adadelta.',
+    'adagrad_initial_accumulator_value': 'Starting value for the AdaGrad '
+                                         'accumulators.',
+    'adam_beta1': 'The exponential decay rate for the 1st moment estimates.',
+    'adam_beta2': 'The exponential decay rate for the 2nd moment estimates.',
+    'opt_epsilon': 'Epsilon term for the optimizer.',
+    'ftrl_learning_rate_power': 'The learning rate power.',
+    'ftrl_initial_accumulator_value': 'Starting value for the FTRL '
+                                      'accumulators.',
+    'ftrl_l1': 'The FTRL l1 regularization strength.',
+    'ftrl_l2': 'The FTRL l2 regularization strength.',
+    'momentum': 'The momentum for the MomentumOptimizer and '
+                'RMSPropOptimizer.',
+    'rmsprop_momentum': 'Momentum.',
+    'rmsprop_decay': 'Decay term for RMSProp.',
+    # Learning rate.
+    'learning_rate_decay_type': 'Specifies how the learning rate is decayed.',
+    'learning_rate': 'Initial learning rate.',
+    'end_learning_rate': 'The minimal end learning rate used by a polynomial '
+                         'decay learning rate.',
+    'learning_rate_decay_factor': 'Learning rate decay factor.',
+    'num_epochs_per_decay': 'Number of epochs after which learning rate '
+                            'decays.',
+    'warmup_epochs': 'Linearly warm up the learning rate from 0 over this '
+                     'many epochs.',
+    # Logging and checkpoints.
+    'log_every_n_steps': 'The frequency with which logs are printed.',
+    'save_summaries_secs': 'The frequency with which summaries are saved, in '
+                           'seconds.',
+    'save_interval_secs': 'The frequency with which the model is saved, in '
+                          'seconds.',
+    # Clones, replicas and the cluster.
+    'num_clones': 'Number of model clones to deploy.',
+    'clone_on_cpu': 'Use CPUs to deploy clones.',
+    'master': 'The address of the TensorFlow master.',
+    'task': 'Task id of the replica running the training.',
+    'worker_replicas': 'Number of worker replicas.',
+    'num_ps_tasks': 'The number of parameter servers. If 0, parameters are '
+                    'handled locally by the worker.',
+    'ps_hosts': 'Comma-separated host:port of the parameter servers (instead'
+                ' of TF_CONFIG).',
+    'worker_hosts': 'Comma-separated host:port of the workers (instead of '
+                    'TF_CONFIG).',
+    'job_name': 'ps or worker, with --ps_hosts.',
+    'sync_replicas': 'Whether or not to synchronize the replicas during '
+                     'training.',
+    'replicas_to_aggregate': 'The Number of gradients to collect before '
+                             'updating params.',
+    # Evaluation.
+    'eval_dir': 'Directory where the results are saved to.',
+    'max_num_batches': 'Max number of batches to evaluate by default use all.',
+    'eval_interval_secs': 'With a checkpoint folder: wait at least this long '
+                          'between evaluations and evaluate each new '
+                          'checkpoint (0: evaluate the latest once).',
+    'eval_timeout_secs': 'In loop mode, stop after this many seconds without '
+                         'a new checkpoint (None: wait forever).',
+    # Export.
+    'is_training': 'Whether to save out a training-focused version of the '
+                   'model.',
+    'is_video_model': 'Whether to use 5-D inputs for a video model (the '
+                      'registered video models, i3d and s3dg, always do).',
+    'num_frames': 'The number of frames of a video model\'s input.',
+    'output_file': 'Where to save the resulting file to. With '
+                   '--checkpoint_path and no --frozen_graph_file, the frozen '
+                   'graph goes here.',
+    'write_text_graphdef': 'Whether to write a text version of graphdef.',
+    'frozen_graph_file': 'Write the graph with the checkpoint\'s weights as '
+                         'constants here.',
+    'saved_model_dir': 'A SavedModel folder: export writes one there '
+                       '(TensorFlow Serving, tf.saved_model.load); classify '
+                       'reads one (instead of a checkpoint).',
+    'tflite_file': 'Write a TFLite model here.',
+    'tflite_quantize': 'Post-training dynamic-range quantization of the '
+                       'TFLite model (8-bit weights).',
+    # Classify.
+    'frozen_graph': 'A frozen graph written by export_inference_graph.py '
+                    '(instead of a checkpoint; give its --model_name for the '
+                    'preprocessing).',
+    'labels_file': 'A labels file (index:name lines).',
+    'top_k': 'How many classes to print per image.',
+    # Conversion.
+    'source_dir': 'A local folder (or archive) to convert instead of '
+                  'downloading. Required for image-folder datasets, imagenet '
+                  'and visualwakewords.',
+    'overwrite': 'Convert again even if --dataset_dir holds a complete '
+                 'conversion.',
+    'validation_fraction': 'Share of each class held out for validation when '
+                           'the source folder has no train/validation split.',
+    'num_shards': 'Record files per split (default: the dataset\'s own, 5 '
+                  'for image folders).',
+    'small_object_area_threshold': 'visualwakewords: smallest foreground '
+                                   'object area, as a share of the image '
+                                   'area, that labels an image 1.',
+    'foreground_class_of_interest': 'visualwakewords: the COCO category of '
+                                    'label 1.',
+}
+
+ENUMS = {
+    'optimizer': config_lib.OPTIMIZERS,
+    'learning_rate_decay_type': config_lib.DECAY_TYPES,
+}
+
+ALIASES = {'source': 'source_dir'}
+
+_DEFINERS = {str: flags.DEFINE_string, int: flags.DEFINE_integer,
+             float: flags.DEFINE_float, bool: flags.DEFINE_bool}
 
 
-def define_dataset_flags(split_name, batch_size):
-  """--dataset_name, --dataset_split_name, --dataset_dir, --labels_offset,
-  --batch_size, --num_preprocessing_threads."""
-  flags.DEFINE_string('dataset_name', 'imagenet',
-                      'The name of the dataset to load.')
-  flags.DEFINE_string('dataset_split_name', split_name,
-                      'The name of the split to use.')
-  flags.DEFINE_string('dataset_dir', None,
-                      'The directory where the dataset files are stored.')
-  flags.DEFINE_integer(
-      'labels_offset', 0,
-      'An offset for the labels in the dataset. This flag is primarily used '
-      'to evaluate the VGG and ResNet architectures which do not use a '
-      'background class for the ImageNet dataset.')
-  flags.DEFINE_integer('batch_size', batch_size,
-                       'The number of samples in each batch.')
-  flags.DEFINE_integer('num_preprocessing_threads', 4,
-                       'The number of threads used to create the batches.')
+def _base_type(annotation):
+  """str for Optional[str], etc."""
+  args = [a for a in typing.get_args(annotation) if a is not type(None)]
+  return args[0] if args else annotation
 
 
-def define_model_flags(image_size_flag):
-  """--model_name, --preprocessing_name, --use_grayscale and the image size
-  flag (`train_image_size` or `eval_image_size`)."""
-  flags.DEFINE_string('model_name', 'inception_v3',
-                      'The name of the architecture to use.')
-  flags.DEFINE_string(
-      'preprocessing_name', None,
-      'The name of the preprocessing to use. If left as `None`, then the '
-      'model_name flag is used.')
-  flags.DEFINE_integer(image_size_flag, None,
-                       'Image size in pixels; default: the network\'s own.')
-  flags.DEFINE_bool('use_grayscale', False,
-                    'Whether to convert input images to grayscale.')
+def define(config_class, flag_values):
+  """Defines the flags of `config_class` into `flag_values`; returns their
+  names in definition order."""
+  names = []
+  for field in config_lib.flag_fields(config_class):
+    if field.name in ENUMS:
+      flags.DEFINE_enum(field.name, field.default, ENUMS[field.name],
+                        HELP[field.name], flag_values=flag_values)
+    else:
+      _DEFINERS[_base_type(field.type)](field.name, field.default,
+                                        HELP[field.name],
+                                        flag_values=flag_values)
+    names.append(field.name)
+  for alias, name in ALIASES.items():
+    if name in names:
+      flags.DEFINE_alias(alias, name, flag_values=flag_values)
+  return names
+
+
+def build(config_class, flag_values, **extra):
+  """The config from parsed `flag_values` (plus non-flag fields `extra`)."""
+  values = {f.name: flag_values[f.name].value
+            for f in config_lib.flag_fields(config_class)}
+  values.update(extra)
+  return config_class(**values)

@@ -2,8 +2,10 @@
 
 tf-slim 1.1.0 is the last release on PyPI and reaches into TensorFlow
 internals that have since moved. This module puts each moved name back where
-tf-slim looks for it. It must run before tf_slim is used; the package's
-``__init__`` imports it first, so any ``import slimvision...`` is enough.
+tf-slim looks for it. ``apply()`` must run before tf-slim's functions are called. It is an
+explicit, idempotent call: the package's ``__init__`` makes it (so any
+``import slimvision...`` is enough for library users) and so does each
+command-line entry point.
 
 Every repair is guarded: where TensorFlow still provides a name, nothing is
 touched, so the module is a no-op on the TensorFlow versions tf-slim was
@@ -27,11 +29,13 @@ Repairs (TensorFlow 2.21):
     ``slim.global_variable`` (hence the streaming metrics) call it. It was
     the v1 ``Variable`` constructor, which lives on as ``VariableV1``.
 
-Graph mode: tf-slim is TF1 code. Its training and evaluation loops
-(``slim.learning.train``, ``slim.evaluation``) run sessions from background
-threads (tf.train.Supervisor), and a thread of a TF2 process starts in eager
-mode, where those calls break. The layer therefore disables eager execution
-process-wide, as TF1 had it; this too is a no-op on TF1.
+Graph mode: tf-slim is TF1 code. The engines build and run their graphs
+inside ``tf.Graph().as_default()``, which is graph mode whatever the
+process-wide switch says, so ``apply()`` leaves eager execution alone: a
+program that imports slimvision keeps TF2's eager mode for its own code.
+Code that drives tf-slim's own loops (``slim.learning.train``,
+``slim.evaluation``, which run sessions from Supervisor threads) should call
+``tf.compat.v1.disable_eager_execution()`` first, as on any TF2.
 
 tf-slim's own test suite (shipped inside its wheel) was run against this
 layer to find these; its remaining failures are in the tests themselves
@@ -89,10 +93,14 @@ def _restore_attribute(module, name, new_module_name, new_name=None):
                                       new_name or name))
 
 
-def _apply():
-  if tf.executing_eagerly():
-    tf.disable_eager_execution()
-    _APPLIED.append('eager execution disabled (TF1 graph mode)')
+_DONE = []
+
+
+def apply():
+  """Makes every repair that is missing; a no-op after the first call."""
+  if _DONE:
+    return
+  _DONE.append(True)
   _alias_module('tf_keras.legacy_tf_layers', 'tf_keras.src.legacy_tf_layers')
   _restore_attribute(control_flow_ops, 'case',
                      'tensorflow.python.ops.control_flow_case')
@@ -114,6 +122,3 @@ def _apply():
 def applied_repairs():
   """Returns the list of repairs made in this process, e.g. for --version."""
   return list(_APPLIED)
-
-
-_apply()

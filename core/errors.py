@@ -1,15 +1,10 @@
-"""User-facing errors and the command-line entry wrapper.
+"""User-facing errors.
 
-Every script runs its `main` through `run_main`, which turns the errors a
-user can cause (bad flags, bad files, bad data) into one clear line on
-stderr and exit status 2, instead of a long TensorFlow trace.
+`UserError` is input the program cannot honour: a flag, a file or data at
+fault. The command line (cli/app.py) prints it as one `error: ...` line and
+exits 2; `describe_tf_error` gives the same one-line treatment to the
+TensorFlow errors that bad data causes.
 """
-
-import sys
-
-from absl import app
-
-from slimvision.core import log
 
 
 class UserError(ValueError):
@@ -24,27 +19,15 @@ def first_line(message):
   return str(message)
 
 
-def _report(prefix, message):
-  sys.stderr.write('error: %s%s\n' % (prefix, message))
-  sys.stderr.flush()
-  sys.exit(2)
-
-
-def run_main(main):
-  """absl `app.run(main)` with one-line errors for input at fault."""
+def describe_tf_error(error):
+  """A one-line description of a TensorFlow error that bad input causes
+  (corrupt records, undecodable images, missing files), or None for any
+  other exception."""
   import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
-
-  def guarded(argv):
-    log.setup()
-    try:
-      return main(argv)
-    except UserError as e:
-      _report('', e)
-    except tf.errors.DataLossError as e:
-      _report('corrupt or truncated record file: ', first_line(e.message))
-    except tf.errors.InvalidArgumentError as e:
-      _report('invalid data: ', first_line(e.message))
-    except tf.errors.NotFoundError as e:
-      _report('not found: ', first_line(e.message))
-
-  app.run(guarded)
+  prefixes = ((tf.errors.DataLossError, 'corrupt or truncated record file: '),
+              (tf.errors.InvalidArgumentError, 'invalid data: '),
+              (tf.errors.NotFoundError, 'not found: '))
+  for error_class, prefix in prefixes:
+    if isinstance(error, error_class):
+      return prefix + first_line(error.message)
+  return None

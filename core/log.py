@@ -2,7 +2,7 @@
 
 TensorFlow's own INFO chatter (graph finalized, local init op, checkpoint
 listeners) and its deprecation notices are turned off by `setup()`, which
-every script calls through `errors.run_main`; our progress lines use
+every command calls through `cli/app.py`; our progress lines use
 `log.info`.
 """
 
@@ -17,10 +17,23 @@ info = logger.info
 warning = logger.warning
 
 
+class _StderrHandler(logging.StreamHandler):
+  """Writes to whatever sys.stderr is when a line is logged, so output
+  redirected in-process (contextlib.redirect_stderr) is followed."""
+
+  @property
+  def stream(self):
+    return sys.stderr
+
+  @stream.setter
+  def stream(self, unused_value):
+    pass
+
+
 def setup(level=logging.INFO):
   """Routes our log to stderr and quiets TensorFlow's INFO messages."""
   if not logger.handlers:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter('%(asctime)s %(message)s',
                                            '%H:%M:%S'))
     logger.addHandler(handler)

@@ -209,6 +209,34 @@ def optimize_clones(clones, optimizer, regularization_losses=None, **kwargs):
   return total_loss, _sum_gradients(clone_grads)
 
 
+def train_op(clones, optimizer, global_step, var_list=None, update_ops=None,
+             summarize_gradients=False):
+  """The training step: the clones' summed gradients applied by `optimizer`.
+
+  Args:
+    clones: from create_clones().
+    optimizer: a tf.train.Optimizer (SyncReplicasOptimizer included).
+    global_step: the step variable that applying the gradients increments.
+    var_list: the variables to train (default: all trainable variables).
+    update_ops: ops to run with every step (batch-norm statistics, moving
+      averages).
+    summarize_gradients: add a histogram of each gradient.
+
+  Returns:
+    (train_tensor, total_loss): scalar Tensors; running `train_tensor` takes
+    one step and returns the total loss before it.
+  """
+  total_loss, grads_and_vars = optimize_clones(clones, optimizer,
+                                               var_list=var_list)
+  if summarize_gradients:
+    for grad, var in grads_and_vars:
+      summary_lib.histogram(var.op.name + '/gradients', grad)
+  apply_op = optimizer.apply_gradients(grads_and_vars, global_step=global_step)
+  with tf.control_dependencies([apply_op] + list(update_ops or [])):
+    train_tensor = tf.identity(total_loss, name='train_op')
+  return train_tensor, total_loss
+
+
 def deploy(config, model_fn, args=None, kwargs=None, optimizer=None,
            summarize_gradients=False):
   """Creates the clones and, given an optimizer, the train op.
@@ -223,23 +251,19 @@ def deploy(config, model_fn, args=None, kwargs=None, optimizer=None,
   clones = create_clones(config, model_fn, args, kwargs)
   first_clone = clones[0]
   update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS, first_clone.scope)
-  train_op = None
+  train_tensor = None
   if optimizer is not None:
     with tf.device(config.optimizer_device()):
-      total_loss, grads_and_vars = optimize_clones(clones, optimizer)
-      if summarize_gradients:
-        for grad, var in grads_and_vars:
-          summaries.add(summary_lib.histogram(var.op.name + '/gradients',
-                                              grad))
-      apply_op = optimizer.apply_gradients(grads_and_vars,
-                                           global_step=global_step)
-      with tf.control_dependencies([apply_op] + update_ops):
-        train_op = tf.identity(total_loss, name='train_op')
+      train_tensor, total_loss = train_op(
+          clones, optimizer, global_step, update_ops=update_ops,
+          summarize_gradients=summarize_gradients)
   else:
     losses = [_clone_loss(c, len(clones), None) for c in clones]
     total_loss = tf.add_n([l for l in losses if l is not None])
   summaries.add(summary_lib.scalar('total_loss', total_loss))
-  summaries |= set(tf.get_collection(tf.GraphKeys.SUMMARIES,
-                                     first_clone.scope))
+  # The first clone's summaries stand for all clones, as in TF-Slim.
+  other_clones = tuple(clone.scope for clone in clones[1:])
+  summaries |= {s for s in tf.get_collection(tf.GraphKeys.SUMMARIES)
+                if not (other_clones and s.name.startswith(other_clones))}
   summary_op = tf.summary.merge(list(summaries), name='summary_op')
-  return DeployedModel(train_op, summary_op, total_loss, clones)
+  return DeployedModel(train_tensor, summary_op, total_loss, clones)

@@ -1,17 +1,26 @@
-"""Scoring a checkpoint: every example of a split counted exactly once.
+"""The evaluation engine: `run(EvalConfig)` scores checkpoints on a split.
 
-The eval graph reads the split once in file order (keeping the last partial
-batch), and the scores are accumulated from the model's outputs in NumPy:
-accuracy, recall@5, per-class accuracy and the confusion matrix. The scores
-then go to stdout and to TensorBoard under --eval_dir.
+Every example of the split is counted exactly once: the eval graph reads the
+split once in file order (keeping the last partial batch), and the scores
+are accumulated from the model's outputs in NumPy: accuracy, recall@5,
+per-class accuracy and the confusion matrix. The scores then go to stdout
+and to TensorBoard under the eval_dir. In loop mode (eval_interval_secs > 0)
+each new checkpoint of a training folder is evaluated as it appears.
 """
 
+import collections
 import io
 
 import numpy as np
 import tensorflow.compat.v1 as tf
 
 from slimvision.core import log
+from slimvision.core.errors import UserError
+from slimvision.datasets import dataset_factory
+from slimvision.engines import checkpoints
+from slimvision.engines import pipeline
+from slimvision.nets import nets_factory
+from slimvision.preprocessing import preprocessing_factory
 
 
 class Scores(object):
@@ -105,7 +114,9 @@ def write_summaries(eval_dir, global_step, scores, labels_to_names=None):
       tag='eval/confusion_matrix', image=tf.Summary.Image(
           height=height, width=width, colorspace=1,
           encoded_image_string=png)))
-  writer = tf.summary.FileWriterCache.get(eval_dir)
+  # The TF1 event writer needs graph mode; the summaries are plain protos.
+  with tf.Graph().as_default():
+    writer = tf.summary.FileWriterCache.get(eval_dir)
   writer.add_summary(tf.Summary(value=values), global_step)
   writer.flush()
 
@@ -132,4 +143,91 @@ def evaluate(session, iterator_init, logits, labels, num_classes,
     scores.update(batch_logits, batch_labels)
     batches += 1
   log.info('Scored %d examples in %d batches', scores.count, batches)
+  return scores
+
+
+_EvalGraph = collections.namedtuple(
+    '_EvalGraph', ['dataset', 'init_op', 'logits', 'labels', 'var_map'])
+
+
+def run(config):
+  """Evaluates as `config` (an EvalConfig) says.
+
+  Returns:
+    The Scores of each checkpoint evaluated, in order.
+
+  Raises:
+    UserError: a setting, checkpoint or split the evaluation cannot use.
+  """
+  config.validate()
+  if config.eval_interval_secs > 0 and not tf.gfile.IsDirectory(
+      config.checkpoint_path or ''):
+    raise UserError('--eval_interval_secs needs --checkpoint_path to be a '
+                    'training folder, got %s' % config.checkpoint_path)
+  tf.gfile.MakeDirs(config.eval_dir)
+  results = []
+  with tf.Graph().as_default():
+    graph = _build_graph(config)
+    if config.eval_interval_secs > 0:
+      for path in tf.train.checkpoints_iterator(
+          config.checkpoint_path, min_interval_secs=config.eval_interval_secs,
+          timeout=config.eval_timeout_secs):
+        results.append(_evaluate_checkpoint(config, path, graph))
+      log.info('No new checkpoint for %s s: evaluated %d checkpoint(s); done',
+               config.eval_timeout_secs, len(results))
+    else:
+      results.append(_evaluate_checkpoint(
+          config, checkpoints.resolve(config.checkpoint_path), graph))
+  log.info('TensorBoard summaries in %s', config.eval_dir)
+  return results
+
+
+def _build_graph(config):
+  """The eval graph in the default graph."""
+  dataset = dataset_factory.get_dataset(
+      config.dataset_name, config.dataset_split_name, config.dataset_dir)
+  num_classes = dataset.num_classes - config.labels_offset
+  network_fn = nets_factory.get_network_fn(config.model_name, num_classes,
+                                           is_training=False)
+  preprocessing_fn = preprocessing_factory.get_preprocessing(
+      config.preprocessing, is_training=False,
+      use_grayscale=config.use_grayscale)
+  image_size = config.eval_image_size or network_fn.default_image_size
+  tf.train.get_or_create_global_step()
+
+  def preprocess(image):
+    return preprocessing_fn(image, image_size, image_size)
+
+  batches = pipeline.build_dataset(
+      dataset, preprocess, batch_size=config.batch_size, is_training=False,
+      num_threads=config.num_preprocessing_threads,
+      labels_offset=config.labels_offset)
+  iterator = tf.data.make_initializable_iterator(batches)
+  images, labels = iterator.get_next()
+  logits, _ = network_fn(images)
+  var_map = checkpoints.variables_to_restore(config.moving_average_decay)
+  return _EvalGraph(dataset, iterator.initializer, logits, labels, var_map)
+
+
+def _evaluate_checkpoint(config, checkpoint_path, graph):
+  """Scores one checkpoint; prints the report and writes the summaries."""
+  saver = checkpoints.restorer(checkpoint_path, graph.var_map)
+  with tf.Session(config.master) as session:
+    session.run(tf.local_variables_initializer())
+    saver.restore(session, checkpoint_path)
+    step = session.run(tf.train.get_global_step())
+    log.info('Evaluating %s (step %d) on %s/%s', checkpoint_path, step,
+             config.dataset_name, config.dataset_split_name)
+    scores = evaluate(session, graph.init_op, graph.logits, graph.labels,
+                      graph.logits.shape[-1], config.max_num_batches)
+  if scores.count == 0:
+    raise UserError('the split %s of %s has no examples to score' %
+                    (config.dataset_split_name, config.dataset_dir))
+  num_samples = graph.dataset.num_samples
+  if config.max_num_batches is None and scores.count != num_samples:
+    log.warning('Scored %d examples but the dataset declares %d for split %s',
+                scores.count, num_samples, config.dataset_split_name)
+  print(scores.report(graph.dataset.labels_to_names), flush=True)
+  write_summaries(config.eval_dir, step, scores,
+                  graph.dataset.labels_to_names)
   return scores

@@ -1,4 +1,5 @@
-"""Inference graphs shared by classify_image.py and the export script.
+"""Inference: classifying image files (`classify(ClassifyConfig)`) and the
+graphs that the export engine shares with it.
 
 The graph maps encoded image files (JPEG, PNG, GIF, BMP bytes) through the
 model's eval preprocessing and network to class probabilities, so the
@@ -20,6 +21,8 @@ The exported formats (export_inference_graph.py) and their names:
 
 import os
 
+import numpy as np
+
 from google.protobuf import text_format
 from PIL import Image
 import tensorflow.compat.v1 as tf
@@ -27,6 +30,7 @@ from tensorflow.python.util import deprecation
 
 from slimvision.core.errors import UserError
 from slimvision.datasets import dataset_utils
+from slimvision.engines import checkpoints
 from slimvision.nets import nets_factory
 from slimvision.preprocessing import preprocessing_factory
 
@@ -231,3 +235,71 @@ def load_labels(labels_file=None, dataset_dir=None):
   if dataset_dir and dataset_utils.has_labels(dataset_dir):
     return dataset_utils.read_label_file(dataset_dir)
   return None
+
+
+def _checkpoint_probabilities(config, encoded, labels):
+  """Probabilities from the checkpoint model; returns (tensor, restore)."""
+  num_classes = config.num_classes or (
+      labels and max(labels) + 1 - config.labels_offset)
+  if not num_classes:
+    raise UserError('the number of classes is unknown: give --num_classes, '
+                    '--labels_file or --dataset_dir with a labels.txt')
+  checkpoint = checkpoints.resolve(config.checkpoint_path)
+  images = preprocess_encoded(encoded, config.model_name, config.image_size,
+                              config.preprocessing_name, config.use_grayscale)
+  _, probabilities = build_classifier(images, config.model_name, num_classes)
+  saver = checkpoints.restorer(checkpoint, checkpoints.variables_to_restore(
+      config.moving_average_decay))
+  return probabilities, lambda session: saver.restore(session, checkpoint)
+
+
+def classify(config):
+  """Classifies `config.images` with the model `config` names.
+
+  Args:
+    config: a ClassifyConfig (exactly one of checkpoint_path,
+      saved_model_dir, frozen_graph).
+
+  Returns:
+    [(path, [(class name, probability), ...top_k])] in the order given.
+  """
+  config.validate()
+  source = config.model_source()
+  labels = load_labels(config.labels_file, config.dataset_dir)
+  contents = read_image_files(config.images)
+  model_names = None
+  with tf.Graph().as_default(), tf.Session() as session:
+    if source == 'saved_model_dir':
+      encoded, probabilities, model_names = load_saved_model(
+          session, config.saved_model_dir)
+    else:
+      encoded = tf.placeholder(tf.string, [None])
+      if source == 'frozen_graph':
+        probabilities = frozen_graph_classifier(
+            config.frozen_graph, encoded, config.model_name,
+            config.preprocessing_name)
+      else:
+        probabilities, restore = _checkpoint_probabilities(config, encoded,
+                                                           labels)
+        restore(session)
+    values = session.run(probabilities, {encoded: contents})
+  num_classes = values.shape[1]
+  if labels or not model_names:
+    names = output_names(labels, num_classes, config.labels_offset)
+  else:
+    names = model_names
+  results = []
+  for path, row in zip(config.images, values):
+    top = np.argsort(-row, kind='stable')[:config.top_k]
+    results.append((path, [(names[i], float(row[i])) for i in top]))
+  return results
+
+
+def print_classes(config):
+  """classify() and print each image's top classes; returns the results."""
+  results = classify(config)
+  for path, top in results:
+    print(path)
+    for name, probability in top:
+      print('  %-20s %.4f' % (name, probability))
+  return results

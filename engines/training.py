@@ -1,22 +1,36 @@
-"""Training pieces behind train_image_classifier.py: learning-rate schedules,
-optimizers, fine-tuning restore, trainable-variable selection, progress log.
+"""The training engine: `run(TrainConfig)` trains a network from a dataset.
 
-Each takes plain arguments (not flags) so it can be tested on its own.
+It builds TF-Slim's training graph (clones through deployment/model_deploy,
+the learning-rate schedule and optimizer of the config, moving averages,
+sync replicas) and runs it in a MonitoredSession that resumes from and
+writes checkpoints and summaries to the train_dir. The pieces (schedules,
+optimizers, fine-tuning restore, scope selection) are functions of plain
+arguments so that they can be tested on their own.
 """
 
-import time
+import dataclasses
+import math
+import os
 
-import numpy as np
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from slimvision.core import checkpoints
-from slimvision.core import log as logging
+from slimvision.core import log
+from slimvision.core import summaries as summary_lib
 from slimvision.core.errors import UserError
+from slimvision.datasets import dataset_factory
+from slimvision.deployment import model_deploy
+from slimvision.engines import checkpoints
+from slimvision.engines import cluster as cluster_lib
+from slimvision.engines import config as config_lib
+from slimvision.engines import hooks as hooks_lib
+from slimvision.engines import pipeline
+from slimvision.engines.config import DECAY_TYPES, OPTIMIZERS
+from slimvision.nets import nets_factory
+from slimvision.preprocessing import preprocessing_factory
 
-OPTIMIZERS = ('adadelta', 'adagrad', 'adam', 'ftrl', 'momentum', 'rmsprop',
-              'sgd')
-DECAY_TYPES = ('exponential', 'fixed', 'polynomial')
+CONFIG_FILENAME = 'train_config.json'
+_AUX_LOSS_WEIGHT = 0.4
 
 
 def learning_rate(global_step, decay_type, base_rate, decay_steps,
@@ -57,37 +71,41 @@ def learning_rate(global_step, decay_type, base_rate, decay_steps,
   return tf.identity(rate, name='learning_rate')
 
 
-def optimizer(name, rate, adadelta_rho=0.95,
-              adagrad_initial_accumulator_value=0.1, adam_beta1=0.9,
-              adam_beta2=0.999, opt_epsilon=1.0, ftrl_learning_rate_power=-0.5,
-              ftrl_initial_accumulator_value=0.1, ftrl_l1=0.0, ftrl_l2=0.0,
-              momentum=0.9, rmsprop_momentum=0.9, rmsprop_decay=0.9):
-  """The tf.train optimizer `name` with TF-Slim's flag semantics.
+def optimizer(config, rate):
+  """The tf.train optimizer `config.optimizer` with TF-Slim's flag semantics.
+
+  Args:
+    config: a TrainConfig (its optimizer name and hyper-parameters).
+    rate: the learning rate, a float or scalar Tensor.
 
   Raises:
-    UserError: unknown name.
+    UserError: unknown optimizer name.
   """
+  name = config.optimizer
   if name == 'adadelta':
-    return tf.train.AdadeltaOptimizer(rate, rho=adadelta_rho,
-                                      epsilon=opt_epsilon)
+    return tf.train.AdadeltaOptimizer(rate, rho=config.adadelta_rho,
+                                      epsilon=config.opt_epsilon)
   if name == 'adagrad':
     return tf.train.AdagradOptimizer(
-        rate, initial_accumulator_value=adagrad_initial_accumulator_value)
+        rate,
+        initial_accumulator_value=config.adagrad_initial_accumulator_value)
   if name == 'adam':
-    return tf.train.AdamOptimizer(rate, beta1=adam_beta1, beta2=adam_beta2,
-                                  epsilon=opt_epsilon)
+    return tf.train.AdamOptimizer(rate, beta1=config.adam_beta1,
+                                  beta2=config.adam_beta2,
+                                  epsilon=config.opt_epsilon)
   if name == 'ftrl':
     return tf.train.FtrlOptimizer(
-        rate, learning_rate_power=ftrl_learning_rate_power,
-        initial_accumulator_value=ftrl_initial_accumulator_value,
-        l1_regularization_strength=ftrl_l1, l2_regularization_strength=ftrl_l2)
+        rate, learning_rate_power=config.ftrl_learning_rate_power,
+        initial_accumulator_value=config.ftrl_initial_accumulator_value,
+        l1_regularization_strength=config.ftrl_l1,
+        l2_regularization_strength=config.ftrl_l2)
   if name == 'momentum':
-    return tf.train.MomentumOptimizer(rate, momentum=momentum,
+    return tf.train.MomentumOptimizer(rate, momentum=config.momentum,
                                       name='Momentum')
   if name == 'rmsprop':
-    return tf.train.RMSPropOptimizer(rate, decay=rmsprop_decay,
-                                     momentum=rmsprop_momentum,
-                                     epsilon=opt_epsilon)
+    return tf.train.RMSPropOptimizer(rate, decay=config.rmsprop_decay,
+                                     momentum=config.rmsprop_momentum,
+                                     epsilon=config.opt_epsilon)
   if name == 'sgd':
     return tf.train.GradientDescentOptimizer(rate)
   raise UserError('Unknown --optimizer %r; valid: %s' %
@@ -133,7 +151,7 @@ def update_ops_in_scopes(update_ops, trainable_scopes, clone_scope=''):
 
 
 def fine_tune_init_fn(checkpoint_path, exclude_scopes='',
-                      ignore_missing_vars=False, log=None):
+                      ignore_missing_vars=False):
   """Returns init_fn(scaffold, session) restoring model variables, or None.
 
   Restores every model variable not under `exclude_scopes` (comma separated)
@@ -146,7 +164,6 @@ def fine_tune_init_fn(checkpoint_path, exclude_scopes='',
   """
   if not checkpoint_path:
     return None
-  log = log or logging.info
   checkpoint_path = checkpoints.resolve(checkpoint_path)
   shapes = checkpoints.variable_shapes(checkpoint_path)
   exclusions = _scopes(exclude_scopes)
@@ -172,10 +189,10 @@ def fine_tune_init_fn(checkpoint_path, exclude_scopes='',
         '--checkpoint_exclude_scopes' % (len(missing), checkpoint_path,
                                          ', '.join(missing[:3])))
   for name in missing:
-    log('Not in the checkpoint, left initialised: %s' % name)
-  log('Fine-tuning from %s: restoring %d variables, %d excluded or missing' %
-      (checkpoint_path, len(to_restore),
-       len(slim.get_model_variables()) - len(to_restore)))
+    log.info('Not in the checkpoint, left initialised: %s', name)
+  log.info('Fine-tuning from %s: restoring %d variables, %d excluded or '
+           'missing', checkpoint_path, len(to_restore),
+           len(slim.get_model_variables()) - len(to_restore))
   saver = tf.train.Saver(to_restore)
 
   def init_fn(unused_scaffold, session):
@@ -184,69 +201,238 @@ def fine_tune_init_fn(checkpoint_path, exclude_scopes='',
   return init_fn
 
 
-class ProgressHook(tf.train.SessionRunHook):
-  """Every n steps logs step, loss, images/sec, sec/step and ETA."""
 
-  def __init__(self, loss, every_n_steps, images_per_step, max_steps=None,
-               log=None):
-    self._loss = loss
-    self._every = max(1, every_n_steps)
-    self._images_per_step = images_per_step
-    self._max_steps = max_steps
-    self._log = log or logging.info
+def run(config):
+  """Trains as `config` (a TrainConfig) says; returns the final global step.
 
-  def begin(self):
-    self._global_step = tf.train.get_global_step()
+  A ps task of a cluster serves its variables until the process is killed
+  (returns None). Everything else trains in a graph of its own: the process
+  stays in TF2's eager mode outside it.
 
-  def after_create_session(self, session, coord):
-    self._last_step = session.run(self._global_step)
-    self._last_time = time.time()
-
-  def before_run(self, run_context):
-    return tf.train.SessionRunArgs([self._global_step, self._loss])
-
-  def after_run(self, run_context, run_values):
-    step, loss = run_values.results
-    step += 1  # The step just taken.
-    if step - self._last_step < self._every and step != self._max_steps:
-      return
-    now = time.time()
-    steps = step - self._last_step
-    sec_per_step = (now - self._last_time) / max(1, steps)
-    message = 'step %d: loss = %.4f (%.1f images/sec; %.3f sec/step' % (
-        step, loss, self._images_per_step / max(sec_per_step, 1e-9),
-        sec_per_step)
-    if self._max_steps:
-      remaining = max(0, self._max_steps - step) * sec_per_step
-      message += '; ETA %s' % time.strftime('%H:%M:%S',
-                                            time.gmtime(remaining))
-    self._log(message + ')')
-    self._last_step, self._last_time = step, now
-
-
-class FiniteLossHook(tf.train.SessionRunHook):
-  """Stops training with a UserError when the loss is NaN or infinite.
-
-  It must run before the checkpoint saver's hook, so the step that produced
-  the bad loss (and updated the weights with it) is never saved.
+  Raises:
+    UserError: a setting or input the run cannot honour.
   """
+  config.validate()
+  _check_augmentation(config)
+  cluster = cluster_lib.resolve(config.ps_hosts, config.worker_hosts,
+                                config.job_name, config.task)
+  if cluster:
+    server = cluster_lib.start_server(cluster)
+    if cluster.job_name == 'ps':
+      log.info('Parameter server %d of %d serving on %s', cluster.task,
+               len(cluster.spec['ps']), server.target)
+      server.join()
+      return None
+    config = dataclasses.replace(
+        config, master=server.target, task=cluster.task,
+        worker_replicas=len(cluster.spec['worker']),
+        num_ps_tasks=len(cluster.spec['ps']))
+  tf.gfile.MakeDirs(config.train_dir)
+  with tf.Graph().as_default():
+    return _train(config)
 
-  def __init__(self, loss, train_dir=None):
-    self._loss = loss
-    self._train_dir = train_dir
 
-  def begin(self):
-    self._global_step = tf.train.get_global_step()
-
-  def before_run(self, run_context):
-    return tf.train.SessionRunArgs([self._global_step, self._loss])
-
-  def after_run(self, run_context, run_values):
-    step, loss = run_values.results
-    if np.isfinite(loss):
-      return
-    last = self._train_dir and tf.train.latest_checkpoint(self._train_dir)
+def _check_augmentation(config):
+  """The augmentation flags belong to the inception preprocessing."""
+  if not config.augmentation():
+    return
+  family = preprocessing_factory.family(config.preprocessing)
+  if family != 'inception':
     raise UserError(
-        'loss is %s at step %d: training stopped. The last good checkpoint '
-        'is %s. Try a lower --learning_rate or check the input data.' %
-        (loss, step + 1, last or '(none written yet)'))
+        '--min_crop_area, --nocolor_distortion and --random_rotate_90 apply '
+        'to the inception preprocessing; %s uses the %s preprocessing' %
+        (config.preprocessing, family))
+
+
+def _add_summaries(end_points, images):
+  """TF-Slim's training summaries plus a few input images."""
+  summaries = set(tf.get_collection(tf.GraphKeys.SUMMARIES))
+  for name, value in end_points.items():
+    if value.dtype.is_floating:
+      summaries.add(summary_lib.histogram('activations/' + name, value))
+      summaries.add(summary_lib.scalar('sparsity/' + name,
+                                       tf.nn.zero_fraction(value)))
+  for loss in tf.get_collection(tf.GraphKeys.LOSSES):
+    summaries.add(summary_lib.scalar('losses/%s' % loss.op.name, loss))
+  for variable in slim.get_model_variables():
+    summaries.add(summary_lib.histogram(variable.op.name, variable))
+  summaries.add(tf.summary.image('images', images, max_outputs=3))
+  return summaries
+
+
+def _train(config):
+  """Builds the training graph in the default graph and runs the loop."""
+  dataset = dataset_factory.get_dataset(
+      config.dataset_name, config.dataset_split_name, config.dataset_dir)
+  num_classes = dataset.num_classes - config.labels_offset
+  network_fn = nets_factory.get_network_fn(
+      config.model_name, num_classes=num_classes,
+      weight_decay=config.weight_decay, is_training=True,
+      batch_norm_decay=config.batch_norm_decay)
+  preprocessing_fn = preprocessing_factory.get_preprocessing(
+      config.preprocessing, is_training=True,
+      use_grayscale=config.use_grayscale)
+  image_size = config.train_image_size or network_fn.default_image_size
+  augmentation = config.augmentation()
+  if config.seed is not None:
+    tf.set_random_seed(config.seed)
+  deployment = model_deploy.DeploymentConfig(
+      num_clones=config.num_clones, clone_on_cpu=config.clone_on_cpu,
+      replica_id=config.task, num_replicas=config.worker_replicas,
+      num_ps_tasks=config.num_ps_tasks)
+  if deployment.is_chief:
+    config_lib.write_json(config, os.path.join(config.train_dir,
+                                               CONFIG_FILENAME),
+                          image_size=image_size, num_classes=num_classes,
+                          num_samples=dataset.num_samples)
+
+  with tf.device(deployment.variables_device()):
+    global_step = tf.train.get_or_create_global_step()
+
+  # A def, not a lambda: AutoGraph cannot find the source of a lambda that
+  # spans lines and warns about it.
+  def preprocess(image):
+    return preprocessing_fn(image, image_size, image_size, **augmentation)
+
+  with tf.device(deployment.inputs_device()):
+    batches = pipeline.build_dataset(
+        dataset, preprocess, batch_size=config.batch_size // config.num_clones,
+        is_training=True, num_readers=config.num_readers,
+        num_threads=config.num_preprocessing_threads,
+        labels_offset=config.labels_offset, seed=config.seed)
+    iterator = tf.data.make_one_shot_iterator(batches)
+
+  def clone_fn():
+    images, labels = iterator.get_next()
+    logits, end_points = network_fn(images)
+    onehot = tf.one_hot(labels, depth=num_classes)
+    if 'AuxLogits' in end_points:
+      tf.losses.softmax_cross_entropy(
+          onehot, end_points['AuxLogits'],
+          label_smoothing=config.label_smoothing, weights=_AUX_LOSS_WEIGHT,
+          scope='aux_loss')
+    tf.losses.softmax_cross_entropy(onehot, logits,
+                                    label_smoothing=config.label_smoothing,
+                                    weights=1.0)
+    return end_points, images
+
+  clones = model_deploy.create_clones(deployment, clone_fn)
+  first_clone_scope = deployment.clone_scope(0)
+  end_points, images = clones[0].outputs
+  update_ops = update_ops_in_scopes(
+      tf.get_collection(tf.GraphKeys.UPDATE_OPS, first_clone_scope),
+      config.trainable_scopes, first_clone_scope)
+  summaries = _add_summaries(end_points, images)
+
+  variable_averages, moving_average_variables = None, None
+  if config.moving_average_decay:
+    moving_average_variables = slim.get_model_variables()
+    variable_averages = tf.train.ExponentialMovingAverage(
+        config.moving_average_decay, global_step)
+
+  with tf.device(deployment.optimizer_device()):
+    examples_per_step = config.batch_size * (
+        config.replicas_to_aggregate if config.sync_replicas else 1)
+    steps_per_epoch = dataset.num_samples / float(examples_per_step)
+    rate = learning_rate(
+        global_step, config.learning_rate_decay_type, config.learning_rate,
+        decay_steps=max(1, int(steps_per_epoch * config.num_epochs_per_decay)),
+        decay_factor=config.learning_rate_decay_factor,
+        end_rate=config.end_learning_rate,
+        warmup_steps=int(math.ceil(steps_per_epoch * config.warmup_epochs)))
+    opt = optimizer(config, rate)
+    summaries.add(summary_lib.scalar('learning_rate', rate))
+
+  if config.sync_replicas:
+    opt = tf.train.SyncReplicasOptimizer(
+        opt, replicas_to_aggregate=config.replicas_to_aggregate,
+        total_num_replicas=config.worker_replicas,
+        variable_averages=variable_averages,
+        variables_to_average=moving_average_variables)
+  elif variable_averages is not None:
+    update_ops.append(variable_averages.apply(moving_average_variables))
+
+  train_tensor, total_loss = model_deploy.train_op(
+      clones, opt, global_step,
+      var_list=variables_to_train(config.trainable_scopes),
+      update_ops=update_ops)
+  summaries.add(summary_lib.scalar('total_loss', total_loss))
+  summary_op = tf.summary.merge(
+      list(summaries | set(tf.get_collection(tf.GraphKeys.SUMMARIES,
+                                             first_clone_scope))))
+  return _loop(config, deployment, train_tensor, total_loss, summary_op,
+               opt, global_step)
+
+
+def _loop(config, deployment, train_tensor, total_loss, summary_op, opt,
+          global_step):
+  """Runs the training steps in a MonitoredSession; returns the last step."""
+  is_chief = deployment.is_chief
+  init_fn = None
+  latest = tf.train.latest_checkpoint(config.train_dir)
+  if config.checkpoint_path and latest:
+    log.info('Ignoring --checkpoint_path because a checkpoint already '
+             'exists in %s: resuming from %s', config.train_dir, latest)
+  elif latest:
+    log.info('Resuming from %s', latest)
+  elif config.checkpoint_path:
+    init_fn = fine_tune_init_fn(config.checkpoint_path,
+                                config.checkpoint_exclude_scopes,
+                                config.ignore_missing_vars)
+  scaffold = tf.train.Scaffold(
+      init_fn=init_fn, summary_op=summary_op,
+      saver=tf.train.Saver(max_to_keep=5, sharded=config.num_ps_tasks > 0))
+
+  hooks = [hooks_lib.FiniteLossHook(total_loss, config.train_dir)]
+  if config.sync_replicas:
+    hooks.append(opt.make_session_run_hook(is_chief))
+  if config.max_number_of_steps:
+    hooks.append(tf.train.StopAtStepHook(last_step=config.max_number_of_steps))
+  hooks.append(hooks_lib.ProgressHook(
+      total_loss, config.log_every_n_steps, config.batch_size,
+      config.max_number_of_steps, log=log.info))
+  session_config = _session_config(config)
+  if is_chief:
+    hooks.append(tf.train.SummarySaverHook(
+        save_secs=config.save_summaries_secs, output_dir=config.train_dir,
+        scaffold=scaffold))
+    hooks.append(tf.train.CheckpointSaverHook(
+        config.train_dir, save_secs=config.save_interval_secs,
+        scaffold=scaffold))
+    creator = tf.train.ChiefSessionCreator(
+        scaffold=scaffold, master=config.master, config=session_config,
+        checkpoint_dir=config.train_dir)
+  else:
+    creator = cluster_lib.WorkerSessionCreator(
+        scaffold=scaffold, master=config.master, config=session_config,
+        log=log.info)
+  # The sync-replicas token queue runner can block on a queue nobody reads
+  # once training stops; do not wait TF's default 2 minutes for it.
+  with tf.train.MonitoredSession(session_creator=creator, hooks=hooks,
+                                 stop_grace_period_secs=5) as session:
+    # The raw session, without the hooks: reading the step is not a step.
+    def read_step():
+      return int(session.run_step_fn(
+          lambda step_context: step_context.session.run(global_step)))
+    step = read_step()
+    if config.max_number_of_steps and step >= config.max_number_of_steps:
+      log.info('Already at step %d of --max_number_of_steps=%d: nothing to '
+               'train', step, config.max_number_of_steps)
+    else:
+      while not session.should_stop():
+        session.run(train_tensor)
+      step = read_step()
+  if is_chief:
+    log.info('Training finished; checkpoints and TensorBoard logs in %s',
+             config.train_dir)
+  return step
+
+
+def _session_config(config):
+  session_config = tf.ConfigProto(allow_soft_placement=True)
+  if config.num_ps_tasks > 0:
+    # A worker talks to the ps tasks and itself only, so it need not wait
+    # for the other workers to come up.
+    session_config.device_filters.extend(['/job:ps', '/job:worker/task:%d' %
+                                          config.task])
+  return session_config

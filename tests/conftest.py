@@ -1,5 +1,12 @@
-"""Test set-up: import the checkout as package `slimvision`, shared fixtures."""
+"""Shared test fixtures.
 
+The tests import `slimvision` as installed: `pip install -e '.[test]'` (the
+README's test command) makes that the checkout itself, so the tests, the
+quick start and CI all run the same code.
+"""
+
+import contextlib
+import io
 import json
 import os
 import sys
@@ -7,8 +14,6 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-import _checkout  # noqa: E402,F401  (registers the checkout as `slimvision`)
 
 FIXTURES = os.path.join(ROOT, 'tests', 'fixtures')
 SHARED = os.path.join(os.path.dirname(ROOT), 'shared')
@@ -40,7 +45,9 @@ def shapes_dir(tmp_path_factory):
 
 
 def run_script(script, *args, timeout=600):
-  """Runs a top-level script of the checkout; returns CompletedProcess."""
+  """Runs a top-level script of the checkout in a new process; returns the
+  CompletedProcess. Only for what needs a process: exit codes seen by a
+  shell, signals, several processes at once. Otherwise use run_cli."""
   import subprocess
   return subprocess.run([sys.executable, os.path.join(ROOT, script)] +
                         [str(a) for a in args], capture_output=True,
@@ -53,3 +60,28 @@ def error_line(result):
     if line.startswith('error: '):
       return line
   return ''
+
+
+class CliResult(object):
+  """What an in-process script run returned and printed."""
+
+  def __init__(self, returncode, stdout, stderr):
+    self.returncode = returncode
+    self.stdout = stdout
+    self.stderr = stderr
+
+
+def run_cli(script, *args):
+  """Runs a top-level script's `run(argv)` in this process (flags -> config
+  -> engine -> exit status), capturing what it prints; returns CliResult.
+
+  Args:
+    script: its file name, e.g. 'train_image_classifier.py'.
+    *args: the command-line arguments.
+  """
+  import importlib
+  module = importlib.import_module('slimvision.' + script[:-len('.py')])
+  stdout, stderr = io.StringIO(), io.StringIO()
+  with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+    code = module.run(['prog'] + [str(a) for a in args])
+  return CliResult(code, stdout.getvalue(), stderr.getvalue())

@@ -11,7 +11,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 from conftest import ROOT
-from slimvision.core import cluster
+from slimvision.engines import cluster
 from slimvision.core.errors import UserError
 
 _STEPS = 200

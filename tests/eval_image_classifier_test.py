@@ -19,8 +19,8 @@ import pytest
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from conftest import ROOT, run_script, shared_path
-from slimvision.core import inference
+from conftest import ROOT, run_cli, shared_path
+from slimvision.engines import inference
 from slimvision.datasets import image_folder
 
 NUM_CLASSES = 7
@@ -88,7 +88,7 @@ def write_bias_checkpoint(prefix, biases, shadow_biases=None, step=0,
 
 
 def _eval(dataset_dir, checkpoint, eval_dir, *extra):
-  return run_script(
+  return run_cli(
       'eval_image_classifier.py', '--dataset_name=ten',
       '--dataset_split_name=validation', '--dataset_dir=' + dataset_dir,
       '--model_name=cifarnet', '--checkpoint_path=' + checkpoint,
@@ -240,7 +240,7 @@ def test_vww_checkpoint_evaluates_a_small_grayscale_set(tmp_path):
   dataset_dir = str(tmp_path / 'data')
   image_folder.convert('persons', str(tmp_path / 'source'), dataset_dir,
                        num_shards=1, log=lambda *_: None)
-  result = run_script(
+  result = run_cli(
       'eval_image_classifier.py', '--dataset_name=persons',
       '--dataset_split_name=validation', '--dataset_dir=' + dataset_dir,
       '--model_name=mobilenet_v1_025', '--checkpoint_path=' + checkpoint,

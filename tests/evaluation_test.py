@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-from slimvision.core import evaluation
+from slimvision.engines import evaluation
 
 
 def test_known_predictions_give_known_scores():

@@ -20,9 +20,9 @@ from PIL import Image
 import pytest
 import tensorflow.compat.v1 as tf
 
-from conftest import error_line, run_script, shared_path
-from slimvision.core import checkpoints
-from slimvision.core import inference
+from conftest import error_line, run_cli, run_script, shared_path
+from slimvision.engines import checkpoints
+from slimvision.engines import inference
 from slimvision.datasets import image_folder
 
 CLASSES = ('bottom_light', 'top_light')
@@ -62,7 +62,7 @@ def halves(tmp_path_factory):
   image_folder.convert('halves', source, dataset_dir, num_shards=1,
                        log=lambda *_: None)
   train_dir = str(root / 'train')
-  result = run_script(
+  result = run_cli(
       'train_image_classifier.py', '--dataset_name=halves',
       '--dataset_dir=' + dataset_dir, '--model_name=cifarnet',
       '--train_dir=' + train_dir, '--max_number_of_steps=30',
@@ -80,7 +80,7 @@ def exported(halves, tmp_path_factory):
   paths = {'graph': str(out / 'graph.pb'), 'frozen': str(out / 'frozen.pb'),
            'saved_model': str(out / 'serving' / 'halves' / '1'),
            'tflite': str(out / 'model.tflite')}
-  result = run_script(
+  result = run_cli(
       'export_inference_graph.py', '--model_name=cifarnet',
       '--dataset_name=halves', '--dataset_dir=' + dataset_dir,
       '--checkpoint_path=' + train_dir, '--output_file=' + paths['graph'],
@@ -218,7 +218,7 @@ def test_saved_model_can_be_exported_again_in_place(halves, exported):
   dataset_dir, _, train_dir = halves
   before = os.path.getmtime(os.path.join(exported['saved_model'],
                                          'saved_model.pb'))
-  result = run_script(
+  result = run_cli(
       'export_inference_graph.py', '--model_name=cifarnet',
       '--dataset_name=halves', '--dataset_dir=' + dataset_dir,
       '--checkpoint_path=' + train_dir,
@@ -247,7 +247,7 @@ def test_tflite_float_and_dynamic_range_quantized(halves, exported, tmp_path):
 
   assert np.max(np.abs(run_tflite(exported['tflite']) - want)) < 1e-4
   quantized = str(tmp_path / 'quantized.tflite')
-  result = run_script(
+  result = run_cli(
       'export_inference_graph.py', '--model_name=cifarnet',
       '--dataset_name=halves', '--dataset_dir=' + dataset_dir,
       '--checkpoint_path=' + train_dir, '--tflite_file=' + quantized,
@@ -278,14 +278,14 @@ def test_classify_names_the_trained_class(halves, exported, source):
   args = ['--model_name=cifarnet', model, '--top_k=2'] + files
   if source != 'saved_model':  # The SavedModel carries its class names.
     args.insert(0, '--dataset_dir=' + dataset_dir)
-  assert _top1(run_script('classify_image.py', *args)) == [
+  assert _top1(run_cli('classify_image.py', *args)) == [
       'bottom_light', 'bottom_light', 'top_light', 'top_light']
 
 
 def test_classify_needs_exactly_one_model(halves, exported):
   dataset_dir, source_dir, train_dir = halves
   image = os.path.join(source_dir, 'validation', 'top_light', '000.png')
-  result = run_script('classify_image.py', '--checkpoint_path=' + train_dir,
+  result = run_cli('classify_image.py', '--checkpoint_path=' + train_dir,
                       '--saved_model_dir=' + exported['saved_model'], image)
   assert result.returncode == 2
   assert 'give exactly one of --checkpoint_path' in error_line(result)
@@ -309,7 +309,7 @@ def _graph_input_and_outputs(path, text=False):
 
 def test_text_graphdef_has_the_input_placeholder(tmp_path):
   path = str(tmp_path / 'cifarnet.pbtxt')
-  result = run_script('export_inference_graph.py', '--model_name=cifarnet',
+  result = run_cli('export_inference_graph.py', '--model_name=cifarnet',
                       '--num_classes=7', '--batch_size=2', '--image_size=40',
                       '--write_text_graphdef', '--output_file=' + path)
   assert result.returncode == 0, result.stderr[-3000:]
@@ -322,7 +322,7 @@ def test_text_graphdef_has_the_input_placeholder(tmp_path):
 def test_grayscale_export_takes_one_channel(tmp_path):
   # No dataset at hand: ImageNet's 1001 classes, as TF-Slim exported them.
   path = str(tmp_path / 'lenet.pb')
-  result = run_script('export_inference_graph.py', '--model_name=lenet',
+  result = run_cli('export_inference_graph.py', '--model_name=lenet',
                       '--use_grayscale', '--output_file=' + path)
   assert result.returncode == 0, result.stderr[-3000:]
   assert _graph_input_and_outputs(path) == (
@@ -332,7 +332,7 @@ def test_grayscale_export_takes_one_channel(tmp_path):
 
 def test_video_model_export_has_a_5d_input(tmp_path):
   path = str(tmp_path / 'i3d.pb')
-  result = run_script('export_inference_graph.py', '--model_name=i3d',
+  result = run_cli('export_inference_graph.py', '--model_name=i3d',
                       '--is_video_model', '--num_frames=8',
                       '--image_size=32', '--batch_size=1', '--num_classes=3',
                       '--output_file=' + path)
@@ -361,7 +361,7 @@ def test_video_model_export_has_a_5d_input(tmp_path):
 def test_bad_input_is_one_clear_line(halves, tmp_path, args, message):
   args = [a.replace('TRAIN', halves[2]).replace('OUT', str(tmp_path))
           for a in args]
-  result = run_script('export_inference_graph.py', *args)
+  result = run_cli('export_inference_graph.py', *args)
   assert result.returncode == 2, result.stderr[-3000:]
   assert re.search(message, error_line(result)), result.stderr[-2000:]
   assert os.listdir(str(tmp_path)) == []
@@ -405,7 +405,7 @@ def test_vww_checkpoint_exports_and_classifies(tmp_path):
   checkpoint = _vww_checkpoint()
   frozen = str(tmp_path / 'vww.pb')
   saved_model = str(tmp_path / 'vww' / '1')
-  result = run_script(
+  result = run_cli(
       'export_inference_graph.py', '--model_name=mobilenet_v1_025',
       '--checkpoint_path=' + checkpoint, '--use_grayscale',
       '--moving_average_decay=0.9999', '--image_size=96', '--num_classes=2',
@@ -425,7 +425,7 @@ def test_vww_checkpoint_exports_and_classifies(tmp_path):
   printed = {}
   for model in ('--frozen_graph=' + frozen, '--saved_model_dir=' + saved_model,
                 '--checkpoint_path=' + checkpoint):
-    result = run_script('classify_image.py', '--model_name=mobilenet_v1_025',
+    result = run_cli('classify_image.py', '--model_name=mobilenet_v1_025',
                         model, '--top_k=2', '--use_grayscale',
                         '--image_size=96', '--moving_average_decay=0.9999',
                         '--num_classes=2', image)
@@ -439,3 +439,41 @@ def test_vww_checkpoint_exports_and_classifies(tmp_path):
     assert abs(sum(top.values()) - 1) <= 2e-4
     for label, probability in top.items():
       assert abs(probability - want[0][int(label)]) <= 6e-5
+
+
+def test_a_network_registered_by_the_user_is_exported(tmp_path):
+  import tf_slim as slim
+  from slimvision.nets import nets_factory
+
+  def tiny_net(images, num_classes=10, is_training=False, scope='Tiny'):
+    del is_training
+    with tf.variable_scope(scope):
+      net = slim.conv2d(images, 4, [3, 3], scope='conv1')
+      net = tf.reduce_mean(net, [1, 2])
+      logits = slim.fully_connected(net, num_classes, activation_fn=None,
+                                    scope='logits')
+    return logits, {'Logits': logits}
+
+  tiny_net.default_image_size = 40
+
+  def tiny_arg_scope(weight_decay=0.0):
+    with slim.arg_scope([slim.conv2d], weights_regularizer=slim.l2_regularizer(
+        weight_decay)) as scope:
+      return scope
+
+  nets_factory.register_model('tiny_net', tiny_net, tiny_arg_scope,
+                              preprocessing='vgg')
+  try:
+    graph_file = str(tmp_path / 'tiny.pb')
+    result = run_cli('export_inference_graph.py', '--model_name=tiny_net',
+                     '--num_classes=3', '--output_file=' + graph_file)
+  finally:
+    nets_factory.unregister_model('tiny_net')
+  assert result.returncode == 0, result.stderr[-2000:]
+  graph_def = tf.GraphDef()
+  with open(graph_file, 'rb') as f:
+    graph_def.ParseFromString(f.read())
+  nodes = {node.name: node for node in graph_def.node}
+  dims = [d.size for d in nodes['input'].attr['shape'].shape.dim]
+  assert dims == [-1, 40, 40, 3]
+  assert 'Tiny/conv1/weights' in nodes and 'probabilities' in nodes

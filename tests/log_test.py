@@ -6,7 +6,6 @@ import sys
 from conftest import ROOT
 
 _PROGRAM = r'''
-import _checkout
 from slimvision.core import log
 import tensorflow.compat.v1 as tf
 log.setup()

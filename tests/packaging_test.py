@@ -21,6 +21,7 @@ def test_install_layout_and_console_commands(tmp_path):
   assert top_level == ['bin', 'slimvision']
   package = sorted(os.listdir(target / 'slimvision'))
   for name in ('datasets', 'nets', 'preprocessing', 'deployment', 'core',
+               'engines', 'cli',
                'train_image_classifier.py', 'eval_image_classifier.py',
                'download_and_convert_data.py'):
     assert name in package
@@ -37,3 +38,11 @@ def test_install_layout_and_console_commands(tmp_path):
       capture_output=True, text=True, cwd=str(tmp_path), env=env)
   assert result.returncode == 2
   assert "error: Unknown --dataset_name 'nope'" in result.stderr
+  # --help on a console command lists that command's own flags.
+  result = subprocess.run(
+      [sys.executable, str(target / 'bin' / 'slim-train-image-classifier'),
+       '--help'], capture_output=True, text=True, cwd=str(tmp_path), env=env)
+  assert result.returncode == 0, result.stderr[-2000:]
+  for flag in ('--model_name', '--dataset_dir', '--batch_size'):
+    assert flag in result.stdout
+  assert 'The number of samples in each batch' in result.stdout

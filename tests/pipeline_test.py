@@ -7,7 +7,7 @@ from PIL import Image
 import pytest
 import tensorflow.compat.v1 as tf
 
-from slimvision.core import pipeline
+from slimvision.engines import pipeline
 from slimvision.datasets import dataset_factory
 from slimvision.datasets import image_folder
 

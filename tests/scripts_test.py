@@ -7,7 +7,7 @@ import re
 import pytest
 import tensorflow.compat.v1 as tf
 
-from conftest import error_line, run_script
+from conftest import error_line, run_cli, run_script
 
 
 def _event_tags(folder):
@@ -21,6 +21,7 @@ def _event_tags(folder):
 @pytest.fixture(scope='module')
 def trained(shapes_dir, tmp_path_factory):
   train_dir = str(tmp_path_factory.mktemp('train'))
+  # One real process end to end; the other runs call the scripts' run().
   result = run_script(
       'train_image_classifier.py', '--dataset_name=shapes',
       '--dataset_dir=' + shapes_dir, '--model_name=cifarnet',
@@ -47,7 +48,7 @@ def test_train_writes_checkpoints_summaries_and_progress(trained):
 def test_eval_scores_every_example_and_writes_summaries(trained, shapes_dir,
                                                         tmp_path):
   train_dir, _ = trained
-  result = run_script(
+  result = run_cli(
       'eval_image_classifier.py', '--dataset_name=shapes',
       '--dataset_split_name=validation', '--dataset_dir=' + shapes_dir,
       '--model_name=cifarnet', '--checkpoint_path=' + train_dir,
@@ -58,7 +59,7 @@ def test_eval_scores_every_example_and_writes_summaries(trained, shapes_dir,
   assert 'Confusion matrix' in result.stdout and 'triangle' in result.stdout
   assert {'eval/Accuracy', 'eval/Recall_5',
           'eval/confusion_matrix'} <= _event_tags(str(tmp_path))
-  limited = run_script(
+  limited = run_cli(
       'eval_image_classifier.py', '--dataset_name=shapes',
       '--dataset_split_name=validation', '--dataset_dir=' + shapes_dir,
       '--model_name=cifarnet', '--checkpoint_path=' + train_dir,
@@ -69,7 +70,7 @@ def test_eval_scores_every_example_and_writes_summaries(trained, shapes_dir,
 def test_classify_prints_top_classes(trained, shapes_dir):
   train_dir, _ = trained
   image = os.path.join(shapes_dir, 'images', 'validation', 'ring', '00000.png')
-  result = run_script('classify_image.py', '--model_name=cifarnet',
+  result = run_cli('classify_image.py', '--model_name=cifarnet',
                       '--checkpoint_path=' + train_dir,
                       '--dataset_dir=' + shapes_dir, '--top_k=3', image)
   assert result.returncode == 0, result.stderr
@@ -128,25 +129,25 @@ def test_classify_prints_top_classes(trained, shapes_dir):
 def test_bad_input_is_one_clear_line(shapes_dir, trained, script, args,
                                      message):
   args = [a.replace('TRAIN', trained[0]) for a in args]
-  result = run_script(script, '--dataset_dir=' + shapes_dir, *args)
+  result = run_cli(script, '--dataset_dir=' + shapes_dir, *args)
   assert result.returncode == 2
   assert re.search(message, error_line(result)), (
       result.stderr[-2000:])
 
 
 def test_missing_and_empty_dataset_dir(tmp_path):
-  missing = run_script('train_image_classifier.py', '--dataset_name=shapes',
+  missing = run_cli('train_image_classifier.py', '--dataset_name=shapes',
                        '--model_name=cifarnet',
                        '--dataset_dir=' + str(tmp_path / 'nowhere'))
   assert missing.returncode == 2 and 'does not exist' in error_line(missing)
-  empty = run_script('eval_image_classifier.py', '--dataset_name=shapes',
+  empty = run_cli('eval_image_classifier.py', '--dataset_name=shapes',
                      '--model_name=cifarnet', '--dataset_dir=' + str(tmp_path))
   assert empty.returncode == 2 and 'is empty' in error_line(empty)
 
 
 def test_convert_errors(tmp_path):
   (tmp_path / 'src' / 'cls').mkdir(parents=True)
-  no_images = run_script('download_and_convert_data.py', '--dataset_name=x',
+  no_images = run_cli('download_and_convert_data.py', '--dataset_name=x',
                          '--dataset_dir=' + str(tmp_path / 'out'),
                          '--source_dir=' + str(tmp_path / 'src'))
   assert no_images.returncode == 2
@@ -157,7 +158,7 @@ def test_classify_refuses_a_file_that_is_not_an_image(trained, shapes_dir,
                                                       tmp_path):
   bogus = tmp_path / 'photo.jpg'
   bogus.write_text('this is text')
-  result = run_script('classify_image.py', '--model_name=cifarnet',
+  result = run_cli('classify_image.py', '--model_name=cifarnet',
                       '--checkpoint_path=' + trained[0],
                       '--dataset_dir=' + shapes_dir, str(bogus))
   assert result.returncode == 2

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-from conftest import ROOT, error_line, run_script
+from conftest import ROOT, error_line, run_cli, run_script
 from slimvision.datasets import image_folder
 
 _LENET = ['--model_name=lenet', '--preprocessing_name=lenet',
@@ -58,7 +58,7 @@ def test_killed_run_resumes_with_step_and_optimizer_state(shapes_dir,
   step = _step(latest)
   # Resuming with the limit already reached restores and re-saves the same
   # step: every value, the momentum slots included, comes back bit-exact.
-  same = run_script('train_image_classifier.py', *args,
+  same = run_cli('train_image_classifier.py', *args,
                     '--max_number_of_steps=%d' % step)
   assert same.returncode == 0, same.stderr[-2000:]
   assert 'Resuming from %s' % latest in same.stderr
@@ -67,7 +67,7 @@ def test_killed_run_resumes_with_step_and_optimizer_state(shapes_dir,
   assert sorted(after) == sorted(before)
   for name in before:
     np.testing.assert_array_equal(after[name], before[name], err_msg=name)
-  more = run_script('train_image_classifier.py', *args,
+  more = run_cli('train_image_classifier.py', *args,
                     '--max_number_of_steps=%d' % (step + 3))
   assert more.returncode == 0
   assert 'step %d: loss' % (step + 1) in more.stderr, more.stderr[-3000:]
@@ -79,12 +79,13 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
   train_dir = str(tmp_path / 'train')
   args = ['--dataset_name=shapes', '--dataset_dir=' + shapes_dir,
           '--train_dir=' + train_dir, '--optimizer=sgd'] + _LENET
+  # A process of its own: TensorFlow's warnings bypass Python's stderr.
   good = run_script('train_image_classifier.py', *args,
                     '--learning_rate=0.001', '--max_number_of_steps=3')
   assert good.returncode == 0, good.stderr[-2000:]
   # The input functions are ones AutoGraph can read (no multi-line lambda).
   assert 'AutoGraph could not transform' not in good.stderr
-  result = run_script('train_image_classifier.py', *args,
+  result = run_cli('train_image_classifier.py', *args,
                       '--learning_rate=1e38', '--max_number_of_steps=50',
                       '--save_interval_secs=600')
   assert result.returncode == 2
@@ -120,13 +121,13 @@ def test_fine_tuning_changes_only_the_trainable_scopes(shapes_dir,
   common = ['--model_name=cifarnet', '--batch_size=4', '--optimizer=sgd',
             '--learning_rate=0.1']
   source = str(tmp_path / 'source')
-  result = run_script('train_image_classifier.py', '--dataset_name=shapes',
+  result = run_cli('train_image_classifier.py', '--dataset_name=shapes',
                       '--dataset_dir=' + shapes_dir, '--train_dir=' + source,
                       '--max_number_of_steps=2', *common)
   assert result.returncode == 0, result.stderr[-2000:]
   original = _checkpoint_values(tf.train.latest_checkpoint(source))
 
-  mismatch = run_script('train_image_classifier.py',
+  mismatch = run_cli('train_image_classifier.py',
                         '--dataset_name=twoclass',
                         '--dataset_dir=' + two_class_dir,
                         '--train_dir=' + str(tmp_path / 'bad'),
@@ -138,7 +139,7 @@ def test_fine_tuning_changes_only_the_trainable_scopes(shapes_dir,
   assert '--checkpoint_exclude_scopes' in error_line(mismatch)
 
   tuned = str(tmp_path / 'tuned')
-  result = run_script('train_image_classifier.py', '--dataset_name=twoclass',
+  result = run_cli('train_image_classifier.py', '--dataset_name=twoclass',
                       '--dataset_dir=' + two_class_dir,
                       '--train_dir=' + tuned, '--checkpoint_path=' + source,
                       '--checkpoint_exclude_scopes=CifarNet/logits',
@@ -157,3 +158,42 @@ def test_fine_tuning_changes_only_the_trainable_scopes(shapes_dir,
   assert final['CifarNet/logits/weights'].shape == (192, 2)
   assert not np.array_equal(final['CifarNet/logits/weights'],
                             first['CifarNet/logits/weights'])
+
+
+def test_a_dataset_registered_by_the_user_is_trained_on(two_class_dir,
+                                                        tmp_path):
+  # What the classic "add your own dataset" tutorials do: a module with
+  # get_split added to dataset_factory.datasets_map.
+  import json
+  import types
+  from slimvision.datasets import dataset_factory
+  user_module = types.ModuleType('my_dataset')
+  requested = []
+
+  def get_split(split_name, dataset_dir, file_pattern=None, reader=None):
+    requested.append((split_name, dataset_dir))
+    return image_folder.get_split(split_name, two_class_dir, file_pattern,
+                                  reader)
+
+  user_module.get_split = get_split
+  dataset_factory.datasets_map['my_dataset'] = user_module
+  try:
+    train_dir = str(tmp_path / 'train')
+    result = run_cli('train_image_classifier.py', '--dataset_name=my_dataset',
+                     '--dataset_dir=/anywhere', '--train_dir=' + train_dir,
+                     '--max_number_of_steps=2', *_LENET)
+  finally:
+    del dataset_factory.datasets_map['my_dataset']
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert requested == [('train', '/anywhere')]
+  assert _step(tf.train.latest_checkpoint(train_dir)) == 2
+  assert _checkpoint_values(tf.train.latest_checkpoint(train_dir))[
+      'LeNet/fc4/weights'].shape == (1024, 2)
+  # The run's resolved configuration is recorded in the train_dir.
+  with open(os.path.join(train_dir, 'train_config.json')) as f:
+    recorded = json.load(f)
+  assert recorded['config'] == 'TrainConfig'
+  assert recorded['flags']['dataset_name'] == 'my_dataset'
+  assert recorded['flags']['batch_size'] == 4
+  assert recorded['resolved'] == {'image_size': 28, 'num_classes': 2,
+                                  'num_samples': 6}

@@ -5,7 +5,8 @@ import pytest
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from slimvision.core import training
+from slimvision.engines import training
+from slimvision.engines.config import TrainConfig
 from slimvision.core.errors import UserError
 
 
@@ -38,7 +39,7 @@ def test_unknown_decay_and_optimizer_names_list_the_valid_ones():
   with pytest.raises(UserError, match='exponential, fixed, polynomial'):
     _rates('cosine', [0])
   with pytest.raises(UserError, match='adadelta, adagrad, adam'):
-    training.optimizer('lamb', 0.1)
+    training.optimizer(TrainConfig(optimizer='lamb'), 0.1)
 
 
 @pytest.mark.parametrize('name', training.OPTIMIZERS)
@@ -46,7 +47,7 @@ def test_each_optimizer_takes_a_step_that_lowers_the_loss(name):
   with tf.Graph().as_default():
     weights = tf.Variable([3.0, -2.0])
     loss = tf.reduce_sum(tf.square(weights))
-    step = training.optimizer(name, 0.1).minimize(
+    step = training.optimizer(TrainConfig(optimizer=name), 0.1).minimize(
         loss, global_step=tf.train.get_or_create_global_step())
     with tf.Session() as sess:
       sess.run(tf.global_variables_initializer())
@@ -85,8 +86,7 @@ def test_fine_tune_restores_all_but_excluded_scopes(tmp_path):
   saved = _save_model(str(tmp_path / 'model.ckpt'))
   with tf.Graph().as_default():
     _two_layer_model()
-    init_fn = training.fine_tune_init_fn(str(tmp_path), 'head',
-                                         log=lambda *_: None)
+    init_fn = training.fine_tune_init_fn(str(tmp_path), 'head')
     with tf.Session() as sess:
       sess.run(tf.global_variables_initializer())
       init_fn(None, sess)
@@ -112,8 +112,7 @@ def test_fine_tune_missing_variables(tmp_path):
     with pytest.raises(UserError, match='not in checkpoint.*ignore_missing'):
       training.fine_tune_init_fn(str(tmp_path / 'model.ckpt'))
     assert training.fine_tune_init_fn(str(tmp_path / 'model.ckpt'),
-                                      ignore_missing_vars=True,
-                                      log=lambda *_: None)
+                                      ignore_missing_vars=True)
 
 
 def test_fine_tune_from_an_empty_folder_or_a_missing_file(tmp_path):

@@ -1,0 +1,107 @@
+"""Runs a command: flags -> config -> engine, errors -> exit codes.
+
+Every script's `run()` calls `app.run(ConfigClass, main, __doc__)`. It
+defines the command's flags (cli/flags.py) in a FlagValues of its own, so a
+test can call a script's `run(argv)` in-process, twice, without flag
+clashes. It answers `--help` with the command's own flags and `--version`,
+and turns the errors a user can cause (bad flags, files or data) into one
+clear line on stderr and exit status 2 instead of a long trace.
+"""
+
+import sys
+import textwrap
+
+from absl import flags
+
+import slimvision
+from slimvision.cli import flags as cli_flags
+from slimvision.core import compat
+from slimvision.core import errors
+from slimvision.core import log
+
+HELP_ARGS = ('-h', '-help', '--help', '--helpshort', '--helpfull', '-?')
+EXIT_USAGE = 2
+
+
+def usage(doc, flag_values, names):
+  """The --help text: the script's docstring and its flags with help."""
+  lines = [textwrap.dedent(doc or '').strip(), '', 'Flags:']
+  for name in names:
+    flag = flag_values[name]
+    default = '' if flag.default is None else ' (default: %r)' % (
+        flag.default,)
+    lines.append('  --%s%s' % (name, default))
+    lines.extend(textwrap.wrap(flag.help, 76, initial_indent='      ',
+                               subsequent_indent='      '))
+  lines += ['', 'Boolean flags also take the form --no<name>; '
+            '--flagfile=FILE reads flags', 'from a file.']
+  return '\n'.join(lines)
+
+
+def version():
+  """The --version text: ours, TensorFlow's and tf-slim's."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from importlib import metadata  # pylint: disable=g-import-not-at-top
+  repairs = compat.applied_repairs()
+  return 'slimvision %s (TensorFlow %s, tf-slim %s; %d tf-slim repair(s))' % (
+      slimvision.__version__, tf.__version__, metadata.version('tf-slim'),
+      len(repairs))
+
+
+def _fail(message):
+  sys.stderr.write('error: %s\n' % message)
+  sys.stderr.flush()
+  return EXIT_USAGE
+
+
+def run(config_class, main, doc, argv=None, positional=None):
+  """Parses argv into a config of `config_class` and calls main(config).
+
+  Args:
+    config_class: the command's config dataclass (engines/config.py).
+    main: function(config) doing the work.
+    doc: the script's docstring, shown by --help.
+    argv: the command line (default sys.argv).
+    positional: the config field that takes the positional arguments (e.g.
+      'images'); None means the command takes none.
+
+  Returns:
+    The exit status: 0, or 2 for input the command cannot honour.
+  """
+  argv = list(sys.argv if argv is None else argv)
+  args = argv[1:argv.index('--')] if '--' in argv else argv[1:]
+  if '--version' in args:
+    print(version())
+    return 0
+  flag_values = flags.FlagValues()
+  names = cli_flags.define(config_class, flag_values)
+  if any(a in HELP_ARGS for a in args):
+    print(usage(doc, flag_values, names))
+    return 0
+  try:
+    rest = flag_values(argv)[1:]
+  except flags.Error as e:
+    return _fail('%s (see --help)' % e)
+  if rest and not positional:
+    return _fail('unexpected argument(s) %s (see --help)' % ' '.join(rest))
+  # absl's own logging asks whether the global flags were parsed.
+  flags.FLAGS.mark_as_parsed()
+  log.setup()
+  compat.apply()
+  extra = {positional: rest} if positional else {}
+  try:
+    config = cli_flags.build(config_class, flag_values, **extra)
+    main(config)
+  except errors.UserError as e:
+    return _fail(e)
+  except Exception as e:  # pylint: disable=broad-except
+    message = errors.describe_tf_error(e)
+    if message is None:
+      raise
+    return _fail(message)
+  return 0
+
+
+def main_entry(config_class, main, doc, positional=None):
+  """A console entry point: run() on sys.argv, exiting with its status."""
+  sys.exit(run(config_class, main, doc, positional=positional))

@@ -1,0 +1,295 @@
+"""Typed run configurations: what each engine is asked to do.
+
+One dataclass per command. A field's name is its command-line flag's name
+and its default is that flag's default for that command (TF-Slim's names
+and defaults), so `cli.flags` defines the flags of a command from its
+config class and builds the config from the parsed flags; tests and library
+users build configs directly. `validate()` checks a config before any graph
+is built and raises a UserError naming the flag at fault.
+"""
+
+import dataclasses
+import json
+import os
+from typing import List, Optional
+
+from slimvision.core.errors import UserError
+
+OPTIMIZERS = ('adadelta', 'adagrad', 'adam', 'ftrl', 'momentum', 'rmsprop',
+              'sgd')
+DECAY_TYPES = ('exponential', 'fixed', 'polynomial')
+
+
+def _positive(flag, value, allow_none=True):
+  if value is None and allow_none:
+    return
+  if value is None or value < 1:
+    raise UserError('--%s must be positive, got %s' % (flag, value))
+
+
+def _refuse_quantize(flag, instead):
+  raise UserError(
+      '--%s needs tf.contrib.quantize, which TensorFlow removed (2.0); '
+      'quantization-aware graphs are not available on current TensorFlow. '
+      '%s' % (flag, instead))
+
+
+@dataclasses.dataclass(kw_only=True)
+class _Data:
+  """The dataset, split and batching."""
+  dataset_name: str = 'imagenet'
+  dataset_split_name: str = 'train'
+  dataset_dir: Optional[str] = None
+  labels_offset: int = 0
+  batch_size: int = 32
+  num_preprocessing_threads: int = 4
+
+
+@dataclasses.dataclass(kw_only=True)
+class _Model:
+  """The network and its input."""
+  model_name: str = 'inception_v3'
+  preprocessing_name: Optional[str] = None
+  use_grayscale: bool = False
+  moving_average_decay: Optional[float] = None
+
+  @property
+  def preprocessing(self):
+    """The preprocessing (or model) name that selects the input functions."""
+    return self.preprocessing_name or self.model_name
+
+
+@dataclasses.dataclass(kw_only=True)
+class TrainConfig(_Model, _Data):
+  """train_image_classifier.py: see engines/training.py."""
+  train_dir: str = '/tmp/tfmodel/'
+  train_image_size: Optional[int] = None
+  max_number_of_steps: Optional[int] = None
+  seed: Optional[int] = None
+  # Fine-tuning.
+  checkpoint_path: Optional[str] = None
+  checkpoint_exclude_scopes: Optional[str] = None
+  trainable_scopes: Optional[str] = None
+  ignore_missing_vars: bool = False
+  # Model and loss.
+  weight_decay: float = 0.00004
+  batch_norm_decay: Optional[float] = None
+  label_smoothing: float = 0.0
+  quantize_delay: int = -1
+  # Augmentation (inception preprocessing).
+  min_crop_area: Optional[float] = None
+  color_distortion: bool = True
+  random_rotate_90: bool = False
+  # Optimizer.
+  optimizer: str = 'rmsprop'
+  adadelta_rho: float = 0.95
+  adagrad_initial_accumulator_value: float = 0.1
+  adam_beta1: float = 0.9
+  adam_beta2: float = 0.999
+  opt_epsilon: float = 1.0
+  ftrl_learning_rate_power: float = -0.5
+  ftrl_initial_accumulator_value: float = 0.1
+  ftrl_l1: float = 0.0
+  ftrl_l2: float = 0.0
+  momentum: float = 0.9
+  rmsprop_momentum: float = 0.9
+  rmsprop_decay: float = 0.9
+  # Learning rate.
+  learning_rate_decay_type: str = 'exponential'
+  learning_rate: float = 0.01
+  end_learning_rate: float = 0.0001
+  learning_rate_decay_factor: float = 0.94
+  num_epochs_per_decay: float = 2.0
+  warmup_epochs: float = 0
+  # Input, logging and checkpoints.
+  num_readers: int = 4
+  log_every_n_steps: int = 10
+  save_summaries_secs: int = 600
+  save_interval_secs: int = 600
+  # Clones, replicas and the cluster.
+  num_clones: int = 1
+  clone_on_cpu: bool = False
+  master: str = ''
+  task: int = 0
+  worker_replicas: int = 1
+  num_ps_tasks: int = 0
+  ps_hosts: str = ''
+  worker_hosts: str = ''
+  job_name: str = ''
+  sync_replicas: bool = False
+  replicas_to_aggregate: int = 1
+
+  def validate(self):
+    """Raises UserError for a setting the training cannot honour."""
+    if self.quantize_delay >= 0:
+      _refuse_quantize('quantize_delay', 'Train in float and quantize after '
+                       'training with the TFLite converter '
+                       '(export_inference_graph.py --tflite_file '
+                       '--tflite_quantize) instead.')
+    _positive('batch_size', self.batch_size, allow_none=False)
+    _positive('num_clones', self.num_clones, allow_none=False)
+    _positive('max_number_of_steps', self.max_number_of_steps)
+    if self.batch_size % self.num_clones:
+      raise UserError('--batch_size=%d is not divisible by --num_clones=%d' %
+                      (self.batch_size, self.num_clones))
+    if self.optimizer not in OPTIMIZERS:
+      raise UserError('Unknown --optimizer %r; valid: %s' %
+                      (self.optimizer, ', '.join(OPTIMIZERS)))
+    if self.learning_rate_decay_type not in DECAY_TYPES:
+      raise UserError('Unknown --learning_rate_decay_type %r; valid: %s' %
+                      (self.learning_rate_decay_type, ', '.join(DECAY_TYPES)))
+    if self.batch_norm_decay is not None and not (
+        0.0 <= self.batch_norm_decay < 1.0):
+      raise UserError('--batch_norm_decay must be in [0, 1), got %g' %
+                      self.batch_norm_decay)
+    if self.min_crop_area is not None and not 0.0 < self.min_crop_area <= 1.0:
+      raise UserError('--min_crop_area must be in (0, 1], got %g' %
+                      self.min_crop_area)
+    if self.sync_replicas and self.replicas_to_aggregate < 1:
+      raise UserError('--replicas_to_aggregate must be at least 1')
+    if os.path.exists(self.train_dir) and not os.path.isdir(self.train_dir):
+      raise UserError('--train_dir %s is a file, not a folder' %
+                      self.train_dir)
+
+  def augmentation(self):
+    """Keyword arguments of the training preprocessing set by the flags."""
+    options = {}
+    if self.min_crop_area is not None:
+      options['min_crop_area'] = self.min_crop_area
+    if not self.color_distortion:
+      options['color_distortion'] = False
+    if self.random_rotate_90:
+      options['random_rotate_90'] = True
+    return options
+
+
+@dataclasses.dataclass(kw_only=True)
+class EvalConfig(_Model, _Data):
+  """eval_image_classifier.py: see engines/evaluation.py."""
+  dataset_split_name: str = 'test'
+  batch_size: int = 100
+  checkpoint_path: Optional[str] = '/tmp/tfmodel/'
+  eval_dir: str = '/tmp/tfmodel/'
+  eval_image_size: Optional[int] = None
+  max_num_batches: Optional[int] = None
+  eval_interval_secs: int = 0
+  eval_timeout_secs: Optional[int] = None
+  master: str = ''
+  quantize: bool = False
+
+  def validate(self):
+    if self.quantize:
+      _refuse_quantize('quantize', 'Evaluate the float model, or export a '
+                       'quantized TFLite model with export_inference_graph.py'
+                       ' --tflite_file --tflite_quantize instead.')
+    _positive('batch_size', self.batch_size, allow_none=False)
+    _positive('max_num_batches', self.max_num_batches)
+
+
+@dataclasses.dataclass(kw_only=True)
+class ExportConfig(_Model):
+  """export_inference_graph.py: see engines/export.py."""
+  dataset_name: str = 'imagenet'
+  dataset_dir: Optional[str] = None
+  labels_offset: int = 0
+  num_classes: Optional[int] = None
+  checkpoint_path: Optional[str] = None
+  image_size: Optional[int] = None
+  batch_size: Optional[int] = None
+  is_training: bool = False
+  is_video_model: bool = False
+  num_frames: Optional[int] = None
+  output_file: str = ''
+  write_text_graphdef: bool = False
+  frozen_graph_file: Optional[str] = None
+  saved_model_dir: Optional[str] = None
+  tflite_file: Optional[str] = None
+  tflite_quantize: bool = False
+  quantize: bool = False
+
+  def validate(self):
+    if self.quantize:
+      _refuse_quantize('quantize', 'Export a quantized TFLite model with '
+                       '--tflite_file --tflite_quantize instead.')
+    for flag in ('batch_size', 'image_size', 'num_classes'):
+      _positive(flag, getattr(self, flag))
+    if not (self.output_file or self.frozen_graph_file or
+            self.saved_model_dir or self.tflite_file):
+      raise UserError('nothing to export: give --output_file (and with '
+                      '--checkpoint_path: --frozen_graph_file, '
+                      '--saved_model_dir, --tflite_file)')
+    needs_weights = [f for f in ('frozen_graph_file', 'saved_model_dir',
+                                 'tflite_file') if getattr(self, f)]
+    if needs_weights and not self.checkpoint_path:
+      raise UserError('--%s needs --checkpoint_path (the weights to export)' %
+                      needs_weights[0])
+
+
+@dataclasses.dataclass(kw_only=True)
+class ClassifyConfig(_Model):
+  """classify_image.py: see engines/inference.py."""
+  images: List[str] = dataclasses.field(
+      default_factory=list, metadata={'flag': False})
+  checkpoint_path: Optional[str] = None
+  saved_model_dir: Optional[str] = None
+  frozen_graph: Optional[str] = None
+  image_size: Optional[int] = None
+  dataset_dir: Optional[str] = None
+  labels_file: Optional[str] = None
+  labels_offset: int = 0
+  num_classes: Optional[int] = None
+  top_k: int = 5
+
+  def model_source(self):
+    """Which of checkpoint_path, saved_model_dir, frozen_graph is given."""
+    given = [f for f in ('checkpoint_path', 'saved_model_dir', 'frozen_graph')
+             if getattr(self, f)]
+    if len(given) != 1:
+      raise UserError('give exactly one of --checkpoint_path, '
+                      '--saved_model_dir, --frozen_graph%s' % (
+                          ' (got --%s)' % ', --'.join(given) if given else ''))
+    return given[0]
+
+  def validate(self):
+    if not self.images:
+      raise UserError('give one or more image files to classify')
+    self.model_source()
+    _positive('top_k', self.top_k, allow_none=False)
+    _positive('num_classes', self.num_classes)
+
+
+@dataclasses.dataclass(kw_only=True)
+class ConvertConfig:
+  """download_and_convert_data.py: see datasets/dataset_factory.py."""
+  dataset_name: Optional[str] = None
+  dataset_dir: Optional[str] = None
+  source_dir: Optional[str] = None
+  overwrite: bool = False
+  seed: int = 0
+  validation_fraction: float = 0.1
+  num_shards: Optional[int] = None
+  small_object_area_threshold: float = 0.005
+  foreground_class_of_interest: str = 'person'
+
+  def validate(self):
+    if not 0.0 <= self.validation_fraction < 1.0:
+      raise UserError('--validation_fraction must be in [0, 1), got %g' %
+                      self.validation_fraction)
+    _positive('num_shards', self.num_shards)
+
+
+def flag_fields(config_class):
+  """The dataclass fields of `config_class` that are command-line flags."""
+  return [f for f in dataclasses.fields(config_class)
+          if f.metadata.get('flag', True)]
+
+
+def write_json(config, path, **resolved):
+  """Writes the config (and any `resolved` values) as JSON, atomically."""
+  record = {'config': type(config).__name__,
+            'flags': dataclasses.asdict(config), 'resolved': resolved}
+  tmp = '%s.tmp-%d' % (path, os.getpid())
+  with open(tmp, 'w') as f:
+    json.dump(record, f, indent=2, sort_keys=True)
+    f.write('\n')
+  os.replace(tmp, path)

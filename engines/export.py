@@ -1,0 +1,242 @@
+"""The export engine: `run(ExportConfig)` writes a network for inference.
+
+Formats (names in engines/inference.py):
+  * the inference GraphDef (no weights), as TF-Slim wrote it;
+  * with a checkpoint: the frozen GraphDef (weights as constants), a
+    SavedModel for TensorFlow Serving and `tf.saved_model.load`, and a
+    TFLite model (optionally dynamic-range quantized).
+
+Every file is written under a temporary name and renamed into place, so a
+failed export never leaves a half-written file where a good one was.
+"""
+
+import os
+import shutil
+
+import tensorflow.compat.v1 as tf
+from tensorflow.python.util import deprecation
+
+from slimvision.core import log
+from slimvision.core.errors import UserError
+from slimvision.datasets import dataset_factory
+from slimvision.engines import checkpoints
+from slimvision.engines import inference
+from slimvision.nets import nets_factory
+
+
+def run(config):
+  """Writes every format `config` (an ExportConfig) asks for.
+
+  Raises:
+    UserError: a setting, checkpoint or output path the export cannot use.
+  """
+  config.validate()
+  spec = nets_factory.model_spec(config.model_name)
+  is_video = config.is_video_model or spec.is_video
+  if is_video and not config.num_frames:
+    raise UserError('%s needs --num_frames (a positive count)' % (
+        '--is_video_model' if config.is_video_model else
+        config.model_name + ', a video model,'))
+  if is_video and (config.saved_model_dir or config.tflite_file):
+    raise UserError('--saved_model_dir and --tflite_file export image '
+                    'classifiers; export a video model as a (frozen) graph')
+  exporter = _Exporter(config, is_video)
+  checkpoint = (checkpoints.resolve(config.checkpoint_path)
+                if config.checkpoint_path else None)
+  frozen_file, graph_file = config.frozen_graph_file, config.output_file
+  if checkpoint and not frozen_file:
+    frozen_file, graph_file = graph_file, None
+  # The TF1 export APIs each print a deprecation notice; they are the
+  # supported way to write these formats from a graph.
+  with deprecation.silence():
+    if graph_file:
+      with tf.Graph().as_default() as graph:
+        exporter.build_graph()
+        exporter.write_graph_def(graph.as_graph_def(), graph_file)
+    if checkpoint:
+      frozen = exporter.freeze(checkpoint)
+      if frozen_file:
+        exporter.write_graph_def(frozen, frozen_file)
+      if config.saved_model_dir:
+        exporter.saved_model(checkpoint, config.saved_model_dir)
+      if config.tflite_file:
+        exporter.tflite(frozen, config.tflite_file)
+
+
+def num_classes(config):
+  """--num_classes, or the dataset's class count minus --labels_offset."""
+  if config.num_classes:
+    return config.num_classes
+  count = dataset_factory.num_classes(config.dataset_name,
+                                      config.dataset_dir or None)
+  if count - config.labels_offset < 1:
+    raise UserError('--labels_offset %d leaves no classes of the %d in %s' %
+                    (config.labels_offset, count, config.dataset_name))
+  return count - config.labels_offset
+
+
+def _temporary(path):
+  return '%s.tmp-%d' % (path.rstrip('/'), os.getpid())
+
+
+def _make_parent(path):
+  tf.gfile.MakeDirs(os.path.dirname(os.path.abspath(path)))
+
+
+def _write_atomically(data, path):
+  _make_parent(path)
+  tmp = _temporary(path)
+  with tf.gfile.GFile(tmp, 'wb') as f:
+    f.write(data)
+  tf.gfile.Rename(tmp, path, overwrite=True)
+
+
+def _replace_folder(tmp, path):
+  """Moves folder tmp to path; an earlier SavedModel there is replaced."""
+  if os.path.exists(path):
+    if os.listdir(path) and not tf.saved_model.contains_saved_model(path):
+      shutil.rmtree(tmp)
+      raise UserError('--saved_model_dir %s exists and is not a SavedModel; '
+                      'choose an empty or new folder' % path)
+    old = _temporary(path) + '.old'
+    os.rename(path, old)
+    os.rename(tmp, path)
+    shutil.rmtree(old)
+  else:
+    os.rename(tmp, path)
+
+
+class _Exporter(object):
+  """The graphs and files of one export."""
+
+  def __init__(self, config, is_video):
+    self.config = config
+    self.is_video = is_video
+    self.num_classes = num_classes(config)
+    self.image_size = config.image_size or nets_factory.get_network_fn(
+        config.model_name, 1).default_image_size
+
+  def _input_shape(self):
+    config, size = self.config, self.image_size
+    if self.is_video:
+      return [config.batch_size, config.num_frames, size, size, 3]
+    return [config.batch_size, size, size, 1 if config.use_grayscale else 3]
+
+  def build_graph(self):
+    """The network on the `input` placeholder in the default graph.
+
+    Returns:
+      (images placeholder, logits, probabilities).
+    """
+    images = tf.placeholder(tf.float32, self._input_shape(),
+                            name=inference.INPUT_NAME)
+    logits, probabilities = inference.build_classifier(
+        images, self.config.model_name, self.num_classes,
+        is_training=self.config.is_training)
+    return images, logits, probabilities
+
+  def write_graph_def(self, graph_def, path):
+    """Writes a GraphDef (text with --write_text_graphdef) via a rename."""
+    if self.config.write_text_graphdef:
+      data = str(graph_def).encode('utf-8')
+    else:
+      data = graph_def.SerializeToString()
+    _write_atomically(data, path)
+    log.info('Wrote %s (%d nodes)', path, len(graph_def.node))
+
+  def _restore(self, session, checkpoint):
+    saver = checkpoints.restorer(checkpoint, checkpoints.variables_to_restore(
+        self.config.moving_average_decay))
+    saver.restore(session, checkpoint)
+
+  def freeze(self, checkpoint):
+    """The frozen inference GraphDef: the checkpoint's weights as constants."""
+    with tf.Graph().as_default() as graph:
+      self.build_graph()
+      with tf.Session(graph=graph) as session:
+        self._restore(session, checkpoint)
+        return tf.graph_util.convert_variables_to_constants(
+            session, graph.as_graph_def(),
+            [inference.LOGITS_NAME, inference.PROBABILITIES_NAME])
+
+  def _outputs(self, logits, probabilities, names_table):
+    index = tf.argmax(logits, axis=1)
+    offset = tf.constant(self.config.labels_offset, tf.int64)
+    return {
+        'classes': tf.add(index, offset),
+        'class_names': tf.gather(names_table, index),
+        'probabilities': probabilities,
+        'logits': logits,
+    }
+
+  def saved_model(self, checkpoint, path):
+    """Writes the SavedModel with both signatures into folder `path`."""
+    config = self.config
+    signature_def = tf.saved_model.signature_def_utils.predict_signature_def
+    labels = inference.load_labels(dataset_dir=config.dataset_dir or None)
+    with tf.Graph().as_default() as graph:
+      images, logits, probabilities = self.build_graph()
+      names_table = tf.constant(
+          inference.output_names(labels, self.num_classes,
+                                 config.labels_offset),
+          name=inference.CLASS_NAMES_TABLE)
+      encoded = tf.placeholder(tf.string, [config.batch_size],
+                               name='encoded_images')
+      decoded = inference.preprocess_encoded(
+          encoded, config.model_name, self.image_size,
+          config.preprocessing_name, config.use_grayscale)
+      served_logits, served_probabilities = inference.build_classifier(
+          decoded, config.model_name, self.num_classes,
+          is_training=config.is_training, reuse=True)
+      # Preprocessing may add image summaries inside the decoding loop; the
+      # SavedModel is for serving, and such collection entries would break
+      # loading it.
+      graph.clear_collection(tf.GraphKeys.SUMMARIES)
+      signatures = {
+          inference.SERVING_SIGNATURE: signature_def(
+              {inference.BYTES_INPUT: encoded},
+              self._outputs(served_logits, served_probabilities,
+                            names_table)),
+          inference.IMAGES_SIGNATURE: signature_def(
+              {inference.IMAGES_INPUT: images},
+              self._outputs(logits, probabilities, names_table)),
+      }
+      _make_parent(path)
+      tmp = _temporary(path)
+      if os.path.exists(tmp):
+        shutil.rmtree(tmp)
+      try:
+        with tf.Session(graph=graph) as session:
+          self._restore(session, checkpoint)
+          builder = tf.saved_model.Builder(tmp)
+          builder.add_meta_graph_and_variables(
+              session, [tf.saved_model.tag_constants.SERVING],
+              signature_def_map=signatures, strip_default_attrs=True)
+          builder.save()
+      except BaseException:
+        if os.path.exists(tmp):
+          shutil.rmtree(tmp)
+        raise
+    _replace_folder(tmp, path)
+    log.info('Wrote SavedModel %s (signatures %s, %s)', path,
+             inference.SERVING_SIGNATURE, inference.IMAGES_SIGNATURE)
+
+  def tflite(self, frozen, path):
+    """Converts the frozen float graph to TFLite (batch 1 if unspecified)."""
+    with tf.Graph().as_default() as graph:
+      images, probabilities = tf.import_graph_def(
+          frozen, return_elements=[inference.INPUT_NAME + ':0',
+                                   inference.PROBABILITIES_NAME + ':0'],
+          name='')
+      if images.shape[0] is None:
+        images.set_shape([1] + images.shape.as_list()[1:])
+      with tf.Session(graph=graph) as session:
+        converter = tf.lite.TFLiteConverter.from_session(
+            session, [images], [probabilities])
+        if self.config.tflite_quantize:
+          converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        model = converter.convert()
+    _write_atomically(model, path)
+    log.info('Wrote %s (%d bytes%s)', path, len(model),
+             ', dynamic-range quantized' if self.config.tflite_quantize
+             else '')

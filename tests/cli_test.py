@@ -1,0 +1,123 @@
+"""The command line: each flag defined once, --help, --version, configs."""
+
+import os
+import re
+
+from absl import flags
+import pytest
+
+from conftest import ROOT, run_cli
+from slimvision.cli import app
+from slimvision.cli import flags as cli_flags
+from slimvision.engines import config as config_lib
+
+SCRIPTS = {
+    'train_image_classifier.py': config_lib.TrainConfig,
+    'eval_image_classifier.py': config_lib.EvalConfig,
+    'export_inference_graph.py': config_lib.ExportConfig,
+    'classify_image.py': config_lib.ClassifyConfig,
+    'download_and_convert_data.py': config_lib.ConvertConfig,
+}
+
+
+def _parse(config_class, *args):
+  flag_values = flags.FlagValues()
+  cli_flags.define(config_class, flag_values)
+  flag_values(['prog'] + list(args))
+  return cli_flags.build(config_class, flag_values)
+
+
+def test_every_flag_has_one_help_text_and_every_help_a_flag():
+  names = {f.name for c in SCRIPTS.values() for f in config_lib.flag_fields(c)}
+  assert names == set(cli_flags.HELP)
+  assert len(names) == 85
+
+
+def test_no_module_but_cli_flags_defines_a_flag():
+  definers = []
+  for folder, dirs, files in os.walk(ROOT):
+    dirs[:] = [d for d in dirs if d not in ('.git', '.venv', 'build')]
+    for name in files:
+      path = os.path.join(folder, name)
+      if name.endswith('.py') and name != 'cli_test.py':
+        with open(path) as f:
+          if re.search(r'\bDEFINE_\w+\(', f.read()):
+            definers.append(os.path.relpath(path, ROOT))
+  assert definers == [os.path.join('cli', 'flags.py')]
+
+
+def test_tf_slim_defaults_differ_per_script_as_they_did():
+  train, evaluation = _parse(config_lib.TrainConfig), _parse(
+      config_lib.EvalConfig)
+  assert (train.batch_size, train.dataset_split_name) == (32, 'train')
+  assert (evaluation.batch_size, evaluation.dataset_split_name) == (100,
+                                                                    'test')
+  assert train.checkpoint_path is None
+  assert evaluation.checkpoint_path == '/tmp/tfmodel/'
+  assert _parse(config_lib.ExportConfig).batch_size is None
+  assert train.optimizer == 'rmsprop' and train.weight_decay == 0.00004
+
+
+def test_flags_become_typed_config_fields():
+  config = _parse(config_lib.TrainConfig, '--model_name=lenet',
+                  '--batch_size=7', '--learning_rate=0.5',
+                  '--nocolor_distortion', '--moving_average_decay=0.99',
+                  '--optimizer=adam')
+  assert config.model_name == 'lenet' and config.batch_size == 7
+  assert config.learning_rate == 0.5 and config.moving_average_decay == 0.99
+  assert config.color_distortion is False and config.optimizer == 'adam'
+  assert config.augmentation() == {'color_distortion': False}
+  convert = _parse(config_lib.ConvertConfig, '--source=/data')
+  assert convert.source_dir == '/data'  # TF-Slim's alias.
+
+
+@pytest.mark.parametrize('script', sorted(SCRIPTS))
+def test_help_lists_the_scripts_own_flags_only(script, capsys):
+  result = run_cli(script, '--help')
+  assert result.returncode == 0
+  listed = re.findall(r'^  --(\w+)', result.stdout, re.M)
+  assert listed == [f.name for f in config_lib.flag_fields(SCRIPTS[script])]
+  assert 'Usage:' in result.stdout
+  for absl_flag in ('test_srcdir', 'tpu', 'logtostderr', 'only_check_args'):
+    assert '--' + absl_flag not in result.stdout
+
+
+def test_train_help_gives_the_help_of_its_main_flags():
+  result = run_cli('train_image_classifier.py', '-h')
+  for flag in ('model_name', 'dataset_dir', 'batch_size'):
+    assert '--' + flag in result.stdout
+    first_words = ' '.join(cli_flags.HELP[flag].split()[:4])
+    assert first_words in ' '.join(result.stdout.split())
+
+
+def test_version_names_ours_and_tensorflows():
+  result = run_cli('eval_image_classifier.py', '--version')
+  assert result.returncode == 0
+  assert re.match(r'slimvision \d+\.\d+\.\d+ \(TensorFlow 2\.\d+',
+                  result.stdout)
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--bogus=1'], "Unknown command line flag 'bogus'"),
+    (['--batch_size=many'], "flag --batch_size=many"),
+    (['--optimizer=lamb'], 'flag --optimizer=lamb: value should be one of'),
+    (['stray'], 'unexpected argument'),
+    (['--batch_size=0'], '--batch_size must be positive, got 0'),
+    (['--batch_size=6', '--num_clones=4'], 'not divisible by --num_clones'),
+])
+def test_bad_flags_are_one_line_and_exit_2(args, message):
+  result = run_cli('train_image_classifier.py', *args)
+  assert result.returncode == 2
+  lines = result.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith('error: ')
+  assert message in lines[0]
+
+
+def test_usage_wraps_each_flag_help():
+  flag_values = flags.FlagValues()
+  names = cli_flags.define(config_lib.ClassifyConfig, flag_values)
+  text = app.usage('Classifies.', flag_values, names)
+  assert text.startswith('Classifies.\n\nFlags:\n')
+  assert '  --top_k (default: 5)\n      How many classes to print per image.' \
+      in text
+  assert max(len(line) for line in text.splitlines()) <= 80
