@@ -147,9 +147,6 @@ class TrainConfig(_Model, _Data):
                       self.min_crop_area)
     if self.sync_replicas and self.replicas_to_aggregate < 1:
       raise UserError('--replicas_to_aggregate must be at least 1')
-    if os.path.exists(self.train_dir) and not os.path.isdir(self.train_dir):
-      raise UserError('--train_dir %s is a file, not a folder' %
-                      self.train_dir)
 
   def augmentation(self):
     """Keyword arguments of the training preprocessing set by the flags."""

@@ -25,6 +25,7 @@ from slimvision.engines import cluster as cluster_lib
 from slimvision.engines import config as config_lib
 from slimvision.engines import hooks as hooks_lib
 from slimvision.engines import pipeline
+from slimvision.engines import train_dir as train_dir_lib
 from slimvision.engines.config import DECAY_TYPES, OPTIMIZERS
 from slimvision.nets import nets_factory
 from slimvision.preprocessing import preprocessing_factory
@@ -227,9 +228,14 @@ def run(config):
         config, master=server.target, task=cluster.task,
         worker_replicas=len(cluster.spec['worker']),
         num_ps_tasks=len(cluster.spec['ps']))
-  tf.gfile.MakeDirs(config.train_dir)
-  with tf.Graph().as_default():
-    return _train(config)
+  if config.task != 0:  # Workers write nothing in the train_dir.
+    tf.gfile.MakeDirs(config.train_dir)
+    with tf.Graph().as_default():
+      return _train(config)
+  with train_dir_lib.lock(config.train_dir):
+    train_dir_lib.remove_partial_saves(config.train_dir)
+    with tf.Graph().as_default():
+      return _train(config)
 
 
 def _check_augmentation(config):
@@ -398,7 +404,8 @@ def _loop(config, deployment, train_tensor, total_loss, summary_op, opt,
         scaffold=scaffold))
     hooks.append(tf.train.CheckpointSaverHook(
         config.train_dir, save_secs=config.save_interval_secs,
-        scaffold=scaffold))
+        scaffold=scaffold,
+        listeners=[train_dir_lib.PartialSaveCleaner(config.train_dir)]))
     creator = tf.train.ChiefSessionCreator(
         scaffold=scaffold, master=config.master, config=session_config,
         checkpoint_dir=config.train_dir)

@@ -1,0 +1,116 @@
+"""One training run per train_dir, and no debris from interrupted saves.
+
+Two runs writing one train_dir interleave their checkpoints and corrupt the
+TensorBoard events file they share. `lock()` takes an exclusive lock on
+TRAIN_DIR/train_dir.lock before anything is written; a second run refuses
+with one line naming the holder. The lock is an fcntl lock, which the
+kernel drops when its process ends in any way, kill -9 included, so a
+stale lock needs no clean-up; the file keeps the holder's PID, host and
+start time for the message. Evaluation reads a train_dir without the lock.
+
+A checkpoint save cut short (a kill) leaves `*.tempstate*` files that
+nothing else removes; `remove_partial_saves()` deletes the train_dir's own
+at start and after each save.
+"""
+
+import datetime
+import fcntl
+import glob
+import json
+import os
+import socket
+
+import tensorflow.compat.v1 as tf
+
+from slimvision.core import log
+from slimvision.core.errors import UserError
+
+LOCK_FILENAME = 'train_dir.lock'
+
+
+class Lock(object):
+  """An exclusive lock on a train_dir, held until `release()`."""
+
+  def __init__(self, train_dir):
+    self.path = os.path.join(train_dir, LOCK_FILENAME)
+    self._fd = None
+
+  def acquire(self):
+    """Takes the lock; raises UserError naming the holder if it is held."""
+    fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+      holder = _read_holder(fd)
+      os.close(fd)
+      raise UserError(
+          '--train_dir %s is in use by another training run (%s); wait for '
+          'it to end or choose another --train_dir' % (
+              os.path.dirname(self.path), holder))
+    record = json.dumps({
+        'pid': os.getpid(), 'host': socket.gethostname(),
+        'started': datetime.datetime.now().isoformat(timespec='seconds')})
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, record.encode('utf-8') + b'\n', 0)
+    self._fd = fd
+    return self
+
+  def release(self):
+    if self._fd is not None:
+      fcntl.flock(self._fd, fcntl.LOCK_UN)
+      os.close(self._fd)
+      self._fd = None
+
+  def __enter__(self):
+    return self if self._fd is not None else self.acquire()
+
+  def __exit__(self, *unused_exc):
+    self.release()
+
+
+def _read_holder(fd):
+  """'pid N on host H since T' from the lock file, as far as it says."""
+  try:
+    record = json.loads(os.pread(fd, 4096, 0).decode('utf-8') or '{}')
+    return 'pid %s on host %s since %s' % (record['pid'], record['host'],
+                                           record['started'])
+  except (ValueError, KeyError, OSError):
+    return 'its lock file says nothing more'
+
+
+def lock(train_dir):
+  """Creates train_dir if needed and returns its held `Lock`.
+
+  Raises:
+    UserError: another run holds the lock, or train_dir is not a folder.
+  """
+  if os.path.exists(train_dir) and not os.path.isdir(train_dir):
+    raise UserError('--train_dir %s is a file, not a folder' % train_dir)
+  tf.gfile.MakeDirs(train_dir)
+  return Lock(train_dir).acquire()
+
+
+def remove_partial_saves(train_dir):
+  """Deletes the `*.tempstate*` files interrupted saves left in train_dir;
+  returns their names."""
+  removed = []
+  for path in sorted(glob.glob(os.path.join(train_dir, '*.tempstate*'))):
+    try:
+      os.remove(path)
+      removed.append(os.path.basename(path))
+    except OSError:
+      pass
+  if removed:
+    log.info('Removed %d file(s) of interrupted checkpoint saves from %s',
+             len(removed), train_dir)
+  return removed
+
+
+class PartialSaveCleaner(tf.train.CheckpointSaverListener):
+  """Removes leftover `*.tempstate*` files after every checkpoint save."""
+
+  def __init__(self, train_dir):
+    self._train_dir = train_dir
+
+  def after_save(self, session, global_step_value):
+    remove_partial_saves(self._train_dir)

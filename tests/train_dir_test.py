@@ -1,0 +1,95 @@
+"""One run per train_dir (the lock) and clean-up of interrupted saves."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import tensorflow.compat.v1 as tf
+
+from conftest import error_line, run_cli
+from slimvision.core.errors import UserError
+from slimvision.engines import train_dir
+
+_TRAIN = ['--dataset_name=shapes', '--model_name=lenet',
+          '--preprocessing_name=lenet', '--batch_size=4',
+          '--max_number_of_steps=2']
+
+
+def test_a_second_run_on_a_locked_train_dir_refuses_and_touches_nothing(
+    shapes_dir, tmp_path):
+  folder = str(tmp_path / 'train')
+  with train_dir.lock(folder):
+    before = sorted(os.listdir(folder))
+    result = run_cli('train_image_classifier.py', '--dataset_dir=' +
+                     shapes_dir, '--train_dir=' + folder, *_TRAIN)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert 'is in use by another training run (pid %d on host' % (
+        os.getpid()) in lines[0]
+    assert sorted(os.listdir(folder)) == before == [train_dir.LOCK_FILENAME]
+  # Released: the run goes ahead.
+  result = run_cli('train_image_classifier.py', '--dataset_dir=' +
+                   shapes_dir, '--train_dir=' + folder, *_TRAIN)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert tf.train.latest_checkpoint(folder).endswith('model.ckpt-2')
+
+
+_HOLD = r'''
+import sys, time
+from slimvision.engines import train_dir
+train_dir.lock(sys.argv[1])
+print('locked', flush=True)
+time.sleep(600)
+'''
+
+
+def test_the_lock_of_a_killed_run_is_free(tmp_path):
+  folder = str(tmp_path / 'train')
+  holder = subprocess.Popen([sys.executable, '-c', _HOLD, folder],
+                            stdout=subprocess.PIPE, text=True)
+  try:
+    assert holder.stdout.readline().strip() == 'locked'
+    with pytest.raises(UserError, match='pid %d on host' % holder.pid):
+      train_dir.lock(folder)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=60)
+  finally:
+    if holder.poll() is None:
+      holder.kill()
+  train_dir.lock(folder).release()  # The kernel dropped the dead run's lock.
+
+
+def test_a_train_dir_that_is_a_file_is_one_line(shapes_dir, tmp_path):
+  path = tmp_path / 'file'
+  path.write_text('not a folder')
+  result = run_cli('train_image_classifier.py', '--dataset_dir=' + shapes_dir,
+                   '--train_dir=' + str(path), *_TRAIN)
+  assert result.returncode == 2
+  assert error_line(result) == ('error: --train_dir %s is a file, not a '
+                                'folder' % path)
+
+
+def test_partial_saves_are_removed_at_start(shapes_dir, tmp_path):
+  folder = tmp_path / 'train'
+  folder.mkdir()
+  leftovers = ['model.ckpt-7.data-00000-of-00001.tempstate8713',
+               'model.ckpt-7.index.tempstate2']
+  for name in leftovers:
+    (folder / name).write_bytes(b'\0' * 64)
+  (folder / 'notes.txt').write_text('mine')
+  result = run_cli('train_image_classifier.py', '--dataset_dir=' + shapes_dir,
+                   '--train_dir=' + str(folder), *_TRAIN)
+  assert result.returncode == 0, result.stderr[-2000:]
+  names = os.listdir(folder)
+  assert not [n for n in names if 'tempstate' in n]
+  assert 'notes.txt' in names and 'model.ckpt-2.index' in names
+  assert 'Removed 2 file(s) of interrupted checkpoint saves' in result.stderr
+
+
+def test_the_cleaner_runs_after_each_save(tmp_path):
+  (tmp_path / 'model.ckpt-3.index.tempstate5').write_bytes(b'x')
+  train_dir.PartialSaveCleaner(str(tmp_path)).after_save(None, 3)
+  assert os.listdir(tmp_path) == []
