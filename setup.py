@@ -10,7 +10,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 SUBPACKAGES = ('cli', 'core', 'datasets', 'deployment', 'engines', 'nets',
-               'preprocessing')
+               'nets.mobilenet', 'nets.nasnet', 'preprocessing')
 
 
 
@@ -33,7 +33,8 @@ setup(
     python_requires='>=3.10',
     packages=['slimvision'] + ['slimvision.' + p for p in SUBPACKAGES],
     package_dir=dict({'slimvision': '.'},
-                     **{'slimvision.' + p: p for p in SUBPACKAGES}),
+                     **{'slimvision.' + p: p.replace('.', '/')
+                        for p in SUBPACKAGES}),
     install_requires=[
         'tensorflow>=2.21,<2.22',
         'tf_keras>=2.21,<2.22',

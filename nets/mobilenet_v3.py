@@ -123,7 +123,8 @@ V3_EDGETPU = blocks.NetworkDef(
         block(4, 96, 3),
         block(4, 96, 3),
         block(4, 96, 3),
-        block(8, 96, 3),
+        # No shortcut here in the published EdgeTPU graph (research/slim).
+        block(8, 96, 3, residual=False),
         block(4, 96, 3),
         block(4, 96, 3),
         block(4, 96, 3),

@@ -49,7 +49,7 @@ class ModelSpec(object):
     is_video: whether the network takes clips of frames (I3D, S3D-G).
     batch_norm_decay_arg: the keyword arg_scope_fn takes for the batch-norm
       moving-average decay ('batch_norm_decay', 'bn_decay'), or None when it
-      takes none (no batch norm, or a fixed decay as in inception_v1/v2).
+      takes none (no batch norm, as in cifarnet and lenet).
   """
   network_fn: Any
   arg_scope_fn: Any
@@ -98,9 +98,9 @@ _MODELS = Registry('model name', {
                          'cifarnet'),
     'lenet': _builtin('lenet', 'lenet', 'lenet_arg_scope', 'lenet'),
     'inception_v1': _builtin('inception_v1', 'inception_v1',
-                             'inception_v1_arg_scope', 'inception'),
+                             'inception_v1_arg_scope', 'inception', _BN),
     'inception_v2': _builtin('inception_v2', 'inception_v2',
-                             'inception_v2_arg_scope', 'inception'),
+                             'inception_v2_arg_scope', 'inception', _BN),
     'inception_v3': _builtin('inception_v3', 'inception_v3',
                              'inception_v3_arg_scope', 'inception', _BN),
     'inception_v4': _builtin('inception_v4', 'inception_v4',
@@ -298,8 +298,7 @@ def is_video_model(name):
 
 def batch_norm_decay_arg(name):
   """The keyword the arg_scope of network `name` takes for the batch-norm
-  moving-average decay, or None when it takes none (no batch norm, or a
-  fixed decay as in TF-Slim's inception_v1 and inception_v2)."""
+  moving-average decay, or None when it takes none (no batch norm)."""
   return model_spec(name).batch_norm_decay_arg
 
 
@@ -332,7 +331,7 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
   if batch_norm_decay is not None:
     if spec.batch_norm_decay_arg is None:
       raise UserError('--batch_norm_decay: %s takes no batch-norm decay (it '
-                      'has no batch norm, or a fixed one)' % name)
+                      'has no batch norm)' % name)
     scope_args[spec.batch_norm_decay_arg] = batch_norm_decay
   func, arg_scope_fn = spec.network(), spec.arg_scope()
 

@@ -26,6 +26,10 @@ def test_install_layout_and_console_commands(tmp_path):
                'download_and_convert_data.py'):
     assert name in package
   assert 'setup.py' not in package and 'tests' not in package
+  # The research/slim module paths are installed too.
+  for module in ('nets/mobilenet/mobilenet_v2.py', 'nets/nasnet/nasnet.py',
+                 'nets/resnet_utils.py', 'engines/training.py'):
+    assert (target / 'slimvision' / module).is_file(), module
   assert {'slim-train-image-classifier', 'slim-eval-image-classifier',
           'slim-download-and-convert-data', 'slim-classify-image',
           'slim-export-inference-graph'} <= set(os.listdir(target / 'bin'))

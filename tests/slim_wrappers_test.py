@@ -1,14 +1,10 @@
-"""The tf_slim.nets wrappers: the model-zoo options they add."""
+"""The shared Inception v1-v3 head (slim_wrappers): research/slim's options."""
 
-import pytest
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 from slimvision.nets import inception_v1
 from slimvision.nets import inception_v3
-from slimvision.nets import resnet_v1
-from slimvision.nets import resnet_v2
-from slimvision.nets import vgg
 
 
 def _names(prefix):
@@ -16,46 +12,24 @@ def _names(prefix):
           if v.op.name.startswith(prefix)]
 
 
-@pytest.mark.parametrize('num_classes', [0, None])
-def test_resnet_without_classes_returns_pooled_features(num_classes):
-  with tf.Graph().as_default():
-    images = tf.placeholder(tf.float32, [1, 64, 64, 3])
-    with slim.arg_scope(resnet_v1.resnet_arg_scope()):
-      net, end_points = resnet_v1.resnet_v1_50(images,
-                                               num_classes=num_classes)
-    assert net.shape.as_list() == [1, 1, 1, 2048]
-    assert end_points['global_pool'] is net
-    assert 'predictions' not in end_points
-    assert not _names('resnet_v1_50/logits')
-
-
-def test_resnet_dense_prediction_options():
-  with tf.Graph().as_default():
-    images = tf.placeholder(tf.float32, [1, 65, 65, 3])
-    with slim.arg_scope(resnet_v2.resnet_arg_scope()):
-      logits, end_points = resnet_v2.resnet_v2_50(
-          images, num_classes=5, global_pool=False, spatial_squeeze=False,
-          output_stride=16)
-    assert logits.shape.as_list() == [1, 5, 5, 5]
-    assert 'global_pool' not in end_points
-    assert 'resnet_v2_50/spatial_squeeze' not in end_points
-    assert end_points['resnet_v2_50/logits'] is logits
-    assert resnet_v2.resnet_v2_50.default_image_size == 224
-
-
 def test_inception_without_classes_returns_pooled_features():
+  # research/slim: the pre-logits pool (fixed-size unless global_pool).
   with tf.Graph().as_default():
     images = tf.placeholder(tf.float32, [1, 224, 224, 3])
     with slim.arg_scope(inception_v1.inception_v1_arg_scope()):
       net, end_points = inception_v1.inception_v1(images, num_classes=0)
     assert net.shape.as_list() == [1, 1, 1, 1024]
-    assert end_points['global_pool'] is net
+    assert end_points['AvgPool_0a_7x7'] is net
+    assert net.op.name == 'InceptionV1/Logits/AvgPool_0a_7x7/AvgPool'
     assert not _names('InceptionV1/Logits')
   with tf.Graph().as_default():
     images = tf.placeholder(tf.float32, [1, 299, 299, 3])
     with slim.arg_scope(inception_v3.inception_v3_arg_scope()):
-      net, _ = inception_v3.inception_v3(images, num_classes=None)
+      net, end_points = inception_v3.inception_v3(
+          images, num_classes=None, global_pool=True)
     assert net.shape.as_list() == [1, 1, 1, 2048]
+    assert end_points['global_pool'] is net
+    assert 'AvgPool_1a' not in end_points
     assert not _names('InceptionV3/AuxLogits')
     assert not _names('InceptionV3/Logits')
 
@@ -67,13 +41,8 @@ def test_inception_head_end_points():
       logits, end_points = inception_v1.inception_v1(images, num_classes=7)
     assert logits.shape.as_list() == [2, 7]
     assert end_points['AvgPool_0a_7x7'].shape.as_list() == [2, 1, 1, 1024]
+    assert end_points['Logits'] is logits
+    assert end_points['Predictions'].op.name == (
+        'InceptionV1/Logits/Predictions/Reshape_1')
     assert inception_v1.inception_v1.default_image_size == 224
 
-
-def test_vgg_requires_classes():
-  with tf.Graph().as_default():
-    images = tf.placeholder(tf.float32, [1, 224, 224, 3])
-    with pytest.raises(ValueError, match='num_classes must be positive'):
-      vgg.vgg_16(images, num_classes=0)
-    assert not tf.global_variables()
-  assert vgg.vgg_16.default_image_size == 224

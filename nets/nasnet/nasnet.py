@@ -1,14 +1,15 @@
 """NASNet-A for CIFAR-10 and ImageNet (mobile and large), TF-Slim model zoo.
 
-Zoph et al., "Learning Transferable Architectures for Scalable Image
-Recognition", https://arxiv.org/abs/1707.07012.
+research/slim's nets/nasnet/nasnet.py: Zoph et al., "Learning Transferable
+Architectures for Scalable Image Recognition", https://arxiv.org/abs/1707.07012.
 
 A stem, then `num_cells` normal cells split into three stages by two
 reduction cells (stride 2, filters doubled), an auxiliary head on the last
 cell before the second reduction (training only), and a global-pool
 classifier. Variables live at the top level (no network scope): `conv0`,
 `cell_stem_0`, `cell_0`, `reduction_cell_0`, `aux_11`, `final_layer`, ...,
-exactly as in the published checkpoints.
+exactly as in the published checkpoints. The cells are in
+slimvision/nets/nasnet_utils.py (also served as nets/nasnet/nasnet_utils).
 
 Published configurations (input pixels, cells, filters, output features):
   cifar   32x32   18 cells  32 filters  768
@@ -21,6 +22,7 @@ import tf_slim as slim
 from slimvision.nets import nasnet_utils
 
 NasNetConfig = nasnet_utils.NasNetConfig
+arg_scope = slim.arg_scope
 
 
 def cifar_config():
@@ -210,8 +212,8 @@ def _build(images, num_classes, is_training, final_endpoint, config,
         current_step=current_step)
 
 
-def build_nasnet_cifar(images, num_classes, is_training=True,
-                       final_endpoint=None, config=None, current_step=None):
+def build_nasnet_cifar(images, num_classes, is_training=True, config=None,
+                       current_step=None, final_endpoint=None):
   """Builds NASNet-A 6 @ 768 for CIFAR-10.
 
   Args:
@@ -221,11 +223,13 @@ def build_nasnet_cifar(images, num_classes, is_training=True,
       [batch, 768] (and builds no auxiliary head).
     is_training: training mode for batch norm, dropout and drop path (off
       otherwise), and whether the auxiliary head is built.
-    final_endpoint: end point name to stop at ('Stem', 'Cell_3',
-      'Reduction_Cell_0', 'global_pool', ...); its tensor is returned.
     config: NasNetConfig; default cifar_config().
     current_step: scalar Tensor driving the drop path schedule; default the
       global step (created if the graph has none).
+    final_endpoint: end point name to stop at ('Stem', 'Cell_3',
+      'Reduction_Cell_0', 'global_pool', ...); its tensor is returned. Last,
+      so research/slim's positional (images, num_classes, is_training,
+      config, current_step) calls keep working.
 
   Returns:
     (logits [batch, num_classes], end_points dict name -> Tensor). With
