@@ -1,10 +1,18 @@
 """CIFAR-10: 32x32 colour images of 10 classes; converter and reader.
 
-Source: `cifar-10-python.tar.gz` (https://www.cs.toronto.edu/~kriz/cifar.html),
-whose `cifar-10-batches-py/` holds the pickled batches `data_batch_1..5`
-(train, 10000 images each), `test_batch` (test) and `batches.meta` (class
-names). Each batch is a dict with b'data', uint8 [10000, 3072] (the red,
-green and blue 32x32 planes of each image, rows first) and b'labels'.
+Sources (https://www.cs.toronto.edu/~kriz/cifar.html), either archive, or
+a folder holding one, its extracted folder or its batch files:
+  * `cifar-10-python.tar.gz` (downloaded when no source is given):
+    `cifar-10-batches-py/` holds the pickled batches `data_batch_1..5`
+    (train, 10000 images each), `test_batch` (test) and `batches.meta`
+    (class names). Each batch is a dict with b'data', uint8 [10000, 3072]
+    (the red, green and blue 32x32 planes of each image, rows first) and
+    b'labels'.
+  * `cifar-10-binary.tar.gz`: `cifar-10-batches-bin/` holds
+    `data_batch_1..5.bin`, `test_batch.bin` and `batches.meta.txt` (one
+    class name a line). A batch is 10000 records of 3073 bytes: the label,
+    then the same 3072 pixel bytes.
+Both give the same records.
 
 The pickles are read with `SafeUnpickler`, which only lets through what those
 files contain (numpy array reconstruction; dicts, lists, bytes and numbers
@@ -13,6 +21,7 @@ code. Output: `cifar10_train.tfrecord` and `cifar10_test.tfrecord` with
 32x32x3 PNG images in source order, `labels.txt`, `dataset_spec.json`.
 """
 
+import collections
 import functools
 import io
 import os
@@ -38,6 +47,9 @@ SPLIT_BATCHES = {
 }
 META_BATCH = 'batches.meta'
 ARCHIVE_NAME = 'cifar-10-python.tar.gz'
+BINARY_ARCHIVE_NAME = 'cifar-10-binary.tar.gz'
+# One record of the binary batches: the label byte, then the pixels.
+RECORD_BYTES = 1 + IMAGE_SIZE * IMAGE_SIZE * 3
 URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz'
 ARCHIVE_MD5 = 'c58f30108f718f92721af3b95e74349a'  # Published on the site.
 
@@ -98,6 +110,24 @@ def load_batch(data, name='batch'):
   return batch
 
 
+def load_binary_batch(data, name='batch'):
+  """Reads one batch of the binary archive; returns a dict like load_batch's.
+
+  Returns:
+    {b'data': uint8 [N, 3072], b'labels': uint8 [N]}.
+
+  Raises:
+    conversion.ConversionError: a length that is not whole records.
+  """
+  if not data or len(data) % RECORD_BYTES:
+    raise conversion.ConversionError(
+        '%s is not a CIFAR-10 binary batch: %d bytes is not a whole number of '
+        '%d-byte records (label byte + 32x32x3 pixels); is it truncated?' %
+        (name, len(data), RECORD_BYTES))
+  records = np.frombuffer(data, np.uint8).reshape(-1, RECORD_BYTES)
+  return {b'data': records[:, 1:], b'labels': records[:, 0]}
+
+
 def _batch_arrays(batch, name):
   """(images uint8 [N, 32, 32, 3], labels int64 [N]) of a batch dict."""
   data, labels = batch.get(b'data'), batch.get(b'labels')
@@ -122,6 +152,41 @@ def _batch_arrays(batch, name):
   return images, labels
 
 
+def _pickled_class_names(data, name):
+  return load_batch(data, name).get(b'label_names')
+
+
+def _text_class_names(data, unused_name):
+  return [line.strip() for line in data.decode('utf-8').splitlines()
+          if line.strip()]
+
+
+# How each archive lays out its files; a batch file is base name + suffix.
+Layout = collections.namedtuple('Layout', [
+    'archive', 'folder', 'suffix', 'load_batch', 'meta', 'class_names'])
+LAYOUTS = (
+    Layout(ARCHIVE_NAME, 'cifar-10-batches-py', '', load_batch, META_BATCH,
+           _pickled_class_names),
+    Layout(BINARY_ARCHIVE_NAME, 'cifar-10-batches-bin', '.bin',
+           load_binary_batch, 'batches.meta.txt', _text_class_names),
+)
+
+
+def _batch_files(layout):
+  """{split: batch file names} of a layout."""
+  return {split: tuple(b + layout.suffix for b in batches)
+          for split, batches in SPLIT_BATCHES.items()}
+
+
+def _layout_of(names):
+  """The Layout whose batch files are among `names`, or None."""
+  for layout in LAYOUTS:
+    if any(set(batches) & names
+           for batches in _batch_files(layout).values()):
+      return layout
+  return None
+
+
 class _Source(object):
   """The batch files of an archive or a folder, by base name."""
 
@@ -130,15 +195,16 @@ class _Source(object):
     self._tar = None
     self._members = {}
     if os.path.isdir(path):
-      for folder in (path, os.path.join(path, 'cifar-10-batches-py')):
+      for folder in [path] + [os.path.join(path, l.folder) for l in LAYOUTS]:
         if os.path.isdir(folder):
           for name in os.listdir(folder):
             self._members.setdefault(name, os.path.join(folder, name))
-      if not self._members or not set(self._members) & set(
-          SPLIT_BATCHES['train'] + SPLIT_BATCHES['test']):
-        inner = os.path.join(path, ARCHIVE_NAME)
-        if os.path.isfile(inner):
-          self.__init__(inner)
+      if not _layout_of(set(self._members)):
+        for layout in LAYOUTS:
+          inner = os.path.join(path, layout.archive)
+          if os.path.isfile(inner):
+            self.__init__(inner)
+            break
     elif os.path.isfile(path):
       self._tar = archive.open_tar(path)
       for member in archive.check_tar(self._tar, path):
@@ -179,26 +245,26 @@ def download_source(download_dir, log=print):
                         log=log)
 
 
-def _class_names(batches):
-  """The class names of batches.meta, else CLASS_NAMES."""
-  if META_BATCH not in batches.names():
+def _class_names(batches, layout):
+  """The class names of the layout's meta file, else CLASS_NAMES."""
+  if layout.meta not in batches.names():
     return CLASS_NAMES
-  label_names = load_batch(batches.read(META_BATCH),
-                           META_BATCH).get(b'label_names')
+  label_names = layout.class_names(batches.read(layout.meta), layout.meta)
   if not label_names:
     return CLASS_NAMES
   class_names = tuple(n.decode('utf-8') if isinstance(n, bytes) else str(n)
                       for n in label_names)
   if len(class_names) != NUM_CLASSES:
     raise conversion.ConversionError('%s lists %d classes, expected %d' %
-                                     (META_BATCH, len(class_names),
+                                     (layout.meta, len(class_names),
                                       NUM_CLASSES))
   return class_names
 
 
-def _read_split(batches, names):
-  """[(image uint8 [32, 32, 3], label)] of the batch files `names`."""
-  arrays = [_batch_arrays(load_batch(batches.read(b), b), b) for b in names]
+def _read_split(batches, names, load):
+  """[(image uint8 [32, 32, 3], label)] of the batch files `names`, each
+  read by `load(data, name)` into a batch dict."""
+  arrays = [_batch_arrays(load(batches.read(b), b), b) for b in names]
   return list(zip(np.concatenate([a[0] for a in arrays]),
                   np.concatenate([a[1] for a in arrays])))
 
@@ -216,9 +282,10 @@ def convert(dataset_dir, source=None, overwrite=False, seed=0, log=print):
 
   Args:
     dataset_dir: output folder.
-    source: `cifar-10-python.tar.gz`, or a folder holding it, its extracted
-      `cifar-10-batches-py/` or the batch files; None downloads the archive
-      into dataset_dir/downloads.
+    source: `cifar-10-python.tar.gz` or `cifar-10-binary.tar.gz`, or a
+      folder holding one, its extracted `cifar-10-batches-py/` or
+      `cifar-10-batches-bin/`, or the batch files; None downloads the python
+      archive into dataset_dir/downloads.
     overwrite: replace a complete earlier conversion.
     seed: unused (the records keep the source order, as TF-Slim's), accepted
       so every converter has the same arguments.
@@ -235,24 +302,26 @@ def convert(dataset_dir, source=None, overwrite=False, seed=0, log=print):
   def plan(source, resources):
     batches = resources.enter_context(_Source(source))
     names = batches.names()
-    class_names = _class_names(batches)
+    layout = _layout_of(names)
+    if not layout:
+      raise conversion.ConversionError(
+          '%s holds no CIFAR-10 batch (%s); expected the official %s or %s' %
+          (source, ', '.join(sorted(names)[:10]) or 'empty', ARCHIVE_NAME,
+           BINARY_ARCHIVE_NAME))
+    class_names = _class_names(batches, layout)
     splits, missing = {}, []
-    for split in sorted(SPLIT_BATCHES):
-      present = [b for b in SPLIT_BATCHES[split] if b in names]
-      absent = [b for b in SPLIT_BATCHES[split] if b not in names]
+    for split, files in sorted(_batch_files(layout).items()):
+      present = [b for b in files if b in names]
+      absent = [b for b in files if b not in names]
       if not present:
-        missing.append((split, '%s has no %s' %
-                        (source, ', '.join(SPLIT_BATCHES[split]))))
+        missing.append((split, '%s has no %s' % (source, ', '.join(files))))
         continue
       if absent:
         log('Warning: %s lacks %s; split %s will be incomplete' %
             (source, ', '.join(absent), split))
-      # Unpickled when written: one split in memory at a time.
-      splits[split] = functools.partial(_read_split, batches, present)
-    if not splits:
-      raise conversion.ConversionError(
-          '%s holds no CIFAR-10 batch (%s); expected the official %s' % (
-              source, ', '.join(sorted(names)[:10]) or 'empty', ARCHIVE_NAME))
+      # Read when written: one split in memory at a time.
+      splits[split] = functools.partial(_read_split, batches, present,
+                                        layout.load_batch)
     return conversion.Plan(
         splits, functools.partial(_make_record, class_names=class_names),
         dict(enumerate(class_names)), FILE_PATTERN, missing=missing)

@@ -1,7 +1,10 @@
 """The export engine: `run(ExportConfig)` writes a network for inference.
 
 Formats (names in engines/inference.py):
-  * the inference GraphDef (no weights), as TF-Slim wrote it;
+  * the inference GraphDef (no weights), as TF-Slim wrote it: reference
+    variables (VariableV2), so that TensorFlow's freeze_graph tool freezes
+    it with a checkpoint (it cannot read the resource variables TF2 makes by
+    default), and research/slim's output op names;
   * with a checkpoint: the frozen GraphDef (weights as constants), a
     SavedModel for TensorFlow Serving and `tf.saved_model.load`, and a
     TFLite model (optionally dynamic-range quantized).
@@ -51,7 +54,7 @@ def run(config):
   with deprecation.silence():
     if graph_file:
       with tf.Graph().as_default() as graph:
-        exporter.build_graph()
+        exporter.build_graph(reference_variables=True)
         exporter.write_graph_def(graph.as_graph_def(), graph_file)
     if checkpoint:
       frozen = exporter.freeze(checkpoint)
@@ -122,17 +125,26 @@ class _Exporter(object):
       return [config.batch_size, config.num_frames, size, size, 3]
     return [config.batch_size, size, size, 1 if config.use_grayscale else 3]
 
-  def build_graph(self):
+  def build_graph(self, reference_variables=False):
     """The network on the `input` placeholder in the default graph.
 
+    Args:
+      reference_variables: make VariableV2 variables instead of resource
+        ones; same names, so the same checkpoints restore.
+
     Returns:
-      (images placeholder, logits, probabilities).
+      (images placeholder, logits, probabilities); `self.output_names` is
+      set to the names of every output op (inference.build_network).
     """
     images = tf.placeholder(tf.float32, self._input_shape(),
                             name=inference.INPUT_NAME)
-    logits, probabilities = inference.build_classifier(
-        images, self.config.model_name, self.num_classes,
-        is_training=self.config.is_training)
+    # Re-entering the root scope keeps every variable name; use_resource is
+    # inherited by the network's own scopes. None: TF2's resource default.
+    with tf.variable_scope(tf.get_variable_scope(), use_resource=(
+        False if reference_variables else None)):
+      logits, probabilities, self.output_names = inference.build_network(
+          images, self.config.model_name, self.num_classes,
+          is_training=self.config.is_training)
     return images, logits, probabilities
 
   def write_graph_def(self, graph_def, path):
@@ -150,14 +162,14 @@ class _Exporter(object):
     saver.restore(session, checkpoint)
 
   def freeze(self, checkpoint):
-    """The frozen inference GraphDef: the checkpoint's weights as constants."""
+    """The frozen inference GraphDef: the checkpoint's weights as constants,
+    with our outputs and research/slim's (e.g. `.../Predictions/Reshape_1`)."""
     with tf.Graph().as_default() as graph:
       self.build_graph()
       with tf.Session(graph=graph) as session:
         self._restore(session, checkpoint)
         return tf.graph_util.convert_variables_to_constants(
-            session, graph.as_graph_def(),
-            [inference.LOGITS_NAME, inference.PROBABILITIES_NAME])
+            session, graph.as_graph_def(), self.output_names)
 
   def _outputs(self, logits, probabilities, names_table):
     index = tf.argmax(logits, axis=1)

@@ -9,7 +9,9 @@ eval_image_classifier.py does.
 The exported formats (export_inference_graph.py) and their names:
   * GraphDef / frozen GraphDef: float placeholder `input` [batch, size, size,
     channels] ([batch, frames, size, size, 3] for video models), outputs
-    `logits` and `probabilities` [batch, num_classes].
+    `logits` and `probabilities` [batch, num_classes], and the network's own
+    output ops under research/slim's names (`classic_output_names`, e.g.
+    `MobilenetV1/Predictions/Reshape_1`).
   * SavedModel (tag `serve`): signature `serving_default` takes
     `image_bytes` (string [batch] of encoded image files) and signature
     `predict_images` takes `images` (float [batch, size, size, channels],
@@ -90,12 +92,46 @@ def build_classifier(images, model_name, num_classes, is_training=False,
     (logits, probabilities), float Tensors [batch, num_classes] named
     `logits` and `probabilities` (with a `_N` suffix after the first call).
   """
+  logits, probabilities, _ = build_network(images, model_name, num_classes,
+                                           is_training, reuse)
+  return logits, probabilities
+
+
+def build_network(images, model_name, num_classes, is_training=False,
+                  reuse=None):
+  """build_classifier(), and the names of every output op of the graph.
+
+  Returns:
+    (logits, probabilities, output op names): the names are `logits`,
+    `probabilities` and the network's own ops for them as research/slim
+    named them (`classic_output_names`), which graph tools such as
+    freeze_graph are given.
+  """
   network_fn = nets_factory.get_network_fn(model_name, num_classes,
                                            is_training=is_training)
   with tf.variable_scope(tf.get_variable_scope(), reuse=reuse):
-    logits, _ = network_fn(images)
-  logits = tf.identity(logits, name=LOGITS_NAME)
-  return logits, tf.nn.softmax(logits, name=PROBABILITIES_NAME)
+    network_logits, end_points = network_fn(images)
+  logits = tf.identity(network_logits, name=LOGITS_NAME)
+  probabilities = tf.nn.softmax(logits, name=PROBABILITIES_NAME)
+  names = [logits.op.name, probabilities.op.name]
+  names += classic_output_names(network_logits, end_points)
+  return logits, probabilities, names
+
+
+def classic_output_names(logits, end_points):
+  """The op names research/slim's graphs answer at, e.g.
+  ['MobilenetV1/Logits/SpatialSqueeze', 'MobilenetV1/Predictions/Reshape_1'].
+
+  Args:
+    logits: the network's logits Tensor.
+    end_points: its end points; the softmax is `Predictions` (`predictions`
+      in the ResNets); VGG, AlexNet and OverFeat have none.
+  """
+  predictions = end_points.get('Predictions', end_points.get('predictions'))
+  names = [logits.op.name]
+  if predictions is not None and predictions.op.name not in names:
+    names.append(predictions.op.name)
+  return names
 
 
 def output_names(labels, num_classes, labels_offset=0):

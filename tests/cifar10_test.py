@@ -1,4 +1,5 @@
-"""CIFAR-10 conversion from a miniature cifar-10-python.tar.gz."""
+"""CIFAR-10 conversion from miniature cifar-10-python.tar.gz and
+cifar-10-binary.tar.gz archives."""
 
 import io
 import os
@@ -62,6 +63,28 @@ def make_archive(path, batches=None, seed=0, replace=None):
           for s, a in arrays.items() if a[0]}
 
 
+def make_binary_archive(path, arrays, replace=None):
+  """Writes `arrays` ({split: (images, labels)} of make_archive) as a tiny
+  cifar-10-binary.tar.gz: TRAIN_PER_BATCH records per train batch file."""
+  with tarfile.open(path, 'w:gz') as tar:
+    # The real file ends with blank lines.
+    meta = ''.join(n + '\n' for n in cifar10.CLASS_NAMES) + '\n\n'
+    _add(tar, 'cifar-10-batches-bin/batches.meta.txt', meta.encode())
+    for split, (images, labels) in arrays.items():
+      if split == 'test':
+        files = {'test_batch.bin': slice(None)}
+      else:
+        files = {'data_batch_%d.bin' % (i + 1): slice(
+            i * TRAIN_PER_BATCH, (i + 1) * TRAIN_PER_BATCH) for i in range(5)}
+      for name, rows in files.items():
+        # Per record: the label byte, then the R, G and B 32x32 planes.
+        planes = images[rows].transpose(0, 3, 1, 2).reshape(-1, 3072)
+        records = np.concatenate(
+            [labels[rows].astype(np.uint8)[:, None], planes], axis=1)
+        raw = (replace or {}).get(name) or records.tobytes()
+        _add(tar, 'cifar-10-batches-bin/' + name, raw)
+
+
 def test_round_trip_is_pixel_exact(tmp_path):
   archive = str(tmp_path / 'cifar-10-python.tar.gz')
   arrays = make_archive(archive)
@@ -80,6 +103,61 @@ def test_round_trip_is_pixel_exact(tmp_path):
     assert [r['label'] for r in records] == labels.tolist()
     np.testing.assert_array_equal(np.stack([r['image'] for r in records]),
                                   images)
+
+
+def test_binary_archive_gives_the_same_records_as_the_python_one(tmp_path):
+  python_archive = str(tmp_path / 'cifar-10-python.tar.gz')
+  arrays = make_archive(python_archive, seed=7)
+  binary_archive = str(tmp_path / 'cifar-10-binary.tar.gz')
+  make_binary_archive(binary_archive, arrays)
+  outputs = {}
+  for kind, source in (('python', python_archive),
+                       ('binary', binary_archive)):
+    outputs[kind] = str(tmp_path / kind)
+    result = cifar10.convert(outputs[kind], source=source,
+                             log=lambda m: None)
+    assert result['splits'] == {'train': 5 * TRAIN_PER_BATCH,
+                                'test': TEST_COUNT}, kind
+  with open(os.path.join(outputs['python'], 'labels.txt')) as f:
+    python_labels = f.read()
+  with open(os.path.join(outputs['binary'], 'labels.txt')) as f:
+    assert f.read() == python_labels
+  assert python_labels.splitlines()[:2] == ['0:airplane', '1:automobile']
+  for split, (images, labels) in arrays.items():
+    decoded = {kind: decode_split(lambda s=split, o=out: cifar10.get_split(
+        s, o))[1] for kind, out in outputs.items()}
+    assert len(decoded['binary']) == len(decoded['python']) == len(labels)
+    for i, (binary, python) in enumerate(zip(decoded['binary'],
+                                             decoded['python'])):
+      assert binary['label'] == python['label'] == labels[i]
+      np.testing.assert_array_equal(binary['image'], python['image'])
+      np.testing.assert_array_equal(binary['image'], images[i])
+
+
+def test_extracted_binary_folder_and_a_truncated_batch(tmp_path):
+  arrays = make_archive(str(tmp_path / 'c.tar.gz'), batches=('test_batch',))
+  archive = str(tmp_path / 'b.tar.gz')
+  make_binary_archive(archive, arrays)
+  with tarfile.open(archive) as tar:
+    tar.extractall(str(tmp_path / 'src'), filter='data')
+  result = cifar10.convert(str(tmp_path / 'out'), source=str(tmp_path / 'src'),
+                           log=lambda m: None)
+  assert result['splits'] == {'test': TEST_COUNT}
+  assert result['missing'] == ['train']
+  _, records = decode_split(lambda: cifar10.get_split('test',
+                                                      str(tmp_path / 'out')))
+  np.testing.assert_array_equal(np.stack([r['image'] for r in records]),
+                                arrays['test'][0])
+  path = str(tmp_path / 'src' / 'cifar-10-batches-bin' / 'test_batch.bin')
+  with open(path, 'rb') as f:
+    data = f.read()
+  with open(path, 'wb') as f:
+    f.write(data[:-100])
+  with pytest.raises(cifar10.conversion.ConversionError,
+                     match=r'test_batch\.bin is not a CIFAR-10 binary batch: '
+                     r'12192 bytes is not a whole number of 3073-byte'):
+    cifar10.convert(str(tmp_path / 'out2'), source=str(tmp_path / 'src'),
+                    log=lambda m: None)
 
 
 def test_extracted_folder_and_only_test_batch(tmp_path):

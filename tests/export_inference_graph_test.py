@@ -20,7 +20,7 @@ from PIL import Image
 import pytest
 import tensorflow.compat.v1 as tf
 
-from conftest import error_line, run_cli, run_script, shared_path
+from conftest import error_line, run_cli, shared_path
 from slimvision.engines import checkpoints
 from slimvision.engines import inference
 from slimvision.datasets import image_folder
@@ -365,6 +365,96 @@ def test_bad_input_is_one_clear_line(halves, tmp_path, args, message):
   assert result.returncode == 2, result.stderr[-3000:]
   assert re.search(message, error_line(result)), result.stderr[-2000:]
   assert os.listdir(str(tmp_path)) == []
+
+
+# ----------------------------------------------------------------------------
+# The classic tools: TensorFlow's freeze_graph and research/slim's op names.
+
+
+def _run_graph(graph_def, images, outputs):
+  """The values of op names `outputs` of a frozen GraphDef fed `images`."""
+  with tf.Graph().as_default(), tf.Session() as session:
+    tensors = tf.import_graph_def(
+        graph_def, return_elements=[name + ':0' for name in outputs], name='')
+    return session.run(tensors, {'input:0': images})
+
+
+def test_exported_graph_is_frozen_by_tensorflows_freeze_graph(shapes_dir,
+                                                              tmp_path):
+  from tensorflow.python.tools import freeze_graph
+  train_dir = str(tmp_path / 'train')
+  result = run_cli(
+      'train_image_classifier.py', '--dataset_name=shapes',
+      '--dataset_dir=' + shapes_dir, '--model_name=mobilenet_v1_025',
+      '--train_image_size=64', '--train_dir=' + train_dir,
+      '--max_number_of_steps=2', '--batch_size=4', '--seed=1')
+  assert result.returncode == 0, result.stderr[-3000:]
+  checkpoint = tf.train.latest_checkpoint(train_dir)
+  graph, ours = str(tmp_path / 'graph.pb'), str(tmp_path / 'ours.pb')
+  result = run_cli(
+      'export_inference_graph.py', '--model_name=mobilenet_v1_025',
+      '--dataset_name=shapes', '--dataset_dir=' + shapes_dir,
+      '--image_size=64', '--checkpoint_path=' + train_dir,
+      '--output_file=' + graph, '--frozen_graph_file=' + ours)
+  assert result.returncode == 0, result.stderr[-3000:]
+  # Reference variables, which freeze_graph reads; it fails on resource ones.
+  ops = {node.op for node in inference.read_graph_def(graph).node}
+  assert 'VariableV2' in ops and 'VarHandleOp' not in ops
+
+  classic = 'MobilenetV1/Predictions/Reshape_1'
+  frozen = str(tmp_path / 'frozen.pb')
+  freeze_graph.freeze_graph(
+      input_graph=graph, input_saver='', input_binary=True,
+      input_checkpoint=checkpoint, output_node_names=classic,
+      restore_op_name='', filename_tensor_name='', output_graph=frozen,
+      clear_devices=True, initializer_nodes='')
+  images = np.random.RandomState(6).normal(
+      size=(2, 64, 64, 3)).astype(np.float32)
+  want_logits, want = _checkpoint_outputs(train_dir, 'mobilenet_v1_025', 6,
+                                          images=images)
+  assert want.shape == (2, 6)
+  got, = _run_graph(inference.read_graph_def(frozen), images, [classic])
+  assert np.max(np.abs(got - want)) < 1e-5
+  # Our own frozen graph answers under both names, and the classic logits.
+  names = ['probabilities', classic, 'logits',
+           'MobilenetV1/Logits/SpatialSqueeze']
+  probabilities, slim_probabilities, logits, slim_logits = _run_graph(
+      inference.read_graph_def(ours), images, names)
+  for value in (probabilities, slim_probabilities):
+    assert np.max(np.abs(value - want)) < 1e-5
+  for value in (logits, slim_logits):
+    assert np.max(np.abs(value - want_logits)) < 1e-4
+
+
+# model -> (research/slim's logits op, its softmax op or None), as in README:
+# one model per way of naming them (mobilenet_v1: the freeze_graph test).
+CLASSIC_NAMES = {
+    'cifarnet': ('CifarNet/logits/BiasAdd', 'CifarNet/Predictions/Reshape_1'),
+    'inception_v1': ('InceptionV1/Logits/SpatialSqueeze',
+                     'InceptionV1/Logits/Predictions/Reshape_1'),
+    'inception_v4': ('InceptionV4/Logits/Logits/BiasAdd',
+                     'InceptionV4/Logits/Predictions'),
+    'mobilenet_v2_035': ('MobilenetV2/Logits/output',
+                         'MobilenetV2/Predictions/Reshape_1'),
+    'resnet_v1_50': ('resnet_v1_50/SpatialSqueeze',
+                     'resnet_v1_50/predictions/Reshape_1'),
+    'vgg_a': ('vgg_a/fc8/squeezed', None),
+}
+
+
+@pytest.mark.parametrize('model_name', sorted(CLASSIC_NAMES))
+def test_graph_keeps_research_slims_output_names(model_name):
+  with tf.Graph().as_default() as graph:
+    # 112: the auxiliary head of inception_v4 needs 5x5 Mixed_6h (~107 px).
+    size = 224 if model_name.startswith('vgg') else 112
+    images = tf.placeholder(tf.float32, [1, size, size, 3], name='input')
+    _, _, names = inference.build_network(images, model_name, 5)
+    logits, predictions = CLASSIC_NAMES[model_name]
+    assert names == ['logits', 'probabilities', logits] + (
+        [predictions] if predictions else [])
+    for name in names:
+      assert graph.get_operation_by_name(name).outputs[0].shape.as_list() == [
+          1, 5]
 
 
 # ----------------------------------------------------------------------------
