@@ -16,16 +16,24 @@ Usage:
   # SOURCE/train/<class>/ and SOURCE/validation/<class>/):
   python download_and_convert_data.py --dataset_name=satellite \
       --dataset_dir=/tmp/satellite --source_dir=/data/satellite
+
+  # Check a conversion: read every record, list the bad ones (exit 2 if any):
+  python download_and_convert_data.py --verify --dataset_name=satellite \
+      --dataset_dir=/tmp/satellite
 """
 
 from slimvision.cli import app
 from slimvision.datasets import dataset_factory
+from slimvision.engines import verification
 from slimvision.engines.config import ConvertConfig
 
 
 def convert(config):
-  """Converts the dataset `config` (a ConvertConfig) names."""
+  """Converts (or with --verify, verifies) the dataset `config` (a
+  ConvertConfig) names."""
   config.validate()
+  if config.verify:
+    return verification.run(config)
   return dataset_factory.convert(
       config.dataset_name, config.dataset_dir, source=config.source_dir,
       overwrite=config.overwrite, seed=config.seed,

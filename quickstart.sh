@@ -21,7 +21,8 @@ slim-train-image-classifier --dataset_name=shapes \
     --train_dir="$OUT/train" --max_number_of_steps=1500 --batch_size=64 \
     --optimizer=momentum --learning_rate=0.02 --weight_decay=0.004 \
     --num_epochs_per_decay=10 --learning_rate_decay_factor=0.5 \
-    --log_every_n_steps=100 --save_interval_secs=60 --seed=0
+    --log_every_n_steps=100 --save_summaries_steps=100 --save_interval_secs=60 \
+    --seed=0
 slim-eval-image-classifier --dataset_name=shapes \
     --dataset_split_name=validation --dataset_dir="$OUT/shapes" \
     --model_name=cifarnet --checkpoint_path="$OUT/train" \

@@ -9,7 +9,6 @@ pulled by a loop that does nothing else, after a warm-up.
 """
 
 import argparse
-import os
 import time
 
 import tensorflow.compat.v1 as tf

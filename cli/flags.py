@@ -32,6 +32,11 @@ HELP = {
     'num_preprocessing_threads': 'The number of threads used to decode and '
                                  'preprocess the images.',
     'num_readers': 'The number of parallel readers that read data.',
+    'skip_corrupt_records': 'Skip a record that cannot be read or decoded, or '
+                            'whose label is out of range, with a warning '
+                            'naming its file and index, and report how many '
+                            'were skipped (default: stop with an error naming '
+                            'it). Not a TF-Slim flag.',
     # Model.
     'model_name': 'The name of the architecture to use.',
     'preprocessing_name': 'The name of the preprocessing to use. If left as '
@@ -71,6 +76,16 @@ HELP = {
                         ' the variables.',
     'ignore_missing_vars': 'When restoring a checkpoint would ignore missing '
                            'variables.',
+    'freeze_batch_norm_statistics': 'With --trainable_scopes: run only the '
+                                    'batch-norm updates of those scopes, so '
+                                    'the moving mean and variance of the '
+                                    'frozen layers stay as restored. Not a '
+                                    'TF-Slim flag: TF-Slim (the default) '
+                                    'updates every layer\'s statistics, '
+                                    'which adapts them to new images but, '
+                                    'with small batches or few images, '
+                                    'can drift from what the frozen weights '
+                                    'were trained with.',
     'train_dir': 'Directory where checkpoints and event logs are written.',
     'max_number_of_steps': 'The maximum number of training steps.',
     'seed': 'Random seed. Training: shuffling and initialisation (None: '
@@ -111,7 +126,12 @@ HELP = {
     'rmsprop_momentum': 'Momentum.',
     'rmsprop_decay': 'Decay term for RMSProp.',
     # Learning rate.
-    'learning_rate_decay_type': 'Specifies how the learning rate is decayed.',
+    'learning_rate_decay_type': 'Specifies how the learning rate is decayed: '
+                                'exponential (staircase), fixed, polynomial '
+                                '(linear to --end_learning_rate) or cosine '
+                                '(half a cosine to --end_learning_rate at '
+                                '--max_number_of_steps, after any '
+                                '--warmup_epochs).',
     'learning_rate': 'Initial learning rate.',
     'end_learning_rate': 'The minimal end learning rate used by a polynomial '
                          'decay learning rate.',
@@ -124,6 +144,9 @@ HELP = {
     'log_every_n_steps': 'The frequency with which logs are printed.',
     'save_summaries_secs': 'The frequency with which summaries are saved, in '
                            'seconds.',
+    'save_summaries_steps': 'Save summaries every this many steps instead '
+                            'of every --save_summaries_secs. Either way '
+                            'they are also saved at the last step.',
     'save_interval_secs': 'The frequency with which the model is saved, in '
                           'seconds.',
     # Clones, replicas and the cluster.
@@ -190,6 +213,10 @@ HELP = {
                                    'area, that labels an image 1.',
     'foreground_class_of_interest': 'visualwakewords: the COCO category of '
                                     'label 1.',
+    'verify': 'Convert nothing: read every record of every split of the '
+              'dataset in --dataset_dir (parse, decode the image, check the '
+              'label), list each bad one (file, index, reason) and exit 2 if '
+              'any is bad.',
 }
 
 ENUMS = {

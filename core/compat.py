@@ -50,7 +50,6 @@ import sys
 # messages on the command line; users can still set the variable themselves.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-import tensorflow.compat.v1 as tf  # noqa: E402
 from tensorflow.python.framework import ops  # noqa: E402
 from tensorflow.python.ops import array_ops  # noqa: E402
 from tensorflow.python.ops import control_flow_ops  # noqa: E402

@@ -3,8 +3,20 @@
 `UserError` is input the program cannot honour: a flag, a file or data at
 fault. The command line (cli/app.py) prints it as one `error: ...` line and
 exits 2; `describe_tf_error` gives the same one-line treatment to the
-TensorFlow errors that bad data causes.
+TensorFlow errors that bad input causes.
+
+A message of ours that can only reach the user inside a TensorFlow error
+(the input pipeline's assertions on bad records) is put between `OPEN` and
+`CLOSE`, so `describe_tf_error` finds it in TensorFlow's text.
 """
+
+import re
+
+OPEN, CLOSE = '<<slimvision: ', '>>'
+_OURS = re.compile(re.escape(OPEN) + r'(.*?)' + re.escape(CLOSE))
+# TensorFlow's framing of a graph error: its first line, where the failing
+# node was defined (indented traceback lines) and the node's name.
+_FRAMING = re.compile(r'Graph execution error:|Detected at node |Node: |\s')
 
 
 class UserError(ValueError):
@@ -19,15 +31,40 @@ def first_line(message):
   return str(message)
 
 
+def tf_error_text(message):
+  """The line of a TensorFlow error message that says what went wrong:
+  the first one that is not the graph-error framing (or the first line)."""
+  for line in str(message).splitlines():
+    if line.strip() and not _FRAMING.match(line):
+      return line.strip()
+  return first_line(message)
+
+
+def ours(message):
+  """Our message inside a TensorFlow error's text, or None."""
+  match = _OURS.search(str(message))
+  if match is None:
+    return None
+  # The assertion printed it C-escaped (\" and \\).
+  return re.sub(r'\\(.)', r'\1', match.group(1))
+
+
 def describe_tf_error(error):
   """A one-line description of a TensorFlow error that bad input causes
   (corrupt records, undecodable images, missing files), or None for any
-  other exception."""
+  other exception. TensorFlow's whole text goes to the debug log."""
   import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
+  from slimvision.core import log  # pylint: disable=g-import-not-at-top
+  if not isinstance(error, tf.errors.OpError):
+    return None
+  log.logger.debug('%s: %s', type(error).__name__, error.message)
+  message = ours(error.message)
+  if message is not None:
+    return message
   prefixes = ((tf.errors.DataLossError, 'corrupt or truncated record file: '),
               (tf.errors.InvalidArgumentError, 'invalid data: '),
               (tf.errors.NotFoundError, 'not found: '))
   for error_class, prefix in prefixes:
     if isinstance(error, error_class):
-      return prefix + first_line(error.message)
+      return prefix + tf_error_text(error.message)
   return None

@@ -51,3 +51,9 @@ def setup(level=logging.INFO):
   # deprecated; that is the compatibility layer's business, not the user's.
   warnings.filterwarnings('ignore', category=UserWarning,
                           module=r'(tensorflow|tf_keras|tf_slim)\.')
+
+
+def format_duration(seconds):
+  """'H:MM:SS' with as many hours as it takes (no wrap at 24 hours)."""
+  seconds = int(round(max(0.0, seconds)))
+  return '%d:%02d:%02d' % (seconds // 3600, seconds // 60 % 60, seconds % 60)

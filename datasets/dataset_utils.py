@@ -12,11 +12,13 @@ import glob
 import io
 import json
 import os
+import time
 
 from PIL import Image
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+from slimvision.core import log as log_lib
 from slimvision.core.errors import UserError
 
 LABELS_FILENAME = 'labels.txt'
@@ -189,6 +191,17 @@ def check_dataset_dir(dataset_dir):
                        'first with download_and_convert_data.py' % dataset_dir)
 
 
+def require_spec(dataset_dir):
+  """The spec of the complete conversion in dataset_dir, or DatasetError."""
+  check_dataset_dir(dataset_dir)
+  spec = read_spec(dataset_dir)
+  if spec is None:
+    raise DatasetError(
+        '%s has no %s: it was not converted by download_and_convert_data.py '
+        '(or the conversion did not finish)' % (dataset_dir, SPEC_FILENAME))
+  return spec
+
+
 # ----------------------------------------------------------------------------
 # Reading.
 
@@ -280,20 +293,44 @@ def make_split(split_name, dataset_dir, file_pattern, splits_to_sizes,
 # Writing a conversion safely.
 
 
-class Progress(object):
-  """Prints `label: done/total` about every 10% (and at the end)."""
+def progress_line(stream, text):
+  """Shows a progress line: rewritten in place (carriage return) on a
+  terminal, one line each time in a log file or pipe. `text` None ends the
+  line on a terminal."""
+  is_terminal = getattr(stream, 'isatty', lambda: False)()
+  if text is None:
+    if is_terminal:
+      stream.write('\n')
+  elif is_terminal:
+    stream.write('\r%s   ' % text)
+  else:
+    stream.write(text + '\n')
+  stream.flush()
 
-  def __init__(self, label, total, stream=None):
+
+class Progress(object):
+  """Shows `label: done/total (percent), rate/s, ETA` about every 10%
+  (and at the end): in place on a terminal, a line each in a log."""
+
+  def __init__(self, label, total, stream=None, clock=time.time):
     import sys  # pylint: disable=g-import-not-at-top
     self._label, self._total, self._done = label, total, 0
     self._stream = stream or sys.stdout
     self._next = 0
+    self._clock = clock
+    self._start = clock()
 
   def advance(self, count=1):
     self._done += count
     if self._done >= self._next or self._done == self._total:
-      self._stream.write('%s: %d/%d\n' % (self._label, self._done, self._total))
-      self._stream.flush()
+      rate = self._done / max(self._clock() - self._start, 1e-6)
+      left = (self._total - self._done) / max(rate, 1e-6)
+      progress_line(self._stream, '%s: %d/%d (%.0f%%), %.1f/s, ETA %s' % (
+          self._label, self._done, self._total,
+          100.0 * self._done / max(1, self._total), rate,
+          log_lib.format_duration(left)))
+      if self._done >= self._total:
+        progress_line(self._stream, None)
       self._next = self._done + max(1, self._total // 10)
 
 

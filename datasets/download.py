@@ -15,7 +15,9 @@ import time
 import urllib.error
 import urllib.request
 
+from slimvision.core import log as log_lib
 from slimvision.core.errors import UserError
+from slimvision.datasets import dataset_utils
 
 _CHUNK = 1 << 20
 
@@ -38,11 +40,6 @@ def _human(num_bytes):
     if num_bytes < 1024 or unit == 'GB':
       return ('%d %s' if unit == 'B' else '%.1f %s') % (num_bytes, unit)
     num_bytes /= 1024.0
-
-
-def _eta(seconds):
-  seconds = int(seconds)
-  return '%d:%02d:%02d' % (seconds // 3600, seconds // 60 % 60, seconds % 60)
 
 
 def verify(path, sha256=None, md5=None, size=None):
@@ -79,14 +76,13 @@ def _fetch_once(url, part_path, timeout, stream):
           if total:
             line = '%s / %s (%.0f%%), %s/s, ETA %s' % (
                 _human(done), _human(total), 100.0 * done / total,
-                _human(rate), _eta((total - done) / max(rate, 1e-6)))
+                _human(rate), log_lib.format_duration(
+                    (total - done) / max(rate, 1e-6)))
           else:
             line = '%s, %s/s' % (_human(done), _human(rate))
-          stream.write('\r>> Downloading %s: %s   ' % (
+          dataset_utils.progress_line(stream, '>> Downloading %s: %s' % (
               os.path.basename(part_path).split('.part-')[0], line))
-          stream.flush()
-    stream.write('\n')
-    stream.flush()
+    dataset_utils.progress_line(stream, None)
   return done, total
 
 

@@ -224,13 +224,7 @@ def get_split(split_name, dataset_dir, file_pattern=None, reader=None):
     dataset_utils.DatasetError: no spec (not converted), unknown split, or
       missing record files.
   """
-  dataset_utils.check_dataset_dir(dataset_dir)
-  spec = dataset_utils.read_spec(dataset_dir)
-  if spec is None:
-    raise dataset_utils.DatasetError(
-        '%s has no %s: it was not converted by download_and_convert_data.py '
-        '(or the conversion did not finish)' %
-        (dataset_dir, dataset_utils.SPEC_FILENAME))
+  spec = dataset_utils.require_spec(dataset_dir)
   return dataset_utils.make_split(
       split_name, dataset_dir, file_pattern or spec['file_pattern'],
       spec['splits'], spec['num_classes'], spec.get('name', dataset_dir),

@@ -10,7 +10,10 @@ parameter-server (ps) tasks. As in TF-Slim:
     the regularization losses are added to the first clone only, so they
     count once;
   * gradients are summed over clones, which (given the division above) is
-    the gradient of the average clone loss plus the regularization.
+    the gradient of the average clone loss plus the regularization;
+  * TensorBoard gets TF-Slim's `Losses/clone_loss` (one per clone,
+    `Losses/clone_<i>/clone_loss`, with several) and
+    `Losses/regularization_loss`.
 
 Usage:
   config = DeploymentConfig(num_clones=2, clone_on_cpu=True)
@@ -153,13 +156,17 @@ def _clone_loss(clone, num_clones, regularization_losses):
     losses = tf.get_collection(tf.GraphKeys.LOSSES, clone.scope)
     if losses:
       clone_loss = tf.add_n(losses, name='clone_loss')
+      summary_lib.scalar('/'.join(filter(None, [
+          'Losses', clone.scope.rstrip('/'), 'clone_loss'])), clone_loss)
       if num_clones > 1:
         clone_loss = tf.div(clone_loss, 1.0 * num_clones,
                             name='scaled_clone_loss')
       parts.append(clone_loss)
     if regularization_losses:
-      parts.append(tf.add_n(regularization_losses,
-                            name='regularization_loss'))
+      regularization_loss = tf.add_n(regularization_losses,
+                                     name='regularization_loss')
+      summary_lib.scalar('Losses/regularization_loss', regularization_loss)
+      parts.append(regularization_loss)
     if not parts:
       return None
     return tf.add_n(parts)

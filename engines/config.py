@@ -17,7 +17,7 @@ from slimvision.core.errors import UserError
 
 OPTIMIZERS = ('adadelta', 'adagrad', 'adam', 'ftrl', 'momentum', 'rmsprop',
               'sgd')
-DECAY_TYPES = ('exponential', 'fixed', 'polynomial')
+DECAY_TYPES = ('exponential', 'fixed', 'polynomial', 'cosine')
 
 
 def _positive(flag, value, allow_none=True):
@@ -43,6 +43,7 @@ class _Data:
   labels_offset: int = 0
   batch_size: int = 32
   num_preprocessing_threads: int = 4
+  skip_corrupt_records: bool = False
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -71,6 +72,7 @@ class TrainConfig(_Model, _Data):
   checkpoint_exclude_scopes: Optional[str] = None
   trainable_scopes: Optional[str] = None
   ignore_missing_vars: bool = False
+  freeze_batch_norm_statistics: bool = False
   # Model and loss.
   weight_decay: float = 0.00004
   batch_norm_decay: Optional[float] = None
@@ -105,6 +107,7 @@ class TrainConfig(_Model, _Data):
   num_readers: int = 4
   log_every_n_steps: int = 10
   save_summaries_secs: int = 600
+  save_summaries_steps: Optional[int] = None
   save_interval_secs: int = 600
   # Clones, replicas and the cluster.
   num_clones: int = 1
@@ -129,6 +132,11 @@ class TrainConfig(_Model, _Data):
     _positive('batch_size', self.batch_size, allow_none=False)
     _positive('num_clones', self.num_clones, allow_none=False)
     _positive('max_number_of_steps', self.max_number_of_steps)
+    _positive('save_summaries_steps', self.save_summaries_steps)
+    if (self.learning_rate_decay_type == 'cosine' and
+        not self.max_number_of_steps):
+      raise UserError('--learning_rate_decay_type=cosine needs '
+                      '--max_number_of_steps (the end of the schedule)')
     if self.batch_size % self.num_clones:
       raise UserError('--batch_size=%d is not divisible by --num_clones=%d' %
                       (self.batch_size, self.num_clones))
@@ -267,6 +275,7 @@ class ConvertConfig:
   num_shards: Optional[int] = None
   small_object_area_threshold: float = 0.005
   foreground_class_of_interest: str = 'person'
+  verify: bool = False
 
   def validate(self):
     if not 0.0 <= self.validation_fraction < 1.0:

@@ -30,6 +30,8 @@ class Scores(object):
     self.num_classes = num_classes
     self.k = min(k, num_classes)
     self.count = 0
+    # Corrupt records skipped (--skip_corrupt_records), else None.
+    self.skipped = None
     self.correct = 0
     self.correct_top_k = 0
     self.confusion = np.zeros((num_classes, num_classes), np.int64)
@@ -56,24 +58,45 @@ class Scores(object):
     return self.correct_top_k / float(max(1, self.count))
 
   def per_class_accuracy(self):
-    """Array [num_classes]: correct / examples of each class (NaN if none)."""
-    totals = self.confusion.sum(axis=1)
+    """Array [num_classes]: correct / examples of each class (NaN if none).
+    This is also each class's recall."""
+    return _ratio(np.diag(self.confusion), self.confusion.sum(axis=1))
+
+  def per_class_precision(self):
+    """Array [num_classes]: correct / predictions of each class (NaN if the
+    class was never predicted)."""
+    return _ratio(np.diag(self.confusion), self.confusion.sum(axis=0))
+
+  def per_class_f1(self):
+    """Array [num_classes]: harmonic mean of precision and recall (0 where
+    both are 0, NaN where either is undefined)."""
+    precision, recall = self.per_class_precision(), self.per_class_accuracy()
+    total = precision + recall
     with np.errstate(invalid='ignore', divide='ignore'):
-      return np.where(totals > 0, np.diag(self.confusion) / totals, np.nan)
+      return np.where(total > 0, 2 * precision * recall / total,
+                      np.where(np.isnan(total), np.nan, 0.0))
+
+  def class_table(self, names):
+    """Rows (name, examples, precision, recall, F1) for each class."""
+    return list(zip(names, self.confusion.sum(axis=1),
+                    self.per_class_precision(), self.per_class_accuracy(),
+                    self.per_class_f1()))
 
   def report(self, labels_to_names=None):
-    """A printable table: metrics, per-class accuracy, confusion matrix."""
-    names = [str((labels_to_names or {}).get(i, i))
-             for i in range(self.num_classes)]
+    """A printable table: metrics, per-class scores, confusion matrix."""
+    names = class_names(self.num_classes, labels_to_names)
     width = max(6, max(len(n) for n in names))
-    lines = ['Scored %d examples' % self.count,
-             'Accuracy: %.4f' % self.accuracy,
-             'Recall_%d: %.4f' % (self.k, self.recall_at_k),
-             'Per-class accuracy:']
-    for name, total, value in zip(names, self.confusion.sum(axis=1),
-                                  self.per_class_accuracy()):
-      lines.append('  %-*s %s  (%d examples)' % (
-          width, name, 'n/a   ' if np.isnan(value) else '%.4f' % value,
+    lines = ['Scored %d examples' % self.count]
+    if self.skipped is not None:
+      lines.append('Skipped %d corrupt record(s)' % self.skipped)
+    lines += ['Accuracy: %.4f' % self.accuracy,
+              'Recall_%d: %.4f' % (self.k, self.recall_at_k),
+              'Per class:',
+              '  %-*s %9s %17s %7s' % (width, '', 'precision',
+                                       'recall (accuracy)', 'F1')]
+    for name, total, precision, recall, f1 in self.class_table(names):
+      lines.append('  %-*s %9s %17s %7s  (%d examples)' % (
+          width, name, _number(precision), _number(recall), _number(f1),
           total))
     lines.append('Confusion matrix (rows: true class, columns: predicted):')
     lines.append(' ' * (width + 2) + ' '.join('%6s' % n[:6] for n in names))
@@ -83,20 +106,130 @@ class Scores(object):
     return '\n'.join(lines)
 
 
-def confusion_image(confusion, cell=24):
-  """PNG bytes of the row-normalised confusion matrix (white 0, black 1)."""
-  from PIL import Image  # pylint: disable=g-import-not-at-top
-  totals = np.maximum(confusion.sum(axis=1, keepdims=True), 1)
-  shade = (255 * (1 - confusion / totals)).astype(np.uint8)
-  image = Image.fromarray(np.kron(shade, np.ones((cell, cell), np.uint8)))
+def _ratio(numerator, denominator):
+  with np.errstate(invalid='ignore', divide='ignore'):
+    return np.where(denominator > 0, numerator / np.maximum(denominator, 1),
+                    np.nan)
+
+
+def _number(value):
+  return 'n/a' if np.isnan(value) else '%.4f' % value
+
+
+def class_names(num_classes, labels_to_names=None):
+  """The name of each class index (its number where labels.txt has none)."""
+  return [str((labels_to_names or {}).get(i, i)) for i in range(num_classes)]
+
+
+def one_class_warning(scores, labels_to_names=None, share=0.95):
+  """A warning when (nearly) every example is predicted as one class.
+
+  That is the mark of batch-norm moving statistics that lag the weights (a
+  short run from scratch with the networks' default decay of 0.9997), not
+  of a model that learnt the data; a split that is itself (nearly) one
+  class is not flagged.
+
+  Returns:
+    The warning text, or None.
+  """
+  if scores.count < 10 or scores.num_classes < 2:
+    return None
+  predicted = scores.confusion.sum(axis=0)
+  top = int(np.argmax(predicted))
+  if predicted[top] < share * scores.count:
+    return None
+  if scores.confusion.sum(axis=1).max() >= share * scores.count:
+    return None
+  name = (labels_to_names or {}).get(top, top)
+  return (
+      'Warning: %d of %d examples (%.0f%%) were predicted as %r. This is '
+      'the mark of stale batch-norm statistics: after a short run from '
+      'scratch, the moving mean and variance that evaluation uses still '
+      'describe the first steps\' weights. Train with a lower '
+      '--batch_norm_decay (e.g. 0.99), train longer, or evaluate the '
+      'moving averages of the weights with --moving_average_decay.' % (
+          predicted[top], scores.count, 100.0 * predicted[top] / scores.count,
+          name))
+
+
+def confusion_image(confusion, names, cell=None):
+  """PNG of the confusion matrix that a person can read.
+
+  Each cell shows its count, shaded by its share of the true class's
+  examples (row-normalised: white 0, dark blue all of them); the rows
+  (true class) and columns (predicted) are labelled with the class names.
+
+  Args:
+    confusion: int array [num_classes, num_classes], rows true, columns
+      predicted.
+    names: the class names, [num_classes].
+    cell: cell side in pixels (default: wide enough for the counts).
+
+  Returns:
+    (PNG bytes, (width, height) in pixels).
+  """
+  from PIL import Image, ImageDraw, ImageFont  # pylint: disable=g-import-not-at-top
+  font = ImageFont.load_default()
+  measure = ImageDraw.Draw(Image.new('RGB', (1, 1)))
+
+  def text_size(text):
+    left, top, right, bottom = measure.textbbox((0, 0), text, font=font)
+    return right - left, bottom - top
+
+  num_classes = len(names)
+  labels = [n[:16] for n in names]
+  cell = cell or max(28, 8 + max(text_size(str(int(v)))[0]
+                                 for v in confusion.flat))
+  label_width = 8 + max(text_size(n)[0] for n in labels)
+  label_height = max(text_size(n)[1] for n in labels)
+  title = 'true class (rows) / predicted (columns)'
+  top = 2 * label_height + 14 + max(text_size(n)[0] for n in labels)
+  width = max(label_width + num_classes * cell, text_size(title)[0] + 8)
+  height = top + num_classes * cell + 4
+  image = Image.new('RGB', (width, height), 'white')
+  draw = ImageDraw.Draw(image)
+  draw.text((4, 2), title, fill='black', font=font)
+  totals = np.maximum(confusion.sum(axis=1), 1)
+  for j, name in enumerate(labels):  # Column labels, written upwards.
+    w, h = text_size(name)
+    strip = Image.new('RGB', (w + 2, h + 4), 'white')
+    ImageDraw.Draw(strip).text((0, 0), name, fill='black', font=font)
+    strip = strip.rotate(90, expand=True)
+    image.paste(strip, (label_width + j * cell + (cell - strip.size[0]) // 2,
+                        top - strip.size[1] - 2))
+  for i, name in enumerate(labels):
+    y = top + i * cell
+    draw.text((4, y + (cell - label_height) // 2), name, fill='black',
+              font=font)
+    for j in range(num_classes):
+      share = confusion[i, j] / float(totals[i])
+      shade = (int(255 - 215 * share), int(255 - 175 * share),
+               int(255 - 60 * share))
+      x = label_width + j * cell
+      draw.rectangle([x, y, x + cell - 1, y + cell - 1], fill=shade,
+                     outline=(200, 200, 200))
+      count = str(int(confusion[i, j]))
+      w, h = text_size(count)
+      draw.text((x + (cell - w) // 2, y + (cell - h) // 2), count,
+                fill='white' if share > 0.5 else 'black', font=font)
   buffer = io.BytesIO()
   image.save(buffer, format='PNG')
   return buffer.getvalue(), image.size
 
 
+def _text_summary(tag, markdown):
+  """A TensorBoard text summary (the Text tab) of `markdown`."""
+  metadata = tf.SummaryMetadata(
+      plugin_data=tf.SummaryMetadata.PluginData(plugin_name='text'))
+  tensor = tf.make_tensor_proto(markdown.encode('utf-8'), dtype=tf.string)
+  return tf.Summary.Value(tag=tag, metadata=metadata, tensor=tensor)
+
+
 def write_summaries(eval_dir, global_step, scores, labels_to_names=None):
-  """Writes eval/Accuracy, eval/Recall_5, per-class accuracy and the
+  """Writes eval/Accuracy, eval/Recall_5, per-class precision, recall
+  (accuracy) and F1, a table of them (text) and the labelled
   confusion-matrix image as TensorBoard summaries in eval_dir."""
+  names = class_names(scores.num_classes, labels_to_names)
   values = [
       tf.Summary.Value(tag='eval/Accuracy', simple_value=scores.accuracy),
       tf.Summary.Value(tag='eval/Recall_%d' % scores.k,
@@ -104,15 +237,21 @@ def write_summaries(eval_dir, global_step, scores, labels_to_names=None):
       tf.Summary.Value(tag='eval/num_examples',
                        simple_value=float(scores.count)),
   ]
-  for label, value in enumerate(scores.per_class_accuracy()):
-    if not np.isnan(value):
-      name = (labels_to_names or {}).get(label, str(label))
-      values.append(tf.Summary.Value(
-          tag='eval/per_class_accuracy/%s' % name, simple_value=value))
-  png, (width, height) = confusion_image(scores.confusion)
+  rows = ['| class | examples | precision | recall | F1 |',
+          '|---|---|---|---|---|']
+  for name, total, precision, recall, f1 in scores.class_table(names):
+    rows.append('| %s | %d | %s | %s | %s |' % (
+        name, total, _number(precision), _number(recall), _number(f1)))
+    for metric, value in (('per_class_accuracy', recall),
+                          ('precision', precision), ('f1', f1)):
+      if not np.isnan(value):
+        values.append(tf.Summary.Value(tag='eval/%s/%s' % (metric, name),
+                                       simple_value=value))
+  values.append(_text_summary('eval/per_class', '\n'.join(rows)))
+  png, (width, height) = confusion_image(scores.confusion, names)
   values.append(tf.Summary.Value(
       tag='eval/confusion_matrix', image=tf.Summary.Image(
-          height=height, width=width, colorspace=1,
+          height=height, width=width, colorspace=3,
           encoded_image_string=png)))
   # The TF1 event writer needs graph mode; the summaries are plain protos.
   with tf.Graph().as_default():
@@ -122,7 +261,7 @@ def write_summaries(eval_dir, global_step, scores, labels_to_names=None):
 
 
 def evaluate(session, iterator_init, logits, labels, num_classes,
-             max_num_batches=None):
+             max_num_batches=None, skipped=None):
   """Runs the eval graph over the split once; returns Scores.
 
   Args:
@@ -131,8 +270,12 @@ def evaluate(session, iterator_init, logits, labels, num_classes,
     logits: Tensor [batch, num_classes]; labels: Tensor [batch].
     num_classes: logits width.
     max_num_batches: stop after this many batches (None: the whole split).
+    skipped: the input's pipeline.SkippedRecords when it skips corrupt
+      records (counted in Scores.skipped), else None.
   """
   scores = Scores(num_classes)
+  if skipped is not None:
+    skipped.reset()
   session.run(iterator_init)
   batches = 0
   while max_num_batches is None or batches < max_num_batches:
@@ -143,11 +286,15 @@ def evaluate(session, iterator_init, logits, labels, num_classes,
     scores.update(batch_logits, batch_labels)
     batches += 1
   log.info('Scored %d examples in %d batches', scores.count, batches)
+  if skipped is not None:
+    scores.skipped = skipped.count
+    log.info(skipped.summary())
   return scores
 
 
 _EvalGraph = collections.namedtuple(
-    '_EvalGraph', ['dataset', 'init_op', 'logits', 'labels', 'var_map'])
+    '_EvalGraph',
+    ['dataset', 'init_op', 'logits', 'labels', 'var_map', 'skipped'])
 
 
 def run(config):
@@ -198,15 +345,18 @@ def _build_graph(config):
   def preprocess(image):
     return preprocessing_fn(image, image_size, image_size)
 
+  skipped = (pipeline.SkippedRecords() if config.skip_corrupt_records
+             else None)
   batches = pipeline.build_dataset(
       dataset, preprocess, batch_size=config.batch_size, is_training=False,
       num_threads=config.num_preprocessing_threads,
-      labels_offset=config.labels_offset)
+      labels_offset=config.labels_offset, skipped=skipped)
   iterator = tf.data.make_initializable_iterator(batches)
   images, labels = iterator.get_next()
   logits, _ = network_fn(images)
   var_map = checkpoints.variables_to_restore(config.moving_average_decay)
-  return _EvalGraph(dataset, iterator.initializer, logits, labels, var_map)
+  return _EvalGraph(dataset, iterator.initializer, logits, labels, var_map,
+                    skipped)
 
 
 def _evaluate_checkpoint(config, checkpoint_path, graph):
@@ -219,15 +369,20 @@ def _evaluate_checkpoint(config, checkpoint_path, graph):
     log.info('Evaluating %s (step %d) on %s/%s', checkpoint_path, step,
              config.dataset_name, config.dataset_split_name)
     scores = evaluate(session, graph.init_op, graph.logits, graph.labels,
-                      graph.logits.shape[-1], config.max_num_batches)
+                      graph.logits.shape[-1], config.max_num_batches,
+                      graph.skipped)
   if scores.count == 0:
     raise UserError('the split %s of %s has no examples to score' %
                     (config.dataset_split_name, config.dataset_dir))
   num_samples = graph.dataset.num_samples
-  if config.max_num_batches is None and scores.count != num_samples:
+  if config.max_num_batches is None and scores.count + (
+      scores.skipped or 0) != num_samples:
     log.warning('Scored %d examples but the dataset declares %d for split %s',
                 scores.count, num_samples, config.dataset_split_name)
   print(scores.report(graph.dataset.labels_to_names), flush=True)
+  warning = one_class_warning(scores, graph.dataset.labels_to_names)
+  if warning:
+    log.warning('%s', warning)
   write_summaries(config.eval_dir, step, scores,
                   graph.dataset.labels_to_names)
   return scores

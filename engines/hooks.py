@@ -5,27 +5,35 @@ import time
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-from slimvision.core import log as logging
+from slimvision.core import log as log_lib
 from slimvision.core.errors import UserError
 
 
 class ProgressHook(tf.train.SessionRunHook):
-  """Every n steps logs step, loss, images/sec, sec/step and ETA."""
+  """Logs the first step, then each multiple of n and the last step: the
+  step, percent, loss,
+  images/sec and sec/step over the last interval, and the ETA.
+
+  The ETA comes from the pace since the first step of this session, so the
+  start-up (graph optimisation, the first step's own set-up) does not
+  inflate it.
+  """
 
   def __init__(self, loss, every_n_steps, images_per_step, max_steps=None,
-               log=None):
+               log=None, clock=time.time):
     self._loss = loss
     self._every = max(1, every_n_steps)
     self._images_per_step = images_per_step
     self._max_steps = max_steps
-    self._log = log or logging.info
+    self._log = log or log_lib.info
+    self._clock = clock
 
   def begin(self):
     self._global_step = tf.train.get_global_step()
 
   def after_create_session(self, session, coord):
-    self._last_step = session.run(self._global_step)
-    self._last_time = time.time()
+    self._created = self._clock()
+    self._first = None  # (step, time) at the end of the first step.
 
   def before_run(self, run_context):
     return tf.train.SessionRunArgs([self._global_step, self._loss])
@@ -33,20 +41,30 @@ class ProgressHook(tf.train.SessionRunHook):
   def after_run(self, run_context, run_values):
     step, loss = run_values.results
     step += 1  # The step just taken.
-    if step - self._last_step < self._every and step != self._max_steps:
+    now = self._clock()
+    if self._first is None:
+      self._first = self._last = (step, now)
+      self._log('step %d: loss = %.4f (first step of this run: %.1f s)' % (
+          step, loss, now - self._created))
       return
-    now = time.time()
-    steps = step - self._last_step
-    sec_per_step = (now - self._last_time) / max(1, steps)
-    message = 'step %d: loss = %.4f (%.1f images/sec; %.3f sec/step' % (
-        step, loss, self._images_per_step / max(sec_per_step, 1e-9),
-        sec_per_step)
+    if step % self._every and step != self._max_steps:
+      return
+    sec_per_step = (now - self._last[1]) / max(1, step - self._last[0])
+    message = 'step %d%s: loss = %.4f (%.1f images/sec; %.3f sec/step' % (
+        step, self._percent(step), loss,
+        self._images_per_step / max(sec_per_step, 1e-9), sec_per_step)
     if self._max_steps:
-      remaining = max(0, self._max_steps - step) * sec_per_step
-      message += '; ETA %s' % time.strftime('%H:%M:%S',
-                                            time.gmtime(remaining))
+      pace = (now - self._first[1]) / max(1, step - self._first[0])
+      message += '; ETA %s' % log_lib.format_duration(
+          max(0, self._max_steps - step) * pace)
     self._log(message + ')')
-    self._last_step, self._last_time = step, now
+    self._last = (step, now)
+
+  def _percent(self, step):
+    if not self._max_steps:
+      return ''
+    return ' (%.0f%%)' % (100.0 * min(step, self._max_steps) /
+                          self._max_steps)
 
 
 class FiniteLossHook(tf.train.SessionRunHook):
@@ -75,3 +93,27 @@ class FiniteLossHook(tf.train.SessionRunHook):
         'loss is %s at step %d: training stopped. The last good checkpoint '
         'is %s. Try a lower --learning_rate or check the input data.' %
         (loss, step + 1, last or '(none written yet)'))
+
+
+class LastStepSummaryHook(tf.train.SessionRunHook):
+  """Writes the summaries once more at the end, so TensorBoard's curves
+  reach the last step whatever the summary interval."""
+
+  def __init__(self, summary_op, output_dir):
+    self._summary_op = summary_op
+    self._output_dir = output_dir
+
+  def begin(self):
+    self._global_step = tf.train.get_global_step()
+    self._stepped = False
+
+  def after_run(self, run_context, run_values):
+    self._stepped = True
+
+  def end(self, session):
+    if not self._stepped:
+      return  # No step was taken: nothing new to show.
+    summary, step = session.run([self._summary_op, self._global_step])
+    writer = tf.summary.FileWriterCache.get(self._output_dir)
+    writer.add_summary(summary, step)
+    writer.flush()

@@ -4,17 +4,39 @@ It reads the same things TF-Slim's queue-based DatasetDataProvider read (the
 Dataset's file pattern, reader and decoder) with tf.data: files interleaved
 in parallel, records decoded and preprocessed in parallel, shuffled, batched
 and prefetched, so the model never waits on input.
+
+Bad data is named. Every record travels with its file and its index in the
+file, so a record file that cannot be read to its end, a record that cannot
+be parsed or whose image cannot be decoded, and a label out of range fail
+the input with a message naming the file, the record and the problem
+(core/errors.py finds it in TensorFlow's text), or, given a SkippedRecords,
+are skipped with a warning naming them. The checks are graph ops; only the
+warning of a skipped record calls Python.
 """
 
+import functools
 import glob
+import threading
 
 import tensorflow.compat.v1 as tf
 
+from slimvision.core import errors
+from slimvision.core import log
 from slimvision.core.errors import UserError
+from slimvision.datasets import dataset_utils
 
+# Bytes a TFRecord file spends on each record besides its data: the length
+# (8 bytes), the length's CRC (4) and the data's CRC (4).
+_RECORD_OVERHEAD = 16
+# Records numbered per call of a numbering function.
+_READ_BATCH = 32
+# Records remembered before each record, to name those whose decoding fails
+# (they vanish from the stream; the record after them names them).
+_REMEMBERED = 8
 
-def _record_dataset(files):
-  return tf.data.TFRecordDataset(files, buffer_size=8 << 20)
+BAD_FILE = 'corrupt or truncated record file'
+BAD_DATA = 'invalid data'
+UNDECODABLE = 'the record cannot be parsed or its image decoded'
 
 
 def list_files(dataset):
@@ -29,34 +51,225 @@ def list_files(dataset):
 
 
 def decode_fn(dataset, labels_offset=0):
-  """Returns serialized Example -> (uint8 image [H, W, C], int64 label).
-
-  The label has `labels_offset` subtracted and is checked to lie in
-  [0, num_classes - labels_offset): a record with a label out of range fails
-  with an InvalidArgumentError naming the label and the range.
-  """
-  num_labels = dataset.num_classes - labels_offset
+  """Returns serialized Example -> (uint8 image [H, W, C], int64 label
+  minus `labels_offset`), unchecked: build_dataset checks the label."""
 
   def decode(serialized):
     image, label = dataset.decoder.decode(serialized, ['image', 'label'])
-    label = tf.cast(tf.reshape(label, []), tf.int64) - labels_offset
-    check = tf.debugging.assert_less(
-        label, tf.constant(num_labels, tf.int64),
-        message='label out of range [0, %d) (after --labels_offset=%d)' %
-        (num_labels, labels_offset))
-    check_positive = tf.debugging.assert_non_negative(
-        label, message='negative label (after --labels_offset=%d)' %
-        labels_offset)
-    with tf.control_dependencies([check, check_positive]):
-      return tf.identity(image), tf.identity(label)
+    return image, tf.cast(tf.reshape(label, []), tf.int64) - labels_offset
 
   return decode
+
+
+class SkippedRecords(object):
+  """The bad records an input pipeline skipped; each is warned about once.
+
+  Attributes:
+    records: {(file, index in the file): reason}. A file that cannot be
+      read to its end is one entry, at the record where reading stopped
+      (how many records its unreadable rest held is unknown).
+    unnamed: records skipped without a name: more records in a row failed
+      to decode than the pipeline remembers (_REMEMBERED).
+  """
+
+  def __init__(self, warn=True):
+    """warn: log a warning for each record the first time it is skipped."""
+    self.records = {}
+    self.unnamed = 0
+    self._warn = warn
+    self._lock = threading.Lock()
+
+  def reset(self):
+    with self._lock:
+      self.records.clear()
+      self.unnamed = 0
+
+  def add(self, files, indices, reasons, unnamed=0):
+    """Notes records: files, reasons [n] bytes, indices [n] ints."""
+    for path, index, reason in zip(files, indices, reasons):
+      key = (path.decode('utf-8', 'replace'), int(index))
+      reason = reason.decode('utf-8', 'replace')
+      with self._lock:
+        new = key not in self.records
+        self.records.setdefault(key, reason)
+      if new and self._warn:
+        log.warning('skipped %s record %d: %s', key[0], key[1], reason)
+    if unnamed:
+      with self._lock:
+        self.unnamed += int(unnamed)
+      if self._warn:
+        log.warning('skipped %d record(s) that could not be named: %s',
+                    unnamed, UNDECODABLE)
+
+  @property
+  def count(self):
+    return len(self.records) + self.unnamed
+
+  def summary(self):
+    """E.g. 'Skipped 2 corrupt record(s)'."""
+    return 'Skipped %d corrupt record(s)' % self.count
+
+
+def _report(skipped, kind, files, indices, reasons, unnamed=0):
+  """An op that fails naming the first of the records (files, indices,
+  reasons: [n] Tensors), or, given a SkippedRecords, notes them all."""
+  if skipped is None:
+    # n == 0 when none of the records could be named: pad.
+    first = lambda t, pad: tf.concat([t, [pad]], 0)[0]
+    message = tf.strings.join([
+        errors.OPEN, kind, ': ', first(files, ''), ' record ',
+        tf.strings.as_string(first(indices, tf.constant(-1, tf.int64))),
+        ': ', first(reasons, UNDECODABLE), errors.CLOSE])
+    return tf.debugging.Assert(False, [message])
+  return tf.py_function(
+      lambda *args: skipped.add(*(a.numpy() for a in args)) or False,
+      [files, indices, reasons, unnamed], tf.bool)
+
+
+def _unless(ok, report_fn):
+  """An op: nothing if `ok`, else report_fn()'s op (built for that case
+  only, so good records never pay for the message)."""
+  return tf.cond(ok, tf.no_op, lambda: tf.group(report_fn()))
+
+
+def _read_file(file_id, path, size):
+  """The records of one file (`size` bytes) as dicts of 'file' (file_id),
+  'index' (in the file), 'record' (serialized bytes) and 'stop' (-1).
+
+  TensorFlow's error for a truncated or corrupt record names neither the
+  file nor the record, so a reading error ends the file quietly and a
+  marker after the records compares the bytes read with the file's size.
+  If they differ, the marker goes on, with 'stop' the bytes read, 'index'
+  the first record not read and a blank record to decode, for `_check` to
+  fail on or report: an error raised here would be ignored downstream.
+  """
+  records = tf.data.Dataset.zip((
+      tf.data.TFRecordDataset(path, buffer_size=8 << 20).ignore_errors(),
+      tf.data.Dataset.from_tensors(False).repeat()))
+  marked = records.concatenate(
+      tf.data.Dataset.from_tensors((tf.constant(_blank_record()), True)))
+
+  def number(state, batch):
+    first, offset = state
+    records, last = batch
+    lengths = tf.cast(tf.strings.length(records), tf.int64) + (
+        _RECORD_OVERHEAD)
+    ends = offset + tf.cumsum(lengths)
+    indices = first + tf.range(tf.size(records, out_type=tf.int64))
+    # The marker (last of the last batch) starts at the bytes read.
+    stops = tf.where(last, ends - lengths, -tf.ones_like(ends))
+    keep = tf.not_equal(stops, size)
+    out = {'file': tf.fill(tf.shape(indices), file_id), 'index': indices,
+           'record': records, 'stop': stops}
+    return (indices[-1] + 1, ends[-1]), {
+        key: tf.boolean_mask(value, keep) for key, value in out.items()}
+
+  zero = tf.constant(0, tf.int64)
+  return marked.batch(_READ_BATCH).scan((zero, zero), number).unbatch()
+
+
+def _remember(records):
+  """Numbers the records ('seq') and gives each the file ids and indices of
+  the _REMEMBERED records before it ('before_file', 'before_index', oldest
+  first; file -1 before the first record). One call per _READ_BATCH
+  records: a call per record would cost more than copying them."""
+
+  def step(state, batch):
+    seq, files, indices = state
+    count = tf.size(batch['index'], out_type=tf.int64)
+    files = tf.concat([files, batch['file']], 0)
+    indices = tf.concat([indices, batch['index']], 0)
+    # Row j: positions j .. j + _REMEMBERED - 1, the records before j.
+    window = tf.range(count)[:, None] + tf.range(
+        _REMEMBERED, dtype=tf.int64)[None, :]
+    out = dict(batch, seq=seq + tf.range(count),
+               before_file=tf.gather(files, window),
+               before_index=tf.gather(indices, window))
+    return (seq + count, files[-_REMEMBERED:], indices[-_REMEMBERED:]), out
+
+  none = tf.fill([_REMEMBERED], tf.constant(-1, tf.int64))
+  return records.batch(_READ_BATCH).scan(
+      (tf.constant(0, tf.int64), none, none), step).unbatch()
+
+
+def _check(examples, names, sizes, num_labels, labels_offset, skipped):
+  """Fails on (or skips) the bad records: those missing from `examples`
+  (their decoding failed), the files that could not be read to their end
+  (their marker, 'stop' >= 0) and the labels outside [0, num_labels).
+  Drops the markers. Returns (image, label, True) triples."""
+
+  def missing_report(element, missing):
+    # The `missing` records just before this one, as far as remembered.
+    known = tf.range(_REMEMBERED, dtype=tf.int64) >= _REMEMBERED - missing
+    known = tf.logical_and(known, element['before_file'] >= 0)
+    ids = tf.boolean_mask(element['before_file'], known)
+    return _report(skipped, BAD_DATA, tf.gather(names, ids),
+                   tf.boolean_mask(element['before_index'], known),
+                   tf.fill(tf.shape(ids), UNDECODABLE),
+                   missing - tf.size(ids, out_type=tf.int64))
+
+  def file_report(element):
+    reason = tf.strings.join([
+        'truncated or corrupt at byte ', tf.strings.as_string(element['stop']),
+        ' of ', tf.strings.as_string(sizes[element['file']]),
+        '; the rest of the file cannot be read'])
+    return _report(skipped, BAD_FILE, names[element['file']][None],
+                   element['index'][None], reason[None])
+
+  def label_report(element):
+    label = element['label']
+    text = tf.strings.as_string(label)
+    stored = ([' (stored ', tf.strings.as_string(label + labels_offset),
+               ', --labels_offset=%d)' % labels_offset]
+              if labels_offset else [])
+    reason = tf.where(
+        label < 0, tf.strings.join(['negative label ', text] + stored),
+        tf.strings.join(['label out of range [0, %d): ' % num_labels, text] +
+                        stored))
+    return _report(skipped, BAD_DATA, names[element['file']][None],
+                   element['index'][None], reason[None])
+
+  def step(expected, element):
+    missing = element['seq'] - expected
+    label = element['label']
+    is_record = tf.logical_and(element['file'] >= 0, element['stop'] < 0)
+    label_ok = tf.logical_or(tf.logical_not(is_record), tf.logical_and(
+        label >= 0, label < num_labels))
+    none_missing = tf.equal(missing, 0)
+    whole_file = element['stop'] < 0
+
+    def reports():
+      # In stream order, each after the one before: the first is named.
+      check = _unless(none_missing, lambda: missing_report(element, missing))
+      with tf.control_dependencies([check]):
+        check = _unless(whole_file, lambda: file_report(element))
+      with tf.control_dependencies([check]):
+        return _unless(label_ok, lambda: label_report(element))
+
+    check = _unless(tf.reduce_all([none_missing, whole_file, label_ok]),
+                    reports)
+    with tf.control_dependencies([check]):
+      keep = tf.logical_and(label_ok, is_record)
+    return element['seq'] + 1, (element['image'], label, keep)
+
+  return examples.scan(tf.constant(0, tf.int64), step).filter(
+      lambda image, label, keep: keep)
+
+
+@functools.lru_cache(maxsize=1)
+def _blank_record():
+  """A serialized Example any decoder of the standard keys decodes: a blank
+  PNG (which decodes to any number of channels), label 0."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  return dataset_utils.image_to_tfexample(
+      dataset_utils.encode_png(np.zeros([8, 8, 3], np.uint8)), b'png', 8, 8,
+      0).SerializeToString()
 
 
 def build_dataset(dataset, preprocess, batch_size, is_training,
                   num_readers=4, num_threads=4, labels_offset=0,
                   shuffle_buffer=2048, seed=None, num_epochs=None,
-                  drop_remainder=None):
+                  drop_remainder=None, skipped=None):
   """Builds a tf.data.Dataset of (images, labels) batches.
 
   Args:
@@ -73,37 +286,61 @@ def build_dataset(dataset, preprocess, batch_size, is_training,
     seed: shuffling seed (None: different every run).
     num_epochs: passes over the data in training (None: forever).
     drop_remainder: override of the partial-batch rule above.
+    skipped: None: a bad record (in a file that cannot be read to its end,
+      that cannot be parsed or decoded, or with a label outside [0,
+      num_classes - labels_offset)) fails the iterator with an error whose
+      text names the file, the record and the problem. A SkippedRecords:
+      bad records are skipped, warned about and noted in it.
 
   Returns:
     tf.data.Dataset yielding (images float32 [batch, h, w, c],
     labels int64 [batch]).
   """
   files = list_files(dataset)
-  records = tf.data.Dataset.from_tensor_slices(files)
+  names = tf.constant(files)
+  sizes = tf.constant([tf.io.gfile.stat(f).length for f in files], tf.int64)
+  deterministic = not is_training or seed is not None
+  ids = tf.data.Dataset.from_tensor_slices(
+      (tf.range(len(files), dtype=tf.int64), sizes))
   if is_training:
-    records = records.shuffle(len(files), seed=seed,
-                              reshuffle_each_iteration=True)
-    records = records.repeat(num_epochs)
+    ids = ids.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    ids = ids.repeat(num_epochs)
     options = tf.data.Options()
-    options.deterministic = seed is not None
-  records = records.interleave(
-      _record_dataset, cycle_length=max(1, min(num_readers, len(files))),
+    options.deterministic = deterministic
+  records = ids.interleave(
+      lambda file_id, size: _read_file(file_id, names[file_id], size),
+      cycle_length=max(1, min(num_readers, len(files))),
       num_parallel_calls=max(1, min(num_readers, len(files))),
-      deterministic=not is_training or seed is not None)
+      deterministic=deterministic)
   if is_training:
     records = records.shuffle(shuffle_buffer, seed=seed)
   decode = decode_fn(dataset, labels_offset)
 
-  def decode_and_preprocess(serialized):
-    image, label = decode(serialized)
-    return preprocess(image), label
+  def decode_and_preprocess(element):
+    image, label = decode(element['record'])
+    element = {k: v for k, v in element.items() if k != 'record'}
+    return dict(element, image=preprocess(image), label=label)
 
-  examples = records.map(decode_and_preprocess,
-                         num_parallel_calls=max(1, num_threads),
-                         deterministic=not is_training or seed is not None)
+  if not is_training or num_epochs is not None:
+    # A last marker (file -1) names the records at the very end whose
+    # decoding fails: they have no record after them to name them.
+    records = records.concatenate(tf.data.Dataset.from_tensors({
+        'file': tf.constant(-1, tf.int64), 'index': tf.constant(-1, tf.int64),
+        'record': tf.constant(_blank_record()),
+        'stop': tf.constant(-1, tf.int64)}))
+  # In order even when training unseeded: a record whose decoding fails is
+  # dropped by ignore_errors() and named by the one after it.
+  examples = _remember(records).map(
+      decode_and_preprocess, num_parallel_calls=max(1, num_threads),
+      deterministic=True).ignore_errors()
+  examples = _check(examples, names, sizes,
+                    dataset.num_classes - labels_offset, labels_offset,
+                    skipped)
   if drop_remainder is None:
     drop_remainder = is_training
-  batches = examples.batch(batch_size, drop_remainder=drop_remainder)
+  # Dropping the filter's flag per batch, not per record, saves a call.
+  batches = examples.batch(batch_size, drop_remainder=drop_remainder).map(
+      lambda images, labels, unused_keep: (images, labels))
   if is_training:
     batches = batches.with_options(options)
   return batches.prefetch(tf.data.AUTOTUNE)

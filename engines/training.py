@@ -9,6 +9,7 @@ arguments so that they can be tested on their own.
 """
 
 import dataclasses
+import inspect
 import math
 import os
 
@@ -35,22 +36,25 @@ _AUX_LOSS_WEIGHT = 0.4
 
 
 def learning_rate(global_step, decay_type, base_rate, decay_steps,
-                  decay_factor=0.94, end_rate=0.0001, warmup_steps=0):
+                  decay_factor=0.94, end_rate=0.0001, warmup_steps=0,
+                  total_steps=None):
   """The learning rate at `global_step` as a scalar float32 Tensor.
 
   Args:
     global_step: int64 Tensor.
     decay_type: 'exponential' (staircase: base * factor^floor(step/decay)),
-      'fixed' (base), or 'polynomial' (linear, power 1.0, from base to
-      end_rate over decay_steps, then end_rate).
+      'fixed' (base), 'polynomial' (linear, power 1.0, from base to
+      end_rate over decay_steps, then end_rate) or 'cosine' (half a cosine
+      from base to end_rate over the warm-up's end to total_steps).
     base_rate: the initial rate.
     decay_steps: steps per decay (int > 0).
     decay_factor: multiplier per decay (exponential).
     end_rate: the final rate (polynomial).
     warmup_steps: steps of linear warm-up from 0 to the schedule's value.
+    total_steps: the run's last step (cosine).
 
   Raises:
-    UserError: unknown decay_type.
+    UserError: unknown decay_type, or cosine without total_steps.
   """
   step = tf.cast(global_step, tf.int64)
   if decay_type == 'exponential':
@@ -61,6 +65,15 @@ def learning_rate(global_step, decay_type, base_rate, decay_steps,
   elif decay_type == 'polynomial':
     rate = tf.train.polynomial_decay(base_rate, step, decay_steps, end_rate,
                                      power=1.0, cycle=False)
+  elif decay_type == 'cosine':
+    if not total_steps:
+      raise UserError('--learning_rate_decay_type=cosine needs '
+                      '--max_number_of_steps (the end of the schedule)')
+    span = float(max(1, total_steps - warmup_steps))
+    progress = tf.clip_by_value(
+        tf.cast(step - warmup_steps, tf.float32) / span, 0.0, 1.0)
+    rate = end_rate + (base_rate - end_rate) * 0.5 * (
+        1.0 + tf.cos(math.pi * progress))
   else:
     raise UserError('Unknown --learning_rate_decay_type %r; valid: %s' %
                     (decay_type, ', '.join(DECAY_TYPES)))
@@ -120,8 +133,12 @@ def _scopes(comma_separated):
 def variables_to_train(trainable_scopes):
   """Trainable variables under the comma-separated scopes (all if empty).
 
+  A scope that matches no trainable variable is logged as a warning and
+  skipped, as TF-Slim does: classic transfer-learning commands name scopes
+  without variables (`MobilenetV1/Predictions`).
+
   Raises:
-    UserError: a scope that matches no trainable variable.
+    UserError: the scopes together match no trainable variable.
   """
   scopes = _scopes(trainable_scopes)
   if not scopes:
@@ -130,17 +147,21 @@ def variables_to_train(trainable_scopes):
   for scope in scopes:
     variables = tf.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES, scope)
     if not variables:
-      raise UserError('--trainable_scopes: %r matches no trainable variable'
-                      % scope)
+      log.warning('Warning: --trainable_scopes: %r matches no trainable '
+                  'variable; ignoring it', scope)
     selected.extend(variables)
+  if not selected:
+    raise UserError('--trainable_scopes %s matches no trainable variable: '
+                    'nothing to train' % trainable_scopes)
   return selected
 
 
 def update_ops_in_scopes(update_ops, trainable_scopes, clone_scope=''):
   """The update ops (batch-norm statistics) of the trained scopes only.
 
-  With --trainable_scopes, a fine-tuning run must leave everything outside
-  those scopes as restored, batch-norm moving averages included.
+  For --freeze_batch_norm_statistics: by default (TF-Slim) every update op
+  runs, so layers outside --trainable_scopes keep their weights but their
+  moving statistics follow the new data.
   """
   scopes = _scopes(trainable_scopes)
   if not scopes:
@@ -156,7 +177,10 @@ def fine_tune_init_fn(checkpoint_path, exclude_scopes='',
   """Returns init_fn(scaffold, session) restoring model variables, or None.
 
   Restores every model variable not under `exclude_scopes` (comma separated)
-  from `checkpoint_path` (a file prefix or a folder with a checkpoint).
+  from `checkpoint_path` (a file prefix or a folder with a checkpoint). As
+  in TF-Slim, an exclude scope that matches no model variable is a warning,
+  and with `ignore_missing_vars` a checkpoint that shares no variable with
+  the model is a warning too: the run trains from scratch (returns None).
 
   Raises:
     UserError: no checkpoint there; a variable missing from the checkpoint
@@ -168,8 +192,13 @@ def fine_tune_init_fn(checkpoint_path, exclude_scopes='',
   checkpoint_path = checkpoints.resolve(checkpoint_path)
   shapes = checkpoints.variable_shapes(checkpoint_path)
   exclusions = _scopes(exclude_scopes)
+  model_variables = slim.get_model_variables()
+  for exclusion in exclusions:
+    if not any(v.op.name.startswith(exclusion) for v in model_variables):
+      log.warning('Warning: --checkpoint_exclude_scopes: %r matches no model '
+                  'variable; ignoring it', exclusion)
   to_restore, missing = [], []
-  for var in slim.get_model_variables():
+  for var in model_variables:
     name = var.op.name
     if any(name.startswith(e) for e in exclusions):
       continue
@@ -189,11 +218,16 @@ def fine_tune_init_fn(checkpoint_path, exclude_scopes='',
         '--ignore_missing_vars to train them from scratch, or '
         '--checkpoint_exclude_scopes' % (len(missing), checkpoint_path,
                                          ', '.join(missing[:3])))
+  if not to_restore:
+    log.warning('Warning: checkpoint %s holds none of the model\'s %d '
+                'variables (after --checkpoint_exclude_scopes); training '
+                'from scratch', checkpoint_path, len(model_variables))
+    return None
   for name in missing:
     log.info('Not in the checkpoint, left initialised: %s', name)
   log.info('Fine-tuning from %s: restoring %d variables, %d excluded or '
            'missing', checkpoint_path, len(to_restore),
-           len(slim.get_model_variables()) - len(to_restore))
+           len(model_variables) - len(to_restore))
   saver = tf.train.Saver(to_restore)
 
   def init_fn(unused_scaffold, session):
@@ -266,6 +300,33 @@ def _add_summaries(end_points, images):
   return summaries
 
 
+def _warn_if_batch_norm_lags(config):
+  """Warns when a run from scratch is too short for the batch-norm decay.
+
+  After n steps the moving mean and variance still hold decay^n of their
+  first steps' values; when that is above 5% (n < 3 / (1 - decay)),
+  evaluation, which uses them, sees statistics of weights long gone and
+  may predict one class for everything.
+  """
+  spec = nets_factory.model_spec(config.model_name)
+  steps = config.max_number_of_steps
+  if not steps or not spec.batch_norm_decay_arg:
+    return
+  decay = config.batch_norm_decay
+  if decay is None:
+    decay = inspect.signature(spec.arg_scope()).parameters[
+        spec.batch_norm_decay_arg].default
+  if decay ** steps <= 0.05:
+    return
+  suggested = min(0.999, max(0.9, 1.0 - 5.0 / steps))
+  log.warning(
+      'Warning: --max_number_of_steps=%d is short for a batch-norm decay of '
+      '%g: the moving statistics that evaluation uses would still hold '
+      '%.0f%% of the first steps\' values. For a run this short from scratch '
+      'pass --batch_norm_decay=%.4g (or train longer).', steps, decay,
+      100 * decay ** steps, suggested)
+
+
 def _train(config):
   """Builds the training graph in the default graph and runs the loop."""
   dataset = dataset_factory.get_dataset(
@@ -286,11 +347,22 @@ def _train(config):
       num_clones=config.num_clones, clone_on_cpu=config.clone_on_cpu,
       replica_id=config.task, num_replicas=config.worker_replicas,
       num_ps_tasks=config.num_ps_tasks)
+  latest = tf.train.latest_checkpoint(config.train_dir)
   if deployment.is_chief:
     config_lib.write_json(config, os.path.join(config.train_dir,
                                                CONFIG_FILENAME),
                           image_size=image_size, num_classes=num_classes,
                           num_samples=dataset.num_samples)
+  log.info(
+      'Training %s on %s/%s (%d examples, %d classes) at %d px: batch %d, '
+      '%s steps, fp32, %s in %s', config.model_name, config.dataset_name,
+      config.dataset_split_name, dataset.num_samples, num_classes,
+      image_size, config.batch_size, config.max_number_of_steps or 'unlimited',
+      'resuming' if latest else (
+          'fine-tuning' if config.checkpoint_path else 'from scratch'),
+      config.train_dir)
+  if not latest and not config.checkpoint_path:
+    _warn_if_batch_norm_lags(config)
 
   with tf.device(deployment.variables_device()):
     global_step = tf.train.get_or_create_global_step()
@@ -300,12 +372,15 @@ def _train(config):
   def preprocess(image):
     return preprocessing_fn(image, image_size, image_size, **augmentation)
 
+  skipped = (pipeline.SkippedRecords() if config.skip_corrupt_records
+             else None)
   with tf.device(deployment.inputs_device()):
     batches = pipeline.build_dataset(
         dataset, preprocess, batch_size=config.batch_size // config.num_clones,
         is_training=True, num_readers=config.num_readers,
         num_threads=config.num_preprocessing_threads,
-        labels_offset=config.labels_offset, seed=config.seed)
+        labels_offset=config.labels_offset, seed=config.seed,
+        skipped=skipped)
     iterator = tf.data.make_one_shot_iterator(batches)
 
   def clone_fn():
@@ -325,9 +400,10 @@ def _train(config):
   clones = model_deploy.create_clones(deployment, clone_fn)
   first_clone_scope = deployment.clone_scope(0)
   end_points, images = clones[0].outputs
-  update_ops = update_ops_in_scopes(
-      tf.get_collection(tf.GraphKeys.UPDATE_OPS, first_clone_scope),
-      config.trainable_scopes, first_clone_scope)
+  update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS, first_clone_scope)
+  if config.freeze_batch_norm_statistics:
+    update_ops = update_ops_in_scopes(update_ops, config.trainable_scopes,
+                                      first_clone_scope)
   summaries = _add_summaries(end_points, images)
 
   variable_averages, moving_average_variables = None, None
@@ -345,7 +421,8 @@ def _train(config):
         decay_steps=max(1, int(steps_per_epoch * config.num_epochs_per_decay)),
         decay_factor=config.learning_rate_decay_factor,
         end_rate=config.end_learning_rate,
-        warmup_steps=int(math.ceil(steps_per_epoch * config.warmup_epochs)))
+        warmup_steps=int(math.ceil(steps_per_epoch * config.warmup_epochs)),
+        total_steps=config.max_number_of_steps)
     opt = optimizer(config, rate)
     summaries.add(summary_lib.scalar('learning_rate', rate))
 
@@ -358,16 +435,22 @@ def _train(config):
   elif variable_averages is not None:
     update_ops.append(variable_averages.apply(moving_average_variables))
 
+  # train_op adds TF-Slim's Losses/clone_loss and Losses/regularization_loss.
+  before = set(tf.get_collection(tf.GraphKeys.SUMMARIES))
   train_tensor, total_loss = model_deploy.train_op(
       clones, opt, global_step,
       var_list=variables_to_train(config.trainable_scopes),
       update_ops=update_ops)
   summaries.add(summary_lib.scalar('total_loss', total_loss))
+  summaries |= set(tf.get_collection(tf.GraphKeys.SUMMARIES)) - before
   summary_op = tf.summary.merge(
       list(summaries | set(tf.get_collection(tf.GraphKeys.SUMMARIES,
                                              first_clone_scope))))
-  return _loop(config, deployment, train_tensor, total_loss, summary_op,
+  step = _loop(config, deployment, train_tensor, total_loss, summary_op,
                opt, global_step)
+  if skipped is not None:
+    log.info('%s', skipped.summary())
+  return step
 
 
 def _loop(config, deployment, train_tensor, total_loss, summary_op, opt,
@@ -399,9 +482,13 @@ def _loop(config, deployment, train_tensor, total_loss, summary_op, opt,
       config.max_number_of_steps, log=log.info))
   session_config = _session_config(config)
   if is_chief:
+    if config.save_summaries_steps:
+      every = {'save_steps': config.save_summaries_steps}
+    else:
+      every = {'save_secs': config.save_summaries_secs}
     hooks.append(tf.train.SummarySaverHook(
-        save_secs=config.save_summaries_secs, output_dir=config.train_dir,
-        scaffold=scaffold))
+        output_dir=config.train_dir, scaffold=scaffold, **every))
+    hooks.append(hooks_lib.LastStepSummaryHook(summary_op, config.train_dir))
     hooks.append(tf.train.CheckpointSaverHook(
         config.train_dir, save_secs=config.save_interval_secs,
         scaffold=scaffold,
@@ -415,6 +502,7 @@ def _loop(config, deployment, train_tensor, total_loss, summary_op, opt,
         log=log.info)
   # The sync-replicas token queue runner can block on a queue nobody reads
   # once training stops; do not wait TF's default 2 minutes for it.
+  log.info('Graph built; starting the session')
   with tf.train.MonitoredSession(session_creator=creator, hooks=hooks,
                                  stop_grace_period_secs=5) as session:
     # The raw session, without the hooks: reading the step is not a step.

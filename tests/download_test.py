@@ -104,3 +104,35 @@ def test_unreachable_address_is_a_clear_error(tmp_path, monkeypatch):
     download.fetch('http://127.0.0.1:9/none.tgz', str(tmp_path),
                    **_quiet(retries=1, timeout=2))
   assert os.listdir(str(tmp_path)) == []
+
+
+class _Stream(object):
+  def __init__(self, tty):
+    self.text, self._tty = '', tty
+
+  def write(self, text):
+    self.text += text
+
+  def flush(self):
+    pass
+
+  def isatty(self):
+    return self._tty
+
+
+@pytest.mark.parametrize('tty', [False, True])
+def test_progress_rewrites_in_place_only_on_a_terminal(tty):
+  from slimvision.datasets import dataset_utils
+  stream = _Stream(tty)
+  times = iter([0.0, 1.0, 2.0])
+  progress = dataset_utils.Progress('Converting x', 4, stream=stream,
+                                    clock=lambda: next(times))
+  progress.advance(2)
+  progress.advance(2)
+  first = 'Converting x: 2/4 (50%), 2.0/s, ETA 0:00:01'
+  last = 'Converting x: 4/4 (100%), 2.0/s, ETA 0:00:00'
+  if tty:
+    assert stream.text == '\r%s   \r%s   \n' % (first, last)
+  else:
+    assert stream.text == '%s\n%s\n' % (first, last)
+    assert '\r' not in stream.text

@@ -117,10 +117,16 @@ def test_ten_examples_in_batches_of_four_with_known_scores(ten_examples,
   # 3 + 2 + 1 + 1 + 1 = 8 of the labels.
   assert _metric(result.stdout, 'Accuracy') == 0.2
   assert _metric(result.stdout, 'Recall_5') == 0.8
-  assert re.search(r'^  class1 +1\.0000  \(2 examples\)$', result.stdout,
-                   re.M)
-  assert re.search(r'^  class0 +0\.0000  \(3 examples\)$', result.stdout,
-                   re.M)
+  # Per class: precision, recall (accuracy), F1. class1 is predicted for
+  # all 10 (precision 0.2, recall 1); class0 is never predicted.
+  assert re.search(r'^  class1 +0\.2000 +1\.0000 +0\.3333  \(2 examples\)$',
+                   result.stdout, re.M)
+  assert re.search(r'^  class0 +n/a +0\.0000 +n/a  \(3 examples\)$',
+                   result.stdout, re.M)
+  # 10 of 10 predicted as one class over 7 true classes: the stale
+  # batch-norm statistics warning.
+  assert "10 of 10 examples (100%) were predicted as 'class1'" in (
+      result.stderr)
   assert '(step 7)' in result.stderr
 
 

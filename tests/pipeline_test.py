@@ -1,12 +1,17 @@
 """The tf.data input pipeline over a slim Dataset."""
 
 import os
+import re
 
 import numpy as np
 from PIL import Image
 import pytest
 import tensorflow.compat.v1 as tf
 
+from conftest import error_line, run_cli
+import dataset_records
+from dataset_records import record_file
+from slimvision.core import errors
 from slimvision.engines import pipeline
 from slimvision.datasets import dataset_factory
 from slimvision.datasets import image_folder
@@ -74,3 +79,180 @@ def test_missing_files_are_a_user_error(shapes_dir):
   dataset.data_sources = os.path.join(shapes_dir, 'nothing_*.tfrecord')
   with pytest.raises(ValueError, match='No record files match'):
     pipeline.list_files(dataset)
+
+
+# ----------------------------------------------------------------------------
+# Bad records: named in the error, or skipped with a warning naming them.
+
+UNDECODABLE = 'the record cannot be parsed or its image decoded'
+
+
+@pytest.fixture(scope='module')
+def corrupt(shapes_dir, tmp_path_factory):
+  """Copies of the shapes set, each with one kind of damage in its
+  validation split, and one with all three; with the error line each
+  should give."""
+  root = tmp_path_factory.mktemp('corrupt')
+  sets = {}
+  for name in ('truncated', 'bad_image', 'bad_label', 'all'):
+    sets[name] = dataset_records.copy_dataset(shapes_dir, str(root / name))
+  lines = {}
+  for name in ('truncated', 'all'):
+    start, size = dataset_records.truncate_in_record(
+        record_file(sets[name], 'validation', 0), 3)
+    lines[name] = (
+        'corrupt or truncated record file: %s record 3: truncated or corrupt'
+        ' at byte %d of %d; the rest of the file cannot be read' % (
+            record_file(sets[name], 'validation', 0), start, size))
+  for name in ('bad_image', 'all'):
+    dataset_records.edit_record(record_file(sets[name], 'validation', 1), 2,
+                                dataset_records.garbage_jpeg)
+  lines['bad_image'] = 'invalid data: %s record 2: %s' % (
+      record_file(sets['bad_image'], 'validation', 1), UNDECODABLE)
+  for name in ('bad_label', 'all'):
+    dataset_records.edit_record(record_file(sets[name], 'validation', 1), 4,
+                                dataset_records.label(9))
+  lines['bad_label'] = 'invalid data: %s record 4: label out of range [0, ' \
+      '6): 9' % record_file(sets['bad_label'], 'validation', 1)
+  return sets, lines
+
+
+def _first_error(dataset, **kwargs):
+  """describe_tf_error() of the error reading `dataset` gives."""
+  with pytest.raises(tf.errors.OpError) as raised:
+    _batches(dataset, False, 5, **kwargs)
+  return errors.describe_tf_error(raised.value)
+
+
+@pytest.mark.parametrize('damage', ['truncated', 'bad_image', 'bad_label'])
+def test_the_error_names_the_file_record_and_problem(corrupt, damage):
+  sets, lines = corrupt
+  dataset = dataset_factory.get_dataset('shapes', 'validation', sets[damage])
+  assert _first_error(dataset) == lines[damage]
+
+
+def test_a_negative_label_after_the_offset_is_named_with_it(shapes_dir):
+  dataset = dataset_factory.get_dataset('shapes', 'validation', shapes_dir)
+  message = _first_error(dataset, labels_offset=1)
+  match = re.fullmatch(r'invalid data: (.+) record (\d+): negative label -1 '
+                       r'\(stored 0, --labels_offset=1\)', message)
+  assert match, message
+  # The record named is one with label 0.
+  example = dataset_records.parse_examples([match.group(1)])[
+      int(match.group(2))]
+  assert dataset_records.int_values(example, 'image/class/label') == [0]
+
+
+def test_skipping_names_each_bad_record_once_while_training(corrupt):
+  sets, _ = corrupt
+  dataset = dataset_factory.get_dataset('shapes', 'validation', sets['all'])
+  skipped = pipeline.SkippedRecords(warn=False)
+  with tf.Graph().as_default():
+    # Unseeded, as training runs by default: in order all the same.
+    batches = pipeline.build_dataset(
+        dataset, lambda image: tf.image.resize(image, [8, 8]), 4, True,
+        skipped=skipped)
+    labels = tf.data.make_one_shot_iterator(batches).get_next()[1]
+    with tf.Session() as sess:
+      seen = np.concatenate([sess.run(labels) for _ in range(30)])
+  assert len(seen) == 120 and seen.max() < 6  # Label 9 never comes.
+  validation = lambda shard: record_file(sets['all'], 'validation', shard)
+  assert set(skipped.records) == {(validation(0), 3), (validation(1), 2),
+                                  (validation(1), 4)}
+  assert skipped.records[validation(1), 2] == UNDECODABLE
+  assert skipped.records[validation(1), 4] == 'label out of range [0, 6): 9'
+  assert skipped.records[validation(0), 3].startswith(
+      'truncated or corrupt at byte ')
+  assert skipped.unnamed == 0 and skipped.count == 3
+
+
+@pytest.mark.parametrize('bad, named', [(range(14, 17), 6),
+                                        (range(10, 15), 8)])
+def test_undecodable_records_in_a_row_are_named_as_far_as_remembered(
+    shapes_dir, tmp_path, bad, named):
+  # Evaluation alternates between the two shards: records 14..16 of both
+  # are 6 in a row (across a numbering batch of 32); 10..14, 10 in a row.
+  folder = dataset_records.copy_dataset(shapes_dir, str(tmp_path))
+  for shard in (0, 1):
+    for index in bad:
+      dataset_records.edit_record(record_file(folder, 'train', shard), index,
+                                  dataset_records.garbage_jpeg)
+  dataset = dataset_factory.get_dataset('shapes', 'train', folder)
+  skipped = pipeline.SkippedRecords(warn=False)
+  labels = np.concatenate([l for _, l in _batches(
+      dataset, False, 5, skipped=skipped)])
+  assert len(labels) == 48 - 2 * len(bad)
+  assert skipped.count == 2 * len(bad)
+  assert len(skipped.records) == named
+  assert skipped.unnamed == 2 * len(bad) - named
+  # Those named are the last ones, just before the good record after them.
+  assert set(skipped.records) == {(record_file(folder, 'train', s), i)
+                                  for s in (0, 1) for i in bad[-named // 2:]}
+
+
+@pytest.fixture(scope='module')
+def checkpoint(shapes_dir, tmp_path_factory):
+  train_dir = str(tmp_path_factory.mktemp('train'))
+  result = run_cli('train_image_classifier.py', '--dataset_name=shapes',
+                   '--dataset_dir=' + shapes_dir, '--model_name=cifarnet',
+                   '--train_dir=' + train_dir, '--max_number_of_steps=1',
+                   '--batch_size=4')
+  assert result.returncode == 0, result.stderr
+  return train_dir
+
+
+def _train(folder, train_dir, *args):
+  return run_cli('train_image_classifier.py', '--dataset_name=shapes',
+                 '--dataset_split_name=validation', '--dataset_dir=' + folder,
+                 '--model_name=cifarnet', '--train_dir=' + train_dir,
+                 '--max_number_of_steps=50', '--batch_size=4',
+                 '--log_every_n_steps=50', *args)
+
+
+def _eval(folder, checkpoint_path, eval_dir, *args):
+  return run_cli('eval_image_classifier.py', '--dataset_name=shapes',
+                 '--dataset_split_name=validation', '--dataset_dir=' + folder,
+                 '--model_name=cifarnet', '--checkpoint_path=' +
+                 checkpoint_path, '--eval_dir=' + eval_dir, '--batch_size=5',
+                 *args)
+
+
+@pytest.mark.parametrize('damage', ['truncated', 'bad_image', 'bad_label'])
+def test_train_and_eval_stop_with_one_line_naming_the_record(
+    corrupt, checkpoint, tmp_path, damage):
+  sets, lines = corrupt
+  trained = _train(sets[damage], str(tmp_path / 'train'))
+  assert trained.returncode == 2
+  assert error_line(trained) == 'error: ' + lines[damage]
+  assert 'Graph execution error' not in trained.stderr
+  evaluated = _eval(sets[damage], checkpoint, str(tmp_path / 'eval'))
+  assert evaluated.returncode == 2
+  assert error_line(evaluated) == 'error: ' + lines[damage]
+
+
+def test_eval_skipping_scores_the_rest_and_counts_the_skipped(
+    corrupt, checkpoint, tmp_path):
+  sets, _ = corrupt
+  result = _eval(sets['all'], checkpoint, str(tmp_path),
+                 '--skip_corrupt_records')
+  assert result.returncode == 0, result.stderr
+  validation = lambda shard: record_file(sets['all'], 'validation', shard)
+  assert 'skipped %s record 2: %s' % (validation(1), UNDECODABLE) in \
+      result.stderr
+  assert 'skipped %s record 4: label out of range [0, 6): 9' % validation(
+      1) in result.stderr
+  assert re.search('skipped %s record 3: truncated or corrupt at byte ' %
+                   re.escape(validation(0)), result.stderr)
+  # Shard 0 loses records 3-5 to the truncation: 12 - 3 - 2 scored.
+  assert 'Scored 7 examples\nSkipped 3 corrupt record(s)\n' in result.stdout
+
+
+def test_train_skipping_runs_to_the_end_naming_the_record(corrupt,
+                                                          tmp_path):
+  sets, _ = corrupt
+  result = _train(sets['bad_image'], str(tmp_path), '--skip_corrupt_records')
+  assert result.returncode == 0, result.stderr
+  assert tf.train.latest_checkpoint(str(tmp_path)).endswith('-50')
+  assert result.stderr.count('skipped %s record 2: %s' % (
+      record_file(sets['bad_image'], 'validation', 1), UNDECODABLE)) == 1
+  assert 'Skipped 1 corrupt record(s)' in result.stderr

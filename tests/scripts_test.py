@@ -18,6 +18,15 @@ def _event_tags(folder):
   return tags
 
 
+def _tag_steps(folder, tag):
+  steps = set()
+  for path in glob.glob(os.path.join(folder, 'events.out.tfevents.*')):
+    for event in tf.train.summary_iterator(path):
+      if any(value.tag == tag for value in event.summary.value):
+        steps.add(event.step)
+  return sorted(steps)
+
+
 @pytest.fixture(scope='module')
 def trained(shapes_dir, tmp_path_factory):
   train_dir = str(tmp_path_factory.mktemp('train'))
@@ -26,7 +35,7 @@ def trained(shapes_dir, tmp_path_factory):
       'train_image_classifier.py', '--dataset_name=shapes',
       '--dataset_dir=' + shapes_dir, '--model_name=cifarnet',
       '--train_dir=' + train_dir, '--max_number_of_steps=12',
-      '--batch_size=8', '--log_every_n_steps=4', '--save_summaries_secs=1',
+      '--batch_size=8', '--log_every_n_steps=4', '--save_summaries_steps=5',
       '--optimizer=sgd', '--learning_rate=0.01', '--seed=1')
   assert result.returncode == 0, result.stderr
   return train_dir, result
@@ -35,12 +44,19 @@ def trained(shapes_dir, tmp_path_factory):
 def test_train_writes_checkpoints_summaries_and_progress(trained):
   train_dir, result = trained
   assert tf.train.latest_checkpoint(train_dir).endswith('model.ckpt-12')
-  assert 'step 4: loss = ' in result.stderr
+  assert 'step 4 (33%): loss = ' in result.stderr
   assert 'images/sec' in result.stderr and 'ETA' in result.stderr
+  assert 'Training cifarnet on shapes/train (48 examples, 6 classes) at ' \
+      '32 px: batch 8, 12 steps, fp32, from scratch in' in result.stderr
+  assert 'step 1: loss = ' in result.stderr  # The first step, at once.
+  assert 'step 12 (100%): loss = ' in result.stderr
   tags = _event_tags(train_dir)
   for tag in ('total_loss', 'learning_rate', 'activations/Logits',
-              'sparsity/conv1', 'CifarNet/conv1/weights'):
+              'sparsity/conv1', 'CifarNet/conv1/weights',
+              'Losses/clone_loss', 'Losses/regularization_loss'):
     assert tag in tags, tag
+  # Every 5 steps, and always at the last one.
+  assert _tag_steps(train_dir, 'total_loss') == [1, 6, 11, 12]
   assert any(t.startswith('losses/') for t in tags)
   assert any(t.startswith('images') for t in tags)
 

@@ -1,4 +1,5 @@
-"""Training runs: kill and resume, the NaN guard, fine-tuning."""
+"""Training runs: kill and resume, the NaN guard, fine-tuning (TF-Slim's
+semantics: scopes, batch-norm statistics, unrelated checkpoints)."""
 
 import os
 import signal
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-from conftest import ROOT, error_line, run_cli, run_script
+from conftest import ROOT, error_line, run_cli, run_script, shared_path
 from slimvision.datasets import image_folder
 
 _LENET = ['--model_name=lenet', '--preprocessing_name=lenet',
@@ -158,6 +159,108 @@ def test_fine_tuning_changes_only_the_trainable_scopes(shapes_dir,
   assert final['CifarNet/logits/weights'].shape == (192, 2)
   assert not np.array_equal(final['CifarNet/logits/weights'],
                             first['CifarNet/logits/weights'])
+
+
+def _fine_tune_inception_v3(shapes_dir, source, train_dir, *flags):
+  """Checkpoint values before and after one step of inception_v3 (112 px,
+  the smallest its auxiliary head takes, about) from `source`."""
+  result = run_cli(
+      'train_image_classifier.py', '--dataset_name=shapes',
+      '--dataset_dir=' + shapes_dir, '--model_name=inception_v3',
+      '--train_image_size=112', '--batch_size=2', '--optimizer=sgd',
+      '--batch_norm_decay=0.9', '--max_number_of_steps=1', '--seed=1',
+      '--train_dir=' + train_dir, *flags)
+  assert result.returncode == 0, result.stderr[-3000:]
+  return _checkpoint_values(tf.train.latest_checkpoint(train_dir))
+
+
+def _initialised_checkpoint(path, model_name, num_classes, size):
+  """Saves a freshly initialised network; returns {name: value}."""
+  from slimvision.nets import nets_factory
+  with tf.Graph().as_default(), tf.Session() as session:
+    network_fn = nets_factory.get_network_fn(model_name, num_classes,
+                                             is_training=True)
+    network_fn(tf.zeros([1, size, size, 3]))
+    session.run(tf.global_variables_initializer())
+    tf.train.Saver().save(session, path)
+  return _checkpoint_values(path)
+
+
+def test_fine_tuning_moves_frozen_batch_norm_statistics_unless_asked_not_to(
+    shapes_dir, tmp_path):
+  source = str(tmp_path / 'source' / 'model.ckpt')
+  original = _initialised_checkpoint(source, 'inception_v3', 6, 112)
+  scopes = '--trainable_scopes=InceptionV3/Logits,InceptionV3/AuxLogits'
+  moved = _fine_tune_inception_v3(shapes_dir, source, str(tmp_path / 'slim'),
+                                  '--checkpoint_path=' + source, scopes)
+  kept = _fine_tune_inception_v3(
+      shapes_dir, source, str(tmp_path / 'frozen'),
+      '--checkpoint_path=' + source, scopes, '--freeze_batch_norm_statistics')
+  frozen_layer = 'InceptionV3/Conv2d_1a_3x3/'
+  aux_layer = 'InceptionV3/AuxLogits/Conv2d_1b_1x1/'
+  for tuned in (moved, kept):
+    np.testing.assert_array_equal(tuned[frozen_layer + 'weights'],
+                                  original[frozen_layer + 'weights'])
+    # The trained scopes' own statistics move either way.
+    assert not np.array_equal(tuned[aux_layer + 'BatchNorm/moving_mean'],
+                              original[aux_layer + 'BatchNorm/moving_mean'])
+  statistic = frozen_layer + 'BatchNorm/moving_mean'
+  # TF-Slim's default: the frozen layer's statistics follow the new batches.
+  assert np.max(np.abs(moved[statistic] - original[statistic])) > 1e-3
+  np.testing.assert_array_equal(kept[statistic], original[statistic])
+  np.testing.assert_array_equal(
+      kept[frozen_layer + 'BatchNorm/moving_variance'],
+      original[frozen_layer + 'BatchNorm/moving_variance'])
+
+
+def test_ignore_missing_vars_with_a_disjoint_checkpoint_trains_from_scratch(
+    two_class_dir, tmp_path):
+  checkpoint = str(tmp_path / 'unrelated' / 'model.ckpt')
+  with tf.Graph().as_default(), tf.Session() as session:
+    tf.get_variable('Unrelated/weights', [3, 3])
+    session.run(tf.global_variables_initializer())
+    tf.train.Saver().save(session, checkpoint)
+  args = ['--dataset_name=twoclass', '--dataset_dir=' + two_class_dir,
+          '--checkpoint_path=' + checkpoint, '--max_number_of_steps=2'] + (
+              _LENET)
+  refused = run_cli('train_image_classifier.py', *args,
+                    '--train_dir=' + str(tmp_path / 'refused'))
+  assert refused.returncode == 2
+  assert 'pass --ignore_missing_vars' in error_line(refused)
+  train_dir = str(tmp_path / 'train')
+  result = run_cli('train_image_classifier.py', *args, '--ignore_missing_vars',
+                   '--train_dir=' + train_dir)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert ("Warning: checkpoint %s holds none of the model's 8 variables" %
+          checkpoint) in result.stderr
+  assert 'training from scratch' in result.stderr
+  assert _step(tf.train.latest_checkpoint(train_dir)) == 2
+
+
+def test_classic_transfer_learning_scopes_from_the_vww_checkpoint(
+    two_class_dir, tmp_path):
+  index = shared_path('checkpoints', 'mobilenet_v1_025_vww',
+                      'model.ckpt-963849.index')
+  checkpoint = index[:-len('.index')]
+  train_dir = str(tmp_path / 'train')
+  result = run_cli(
+      'train_image_classifier.py', '--dataset_name=twoclass',
+      '--dataset_dir=' + two_class_dir, '--model_name=mobilenet_v1_025',
+      '--use_grayscale', '--train_image_size=96', '--batch_size=2',
+      '--checkpoint_path=' + checkpoint,
+      '--trainable_scopes=MobilenetV1/Logits,MobilenetV1/Predictions',
+      '--max_number_of_steps=2', '--optimizer=sgd', '--learning_rate=0.1',
+      '--train_dir=' + train_dir)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert ("Warning: --trainable_scopes: 'MobilenetV1/Predictions' matches no "
+          "trainable variable") in result.stderr
+  original = _checkpoint_values(checkpoint)
+  final = _checkpoint_values(tf.train.latest_checkpoint(train_dir))
+  body = 'MobilenetV1/Conv2d_0/weights'
+  assert final[body].shape[2] == 1  # Grayscale, as the VWW model.
+  np.testing.assert_array_equal(final[body], original[body])
+  head = 'MobilenetV1/Logits/Conv2d_1c_1x1/weights'
+  assert not np.array_equal(final[head], original[head])
 
 
 def test_a_dataset_registered_by_the_user_is_trained_on(two_class_dir,

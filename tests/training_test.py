@@ -35,9 +35,18 @@ def test_fixed_schedule_and_warmup():
   np.testing.assert_allclose(rates, [0.0, 0.05, 0.1, 0.1], rtol=1e-6)
 
 
+def test_cosine_schedule_with_warmup_ends_at_the_end_rate():
+  rates = _rates('cosine', [0, 10, 60, 110, 200], end_rate=0.02,
+                 warmup_steps=10, total_steps=110)
+  # Warm-up to 0.1 at step 10, half-way (0.06) at 60, 0.02 from 110 on.
+  np.testing.assert_allclose(rates, [0.0, 0.1, 0.06, 0.02, 0.02], rtol=1e-5)
+  with pytest.raises(UserError, match='cosine needs --max_number_of_steps'):
+    _rates('cosine', [0])
+
+
 def test_unknown_decay_and_optimizer_names_list_the_valid_ones():
   with pytest.raises(UserError, match='exponential, fixed, polynomial'):
-    _rates('cosine', [0])
+    _rates('staircase', [0])
   with pytest.raises(UserError, match='adadelta, adagrad, adam'):
     training.optimizer(TrainConfig(optimizer='lamb'), 0.1)
 
@@ -63,14 +72,47 @@ def _two_layer_model(out_units=3):
   return slim.fully_connected(net, out_units, scope='head')
 
 
-def test_variables_to_train_by_scope():
+@pytest.fixture
+def warnings_logged(monkeypatch):
+  """The warnings training logs, formatted, as a list filled as they come."""
+  logged = []
+  monkeypatch.setattr(training.log, 'warning',
+                      lambda message, *args: logged.append(message % args))
+  return logged
+
+
+def test_variables_to_train_by_scope(warnings_logged):
   with tf.Graph().as_default():
     _two_layer_model()
     names = [v.op.name for v in training.variables_to_train('head')]
     assert names == ['head/weights', 'head/biases']
     assert len(training.variables_to_train('')) == 4
-    with pytest.raises(UserError, match="'tail' matches no"):
-      training.variables_to_train('head, tail')
+    assert not warnings_logged
+    # As in TF-Slim, a scope without variables is skipped with a warning.
+    names = [v.op.name for v in training.variables_to_train('head, tail')]
+    assert names == ['head/weights', 'head/biases']
+    assert warnings_logged == [
+        "Warning: --trainable_scopes: 'tail' matches no trainable variable; "
+        "ignoring it"]
+    with pytest.raises(UserError, match='tail,wing matches no trainable '
+                       'variable: nothing to train'):
+      training.variables_to_train('tail,wing')
+
+
+def _update_op_names(freeze):
+  """The batch-norm update ops a fine-tuning of scope `head` runs."""
+  with tf.Graph().as_default():
+    net = slim.batch_norm(tf.ones([2, 4]), is_training=True, scope='body')
+    slim.batch_norm(net, is_training=True, scope='head')
+    update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+    if freeze:
+      update_ops = training.update_ops_in_scopes(update_ops, 'head')
+    return sorted({op.name.split('/')[0] for op in update_ops})
+
+
+def test_update_ops_in_scopes_keeps_the_trainable_scopes_statistics():
+  assert _update_op_names(freeze=False) == ['body', 'head']
+  assert _update_op_names(freeze=True) == ['head']
 
 
 def _save_model(path, out_units=3):
@@ -82,15 +124,20 @@ def _save_model(path, out_units=3):
       return {v.op.name: sess.run(v) for v in tf.global_variables()}
 
 
-def test_fine_tune_restores_all_but_excluded_scopes(tmp_path):
-  saved = _save_model(str(tmp_path / 'model.ckpt'))
+def _fine_tuned_values(checkpoint, exclude_scopes):
+  """{name: value} of a fresh model after fine_tune_init_fn's restore."""
   with tf.Graph().as_default():
     _two_layer_model()
-    init_fn = training.fine_tune_init_fn(str(tmp_path), 'head')
+    init_fn = training.fine_tune_init_fn(checkpoint, exclude_scopes)
     with tf.Session() as sess:
       sess.run(tf.global_variables_initializer())
       init_fn(None, sess)
-      restored = {v.op.name: sess.run(v) for v in tf.global_variables()}
+      return {v.op.name: sess.run(v) for v in tf.global_variables()}
+
+
+def test_fine_tune_restores_all_but_excluded_scopes(tmp_path):
+  saved = _save_model(str(tmp_path / 'model.ckpt'))
+  restored = _fine_tuned_values(str(tmp_path), 'head')
   np.testing.assert_array_equal(restored['body/weights'], saved['body/weights'])
   assert not np.array_equal(restored['head/weights'], saved['head/weights'])
 
@@ -115,9 +162,56 @@ def test_fine_tune_missing_variables(tmp_path):
                                       ignore_missing_vars=True)
 
 
+def test_fine_tune_from_a_disjoint_checkpoint_warns_and_starts_afresh(
+    tmp_path, warnings_logged):
+  checkpoint = str(tmp_path / 'model.ckpt')
+  _save_model(checkpoint)
+  with tf.Graph().as_default():
+    slim.fully_connected(tf.ones([2, 3]), 2, scope='other')
+    with pytest.raises(UserError, match='2 model variable.*not in checkpoint'):
+      training.fine_tune_init_fn(checkpoint)
+    assert training.fine_tune_init_fn(checkpoint,
+                                      ignore_missing_vars=True) is None
+  assert warnings_logged == [
+      "Warning: checkpoint %s holds none of the model's 2 variables (after "
+      "--checkpoint_exclude_scopes); training from scratch" % checkpoint]
+
+
+def test_an_exclude_scope_matching_nothing_is_a_warning(tmp_path,
+                                                        warnings_logged):
+  saved = _save_model(str(tmp_path / 'model.ckpt'))
+  restored = _fine_tuned_values(str(tmp_path), 'Head,body')
+  # Scopes are case-sensitive, as in TF-Slim: `Head` excludes nothing.
+  np.testing.assert_array_equal(restored['head/weights'],
+                                saved['head/weights'])
+  assert not np.array_equal(restored['body/weights'], saved['body/weights'])
+  assert warnings_logged == [
+      "Warning: --checkpoint_exclude_scopes: 'Head' matches no model "
+      "variable; ignoring it"]
+
+
 def test_fine_tune_from_an_empty_folder_or_a_missing_file(tmp_path):
   with tf.Graph().as_default():
     with pytest.raises(UserError, match='no checkpoint in this folder'):
       training.fine_tune_init_fn(str(tmp_path))
     with pytest.raises(UserError, match='no such checkpoint'):
       training.fine_tune_init_fn(str(tmp_path / 'model.ckpt-7'))
+
+
+def test_a_run_too_short_for_the_batch_norm_decay_is_warned(monkeypatch):
+  warnings = []
+  monkeypatch.setattr(training.log, 'warning',
+                      lambda message, *args: warnings.append(message % args))
+  training._warn_if_batch_norm_lags(  # pylint: disable=protected-access
+      TrainConfig(model_name='mobilenet_v1_025', max_number_of_steps=170))
+  assert len(warnings) == 1
+  assert '--max_number_of_steps=170 is short for a batch-norm decay of ' \
+      '0.9997' in warnings[0]
+  assert '--batch_norm_decay=0.9706' in warnings[0]
+  for quiet in (TrainConfig(model_name='mobilenet_v1_025',
+                            max_number_of_steps=170, batch_norm_decay=0.97),
+                TrainConfig(model_name='cifarnet', max_number_of_steps=170),
+                TrainConfig(model_name='mobilenet_v1_025',
+                            max_number_of_steps=100000)):
+    training._warn_if_batch_norm_lags(quiet)  # pylint: disable=protected-access
+  assert len(warnings) == 1

@@ -1,0 +1,76 @@
+"""The training loop's progress lines and NaN guard (engines/hooks.py)."""
+
+import pytest
+import tensorflow.compat.v1 as tf
+
+from slimvision.core import log
+from slimvision.core.errors import UserError
+from slimvision.engines import hooks
+
+
+class _Clock(object):
+  """A clock that reads the given times, one per call."""
+
+  def __init__(self, times):
+    self._times = list(times)
+
+  def __call__(self):
+    return self._times.pop(0)
+
+
+def test_eta_is_measured_from_the_first_step_and_does_not_wrap():
+  lines = []
+  # Session created at t=0; the first step ends at t=30 (start-up); then
+  # each step takes 2 s.
+  clock = _Clock([0.0, 30.0] + [30.0 + 2 * i for i in range(1, 10)])
+  with tf.Graph().as_default():
+    global_step = tf.train.get_or_create_global_step()
+    hook = hooks.ProgressHook(tf.constant(0.5), every_n_steps=3,
+                              images_per_step=8, max_steps=100000,
+                              log=lines.append, clock=clock)
+    step_op = tf.assign_add(global_step, 1)
+    with tf.train.MonitoredSession(hooks=[hook]) as session:
+      for _ in range(7):
+        session.run(step_op)
+  assert lines[0] == ('step 1: loss = 0.5000 (first step of this run: '
+                      '30.0 s)')
+  # Step 3: 2 steps of 2 s since step 1: 4 images/sec, and 99997 steps
+  # left at 2 s each: 55:33:14, not a time of day.
+  assert lines[1] == ('step 3 (0%): loss = 0.5000 (4.0 images/sec; 2.000 '
+                      'sec/step; ETA 55:33:14)')
+  assert lines[2].startswith('step 6 (0%)')
+  assert len(lines) == 3
+
+
+def test_the_last_step_is_always_logged_with_its_percent():
+  lines = []
+  clock = _Clock([0.0, 5.0, 6.0, 7.0])
+  with tf.Graph().as_default():
+    global_step = tf.train.get_or_create_global_step()
+    hook = hooks.ProgressHook(tf.constant(1.25), every_n_steps=100,
+                              images_per_step=4, max_steps=3,
+                              log=lines.append, clock=clock)
+    step_op = tf.assign_add(global_step, 1)
+    with tf.train.MonitoredSession(hooks=[hook]) as session:
+      for _ in range(3):
+        session.run(step_op)
+  assert lines[-1] == ('step 3 (100%): loss = 1.2500 (4.0 images/sec; 1.000 '
+                       'sec/step; ETA 0:00:00)')
+
+
+@pytest.mark.parametrize('seconds, text', [(0, '0:00:00'), (59.6, '0:01:00'),
+                                           (86400 + 61, '24:01:01'),
+                                           (-3, '0:00:00')])
+def test_format_duration(seconds, text):
+  assert log.format_duration(seconds) == text
+
+
+def test_a_nan_loss_stops_with_the_last_good_checkpoint_named(tmp_path):
+  with tf.Graph().as_default():
+    global_step = tf.train.get_or_create_global_step()
+    step_op = tf.assign_add(global_step, 1)
+    hook = hooks.FiniteLossHook(tf.constant(float('nan')), str(tmp_path))
+    with pytest.raises(UserError, match=r'loss is nan at step 1: training '
+                       r'stopped. The last good checkpoint is \(none'):
+      with tf.train.MonitoredSession(hooks=[hook]) as session:
+        session.run(step_op)
