@@ -25,6 +25,23 @@ def load_manifest(name):
     return json.load(f)
 
 
+def assert_matches_manifest(manifest, logits, end_points):
+  """Checks the network built in the default graph against its manifest:
+  variables (names, shapes, creation order), model and trainable sets, end
+  points and logits shapes."""
+  import tensorflow.compat.v1 as tf
+  variables = [[v.op.name, v.shape.as_list()] for v in tf.global_variables()
+               if v.op.name != 'global_step']
+  assert variables == manifest['variables']
+  assert sorted(v.op.name for v in tf.model_variables()) == sorted(
+      manifest['model_variables'])
+  assert sorted(v.op.name for v in tf.trainable_variables()) == sorted(
+      manifest['trainable_variables'])
+  assert {k: v.shape.as_list() for k, v in end_points.items()} == (
+      manifest['end_points'])
+  assert logits.shape.as_list() == manifest['logits_shape']
+
+
 def shared_path(*parts):
   """Path under ../shared, or skips the test when it is absent."""
   path = os.path.join(SHARED, *parts)

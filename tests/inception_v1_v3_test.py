@@ -10,7 +10,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from conftest import load_manifest
+from conftest import assert_matches_manifest, load_manifest
 from slimvision.nets import inception_v1
 from slimvision.nets import inception_v2
 from slimvision.nets import inception_v3
@@ -47,16 +47,7 @@ def test_matches_the_model_zoo_manifest(name, pool_op, predictions_op):
     with slim.arg_scope(arg_scope(weight_decay=0.0)):
       logits, end_points = network(images, num_classes=1001,
                                    is_training=True)
-    variables = [[v.op.name, v.shape.as_list()] for v in tf.global_variables()
-                 if v.op.name != 'global_step']
-    assert variables == manifest['variables']  # Creation order too.
-    assert sorted(v.op.name for v in tf.model_variables()) == sorted(
-        manifest['model_variables'])
-    assert sorted(v.op.name for v in tf.trainable_variables()) == sorted(
-        manifest['trainable_variables'])
-    assert {k: v.shape.as_list() for k, v in end_points.items()} == (
-        manifest['end_points'])
-    assert logits.shape.as_list() == manifest['logits_shape']
+    assert_matches_manifest(manifest, logits, end_points)
     pool = end_points.get('AvgPool_0a_7x7', end_points.get('AvgPool_1a'))
     assert pool.op.name == pool_op
     assert end_points['Predictions'].op.name == predictions_op

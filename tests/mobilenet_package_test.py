@@ -12,7 +12,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from conftest import load_manifest
+from conftest import assert_matches_manifest, load_manifest
 from slimvision.nets import mobilenet_v2 as blocks_v2
 from slimvision.nets.mobilenet import conv_blocks as ops
 from slimvision.nets.mobilenet import mobilenet
@@ -48,16 +48,7 @@ def test_mobilenet_v2_through_the_package_matches_the_manifest():
     with slim.arg_scope(mobilenet_v2.training_scope(weight_decay=0.0)):
       logits, end_points = mobilenet_v2.mobilenet(
           images, num_classes=manifest['num_classes'], is_training=True)
-    variables = [[v.op.name, v.shape.as_list()] for v in tf.global_variables()
-                 if v.op.name != 'global_step']
-    assert variables == manifest['variables']  # Creation order too.
-    assert sorted(v.op.name for v in tf.model_variables()) == sorted(
-        manifest['model_variables'])
-    assert sorted(v.op.name for v in tf.trainable_variables()) == sorted(
-        manifest['trainable_variables'])
-    assert {k: v.shape.as_list() for k, v in end_points.items()} == (
-        manifest['end_points'])
-    assert logits.shape.as_list() == manifest['logits_shape']
+    assert_matches_manifest(manifest, logits, end_points)
     assert logits.op.name == 'MobilenetV2/Logits/output'
     assert end_points['Predictions'].op.name == (
         'MobilenetV2/Predictions/Reshape_1')

@@ -7,7 +7,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from conftest import load_manifest
+from conftest import assert_matches_manifest, load_manifest
 from slimvision.nets import nasnet as nasnet_package
 from slimvision.nets.nasnet import nasnet
 from slimvision.nets.nasnet import nasnet_utils
@@ -35,16 +35,7 @@ def test_nasnet_mobile_through_the_package_matches_the_manifest():
     with slim.arg_scope(nasnet.nasnet_mobile_arg_scope(weight_decay=0.0)):
       logits, end_points = nasnet.build_nasnet_mobile(
           images, manifest['num_classes'], is_training=True)
-    variables = [[v.op.name, v.shape.as_list()] for v in tf.global_variables()
-                 if v.op.name != 'global_step']
-    assert variables == manifest['variables']  # Creation order too.
-    assert sorted(v.op.name for v in tf.model_variables()) == sorted(
-        manifest['model_variables'])
-    assert sorted(v.op.name for v in tf.trainable_variables()) == sorted(
-        manifest['trainable_variables'])
-    assert {k: v.shape.as_list() for k, v in end_points.items()} == (
-        manifest['end_points'])
-    assert logits.shape.as_list() == manifest['logits_shape']
+    assert_matches_manifest(manifest, logits, end_points)
   assert nasnet.build_nasnet_mobile.default_image_size == 224
 
 
