@@ -11,12 +11,18 @@ Layers, each importing only those below it:
   datasets/, nets/, preprocessing/, deployment/   the model packages
   core/                compat, errors, log, registry, summaries
 
-Importing the package applies the tf-slim compatibility layer
-(``slimvision.core.compat.apply()``) before any of our code calls tf-slim.
+Importing the package itself loads no TensorFlow, so a command answers
+--help and prints its first line at once. The model packages (datasets,
+nets, preprocessing, deployment) apply the tf-slim compatibility layer
+(``slimvision.core.compat.apply()``) when imported, before any of our code
+calls tf-slim.
 """
 
-from .core import compat
+import os
 
-compat.apply()
+# TensorFlow's C++ start-up chatter (CUDA probing, CPU features) hides our
+# own messages; the setting must come before TensorFlow loads, and users can
+# still set the variable themselves.
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 __version__ = '0.2.0'

@@ -15,20 +15,20 @@ frozen graph also its input size and channels.
 """
 
 from slimvision.cli import app
-from slimvision.engines import inference
 from slimvision.engines.config import ClassifyConfig
+
+# Imported when the command runs, after its first line (cli/app.py).
+ENGINE = 'slimvision.engines.inference:print_classes'
 
 
 def run(argv=None):
   """Classifies from the command line `argv`; returns the exit status."""
-  return app.run(ClassifyConfig, inference.print_classes, __doc__, argv,
-                 positional='images')
+  return app.run(ClassifyConfig, ENGINE, __doc__, argv, positional='images')
 
 
 def main():
   """Console entry point."""
-  app.main_entry(ClassifyConfig, inference.print_classes, __doc__,
-                 positional='images')
+  app.main_entry(ClassifyConfig, ENGINE, __doc__, positional='images')
 
 
 if __name__ == '__main__':

@@ -23,34 +23,20 @@ Usage:
 """
 
 from slimvision.cli import app
-from slimvision.datasets import dataset_factory
-from slimvision.engines import verification
 from slimvision.engines.config import ConvertConfig
 
-
-def convert(config):
-  """Converts (or with --verify, verifies) the dataset `config` (a
-  ConvertConfig) names."""
-  config.validate()
-  if config.verify:
-    return verification.run(config)
-  return dataset_factory.convert(
-      config.dataset_name, config.dataset_dir, source=config.source_dir,
-      overwrite=config.overwrite, seed=config.seed,
-      validation_fraction=config.validation_fraction,
-      num_shards=config.num_shards,
-      small_object_area_threshold=config.small_object_area_threshold,
-      foreground_class_of_interest=config.foreground_class_of_interest)
+# Imported when the command runs, after its first line (cli/app.py).
+ENGINE = 'slimvision.engines.conversion:run'
 
 
 def run(argv=None):
   """Converts from the command line `argv`; returns the exit status."""
-  return app.run(ConvertConfig, convert, __doc__, argv)
+  return app.run(ConvertConfig, ENGINE, __doc__, argv)
 
 
 def main():
   """Console entry point."""
-  app.main_entry(ConvertConfig, convert, __doc__)
+  app.main_entry(ConvertConfig, ENGINE, __doc__)
 
 
 if __name__ == '__main__':

@@ -12,18 +12,20 @@ without one.
 """
 
 from slimvision.cli import app
-from slimvision.engines import evaluation
 from slimvision.engines.config import EvalConfig
+
+# Imported when the command runs, after its first line (cli/app.py).
+ENGINE = 'slimvision.engines.evaluation:run'
 
 
 def run(argv=None):
   """Evaluates from the command line `argv`; returns the exit status."""
-  return app.run(EvalConfig, evaluation.run, __doc__, argv)
+  return app.run(EvalConfig, ENGINE, __doc__, argv)
 
 
 def main():
   """Console entry point."""
-  app.main_entry(EvalConfig, evaluation.run, __doc__)
+  app.main_entry(EvalConfig, ENGINE, __doc__)
 
 
 if __name__ == '__main__':

@@ -23,18 +23,20 @@ name and renamed into place.
 """
 
 from slimvision.cli import app
-from slimvision.engines import export
 from slimvision.engines.config import ExportConfig
+
+# Imported when the command runs, after its first line (cli/app.py).
+ENGINE = 'slimvision.engines.export:run'
 
 
 def run(argv=None):
   """Exports from the command line `argv`; returns the exit status."""
-  return app.run(ExportConfig, export.run, __doc__, argv)
+  return app.run(ExportConfig, ENGINE, __doc__, argv)
 
 
 def main():
   """Console entry point."""
-  app.main_entry(ExportConfig, export.run, __doc__)
+  app.main_entry(ExportConfig, ENGINE, __doc__)
 
 
 if __name__ == '__main__':

@@ -11,18 +11,20 @@ settings of each run are written to TRAIN_DIR/train_config.json.
 """
 
 from slimvision.cli import app
-from slimvision.engines import training
 from slimvision.engines.config import TrainConfig
+
+# Imported when the command runs, after its first line (cli/app.py).
+ENGINE = 'slimvision.engines.training:run'
 
 
 def run(argv=None):
   """Trains from the command line `argv`; returns the exit status."""
-  return app.run(TrainConfig, training.run, __doc__, argv)
+  return app.run(TrainConfig, ENGINE, __doc__, argv)
 
 
 def main():
   """Console entry point."""
-  app.main_entry(TrainConfig, training.run, __doc__)
+  app.main_entry(TrainConfig, ENGINE, __doc__)
 
 
 if __name__ == '__main__':

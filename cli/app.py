@@ -8,14 +8,16 @@ and turns the errors a user can cause (bad flags, files or data) into one
 clear line on stderr and exit status 2 instead of a long trace.
 """
 
+import importlib
+import os
 import sys
 import textwrap
+import time
 
 from absl import flags
 
 import slimvision
 from slimvision.cli import flags as cli_flags
-from slimvision.core import compat
 from slimvision.core import errors
 from slimvision.core import log
 
@@ -42,6 +44,8 @@ def version():
   """The --version text: ours, TensorFlow's and tf-slim's."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from importlib import metadata  # pylint: disable=g-import-not-at-top
+  from slimvision.core import compat  # pylint: disable=g-import-not-at-top
+  compat.apply()
   repairs = compat.applied_repairs()
   return 'slimvision %s (TensorFlow %s, tf-slim %s; %d tf-slim repair(s))' % (
       slimvision.__version__, tf.__version__, metadata.version('tf-slim'),
@@ -54,12 +58,25 @@ def _fail(message):
   return EXIT_USAGE
 
 
+def _load(main):
+  """main itself, or the function a 'module:function' string names."""
+  if callable(main):
+    return main
+  module, function = main.split(':')
+  return getattr(importlib.import_module(module), function)
+
+
 def run(config_class, main, doc, argv=None, positional=None):
   """Parses argv into a config of `config_class` and calls main(config).
 
+  TensorFlow loads only after the flags are read and a first line is out:
+  importing it takes seconds, and a user should see at once that the
+  command started (and get --help and flag errors without the wait).
+
   Args:
     config_class: the command's config dataclass (engines/config.py).
-    main: function(config) doing the work.
+    main: function(config) doing the work, or its 'module:function' name,
+      imported after the first line is logged.
     doc: the script's docstring, shown by --help.
     argv: the command line (default sys.argv).
     positional: the config field that takes the positional arguments (e.g.
@@ -68,6 +85,7 @@ def run(config_class, main, doc, argv=None, positional=None):
   Returns:
     The exit status: 0, or 2 for input the command cannot honour.
   """
+  log.command_start = time.time()
   argv = list(sys.argv if argv is None else argv)
   args = argv[1:argv.index('--')] if '--' in argv else argv[1:]
   if '--version' in args:
@@ -87,10 +105,18 @@ def run(config_class, main, doc, argv=None, positional=None):
   # absl's own logging asks whether the global flags were parsed.
   flags.FLAGS.mark_as_parsed()
   log.setup()
-  compat.apply()
   extra = {positional: rest} if positional else {}
   try:
     config = cli_flags.build(config_class, flag_values, **extra)
+    # Settings that are wrong on their face fail before the wait for
+    # TensorFlow (the engine validates again: it is also called directly).
+    validate = getattr(config, 'validate', None)
+    if validate:
+      validate()
+    if not callable(main):
+      log.info('%s: starting (loading TensorFlow)', os.path.basename(argv[0]))
+      main = _load(main)
+      log.quiet_tensorflow_deprecations()
     main(config)
   except errors.UserError as e:
     return _fail(e)

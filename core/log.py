@@ -10,11 +10,13 @@ import logging
 import sys
 import warnings
 
-from tensorflow.python.util import deprecation
-
 logger = logging.getLogger('slimvision')
 info = logger.info
 warning = logger.warning
+
+# When the running command started (time.time()), set by cli/app.py; None
+# when the library is called directly.
+command_start = None
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -45,12 +47,21 @@ def setup(level=logging.INFO):
   # handler as well would print every warning twice.
   tf_logger.propagate = False
   # "X is deprecated, instructions for updating" notices are about the TF1
-  # APIs tf-slim calls, which the user can do nothing about.
-  deprecation._PRINT_DEPRECATION_WARNINGS = False
+  # APIs tf-slim calls, which the user can do nothing about. Set once
+  # TensorFlow is loaded (the compatibility layer's apply()), or now if it
+  # already is: this module must not load it.
+  quiet_tensorflow_deprecations()
   # tf-slim calls the TF1 layers, which warn on every use that they are
   # deprecated; that is the compatibility layer's business, not the user's.
   warnings.filterwarnings('ignore', category=UserWarning,
                           module=r'(tensorflow|tf_keras|tf_slim)\.')
+
+
+def quiet_tensorflow_deprecations():
+  """Turns TensorFlow's deprecation notices off, if TensorFlow is loaded."""
+  deprecation = sys.modules.get('tensorflow.python.util.deprecation')
+  if deprecation is not None:
+    deprecation._PRINT_DEPRECATION_WARNINGS = False  # pylint: disable=protected-access
 
 
 def format_duration(seconds):

@@ -1,0 +1,7 @@
+"""The preprocessing families and their registry, preprocessing_factory."""
+
+from slimvision.core import compat
+
+# tf-slim reaches into TensorFlow internals that have moved; put them back
+# before any module of this package calls tf-slim.
+compat.apply()

@@ -12,9 +12,13 @@ import tf_slim as slim
 
 from slimvision.core import compat
 
+compat.apply()  # Before any tf-slim call of this module.
+
 
 def test_repairs_are_recorded_and_idempotent():
+  compat.apply()
   before = compat.applied_repairs()
+  assert before
   compat.apply()
   # A second pass finds nothing missing: the layer is a no-op where the
   # names exist, which is also how it behaves on older TensorFlow.
@@ -27,6 +31,28 @@ def test_repairs_are_recorded_and_idempotent():
                        (ops, 'IndexedSlices'), (array_ops, 'stack'),
                        (array_ops, 'unstack'), (variable_scope, 'variable')):
     assert callable(getattr(module, name)), name
+
+
+def test_layers_in_a_graph_hash_variables_as_tf1_and_eager_is_untouched():
+  from tensorflow.python.framework import tensor as tensor_lib
+  seen = []
+
+  def spy_getter(getter, *args, **kwargs):
+    # Runs inside the legacy layers' add_weight.
+    seen.append(tensor_lib.Tensor._USE_EQUALITY)
+    return getter(*args, **kwargs)
+
+  with tf.Graph().as_default():
+    with tf.variable_scope('net', custom_getter=spy_getter):
+      net = slim.conv2d(tf.zeros([1, 8, 8, 3]), 4, [3, 3], scope='conv')
+      slim.batch_norm(net, is_training=True, scope='bn')
+  # conv weights and biases, beta, moving mean and variance: all created
+  # with TF1's id hashing, which gives the same answers in a graph.
+  assert seen == [False] * 5
+  assert tensor_lib.Tensor._USE_EQUALITY  # Restored: TF2 semantics outside.
+  with pytest.raises(TypeError, match='unhashable'):
+    hash(tf.Variable(1.0))  # Eager variables stay unhashable, as in TF2.
+  assert any('add_weight' in r for r in compat.applied_repairs())
 
 
 @pytest.mark.parametrize('fused', [True, False])
@@ -106,7 +132,7 @@ _LEARNING_PROGRAM = r'''
 import sys
 import numpy as np
 import tensorflow.compat.v1 as tf
-import slimvision  # noqa: F401  (the compatibility layer)
+import slimvision.nets  # noqa: F401  (applies the compatibility layer)
 import tf_slim as slim
 tf.disable_eager_execution()  # Supervisor threads need TF1 graph mode.
 train_dir = sys.argv[1]

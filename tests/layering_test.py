@@ -8,6 +8,8 @@
 
 import ast
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -101,3 +103,20 @@ def test_only_the_command_line_reads_flags(token):
         if token in f.read():
           readers.append(module)
   assert not readers
+
+
+def test_a_command_answers_before_tensorflow_loads(tmp_path):
+  """The command layer and the configs load no TensorFlow, so --help and
+  a command's first line come at once; the engine loads it afterwards."""
+  program = (
+      'import sys\n'
+      'import train_image_classifier, classify_image\n'
+      'from slimvision.engines import config\n'
+      'assert train_image_classifier.run(["prog", "--help"]) == 0\n'
+      'print(sorted(m for m in sys.modules if m.split(".")[0] in '
+      '("tensorflow", "tf_slim", "tf_keras")))\n')
+  result = subprocess.run([sys.executable, '-c', program], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert result.stdout.strip().splitlines()[-1] == '[]'
+  assert '--model_name' in result.stdout

@@ -26,9 +26,11 @@ def test_a_second_run_on_a_locked_train_dir_refuses_and_touches_nothing(
                      shapes_dir, '--train_dir=' + folder, *_TRAIN)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, lines
-    assert 'is in use by another training run (pid %d on host' % (
-        os.getpid()) in lines[0]
+    # The command's first line (it started), then the one error line.
+    assert len(lines) == 2 and 'starting' in lines[0], lines
+    assert lines[1].startswith('error: ') and (
+        'is in use by another training run (pid %d on host' % os.getpid()
+        in lines[1])
     assert sorted(os.listdir(folder)) == before == [train_dir.LOCK_FILENAME]
   # Released: the run goes ahead.
   result = run_cli('train_image_classifier.py', '--dataset_dir=' +
