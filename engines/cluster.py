@@ -14,6 +14,7 @@ and summaries) and the "worker" tasks follow it.
 import collections
 import json
 import os
+import time
 
 import tensorflow.compat.v1 as tf
 
@@ -93,6 +94,149 @@ def start_server(cluster):
                               task_index=cluster.task, start=True)
 
 
+# The end-of-training handshake: each worker puts its task index on a queue
+# that lives on every ps task, and a ps task exits once the chief (and every
+# other worker, or a grace period after the chief) has reported.
+_DONE_QUEUE_CAPACITY = 1024
+
+
+def _done_queue(ps_task):
+  with tf.device('/job:ps/task:%d' % ps_task):
+    return tf.FIFOQueue(_DONE_QUEUE_CAPACITY, [tf.int32], shapes=[[]],
+                        shared_name='slimvision_training_done_%d' % ps_task,
+                        name='training_done_%d' % ps_task)
+
+
+def serve_until_done(server, cluster, log, grace_secs=60.0):
+  """Serves a ps task's variables until training has ended; returns.
+
+  Blocks until the chief (worker 0) reports the end, then waits up to
+  `grace_secs` for the other workers' reports, so that none loses the ps in
+  its last step. A worker that died never reports: the grace period bounds
+  the wait for it.
+  """
+  num_workers = len(cluster.spec['worker'])
+  session_config = tf.ConfigProto(
+      device_filters=['/job:ps/task:%d' % cluster.task])
+  with tf.Graph().as_default():
+    dequeue = _done_queue(cluster.task).dequeue()
+    with tf.Session(server.target, config=session_config) as session:
+      finished = set()
+      while 0 not in finished:
+        finished.add(int(session.run(dequeue)))
+      deadline = time.time() + grace_secs
+      while len(finished) < num_workers:
+        wait_ms = int(1000 * (deadline - time.time()))
+        if wait_ms <= 0:
+          break
+        try:
+          finished.add(int(session.run(
+              dequeue, options=tf.RunOptions(timeout_in_ms=wait_ms))))
+        except tf.errors.DeadlineExceededError:
+          break
+  missing = sorted(set(range(num_workers)) - finished)
+  if missing:
+    log('Training has ended; worker(s) %s did not report within %d s. '
+        'Parameter server %d exits.', ', '.join(map(str, missing)),
+        grace_secs, cluster.task)
+  else:
+    log('Training has ended; parameter server %d exits.', cluster.task)
+
+
+def report_done(master, num_ps_tasks, task, session_config, log,
+                timeout_secs=10.0):
+  """Tells every ps task that worker `task` has finished training."""
+  with tf.Graph().as_default():
+    enqueues = [_done_queue(i).enqueue(task) for i in range(num_ps_tasks)]
+    try:
+      with tf.Session(master, config=session_config) as session:
+        session.run(enqueues, options=tf.RunOptions(
+            timeout_in_ms=int(timeout_secs * 1000)))
+    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+            tf.errors.AbortedError, tf.errors.CancelledError) as e:
+      # The ps tasks may have exited already (they wait for the chief and a
+      # grace period); training itself is complete.
+      log('Could not tell the parameter servers that worker %d finished '
+          '(%s); they may have exited already.', task,
+          str(e).splitlines()[0] if str(e) else type(e).__name__)
+
+
+def _session_manager(scaffold, poll_secs):
+  return tf.train.SessionManager(
+      local_init_op=scaffold.local_init_op,
+      local_init_feed_dict=scaffold.local_init_feed_dict,
+      ready_op=scaffold.ready_op,
+      ready_for_local_init_op=scaffold.ready_for_local_init_op,
+      graph=tf.get_default_graph(), recovery_wait_secs=poll_secs)
+
+
+class ChiefSessionCreator(tf.train.ChiefSessionCreator):
+  """The chief's session; joins a live cluster instead of rewinding it.
+
+  tf.train.ChiefSessionCreator restores the latest checkpoint whenever it
+  creates a session. When a chief restarts while other workers train on,
+  the ps tasks hold newer variables than any checkpoint, and restoring
+  would move the global step back. So when the ps tasks already hold an
+  initialised model, this creator joins at that state, as a worker does.
+  """
+
+  def __init__(self, scaffold, master, config, checkpoint_dir, global_step,
+               log):
+    super().__init__(scaffold=scaffold, master=master, config=config,
+                     checkpoint_dir=checkpoint_dir)
+    self._scaffold_ = scaffold
+    self._master_ = master
+    self._config_ = config
+    self._global_step = global_step
+    self._log = log
+
+  def _live_step(self):
+    """The global step the ps tasks hold, or None when they hold no model."""
+    # Only the global variables: they live on the ps tasks. A restarted
+    # chief's own local variables are always new.
+    with tf.Session(self._master_, config=self._config_) as probe:
+      if probe.run(self._scaffold_.ready_for_local_init_op).size:
+        return None
+      return int(probe.run(self._global_step))
+
+  def create_session(self):
+    self._scaffold_.finalize()
+    step = self._live_step()
+    if step is None:
+      return super().create_session()
+    self._log('The parameter servers already hold the model at global step '
+              '%d (other workers trained on): joining at that state, not '
+              'restoring a checkpoint', step)
+    return _session_manager(self._scaffold_, 1.0).wait_for_session(
+        self._master_, config=self._config_, max_wait_secs=60)
+
+
+class ReconnectLogger(tf.train.SessionCreator):
+  """Wraps a session creator to log losing and regaining the cluster.
+
+  MonitoredSession creates a new session when a run fails because a ps or
+  worker went away, and retries quietly until it succeeds; this says so.
+  """
+
+  def __init__(self, creator, log):
+    self._creator = creator
+    self._log = log
+    self._sessions = 0
+    self._reconnecting = False
+
+  def create_session(self):
+    if self._sessions and not self._reconnecting:
+      self._reconnecting = True
+      self._log('Lost the connection to a parameter server or worker; '
+                'reconnecting (the run waits until it is back)')
+    session = self._creator.create_session()
+    if self._reconnecting:
+      self._log('Reconnected to the cluster; training goes on')
+      self._reconnecting = False
+    self._sessions += 1
+    return session
+
+
 class WorkerSessionCreator(tf.train.SessionCreator):
   """A non-chief worker's session, once the chief has initialised the model.
 
@@ -112,12 +256,7 @@ class WorkerSessionCreator(tf.train.SessionCreator):
 
   def create_session(self):
     self._scaffold.finalize()
-    manager = tf.train.SessionManager(
-        local_init_op=self._scaffold.local_init_op,
-        local_init_feed_dict=self._scaffold.local_init_feed_dict,
-        ready_op=self._scaffold.ready_op,
-        ready_for_local_init_op=self._scaffold.ready_for_local_init_op,
-        graph=tf.get_default_graph(), recovery_wait_secs=self._poll_secs)
+    manager = _session_manager(self._scaffold, self._poll_secs)
     if self._log:
       self._log('Waiting for the chief (worker 0) to initialise the model')
     return manager.wait_for_session(self._master, config=self._config,

@@ -67,6 +67,67 @@ class ProgressHook(tf.train.SessionRunHook):
                           self._max_steps)
 
 
+class StartupHook(tf.train.SessionRunHook):
+  """Logs where the time before the first step went: building the graph,
+  creating the session (initialising or restoring the variables) and the
+  first step itself (which also starts the input pipeline)."""
+
+  def __init__(self, run_start, graph_built, command_start=None, log=None):
+    self._run_start = run_start
+    self._graph_built = graph_built
+    self._command_start = command_start
+    self._log = log
+    self._session_ready = None
+    self._done = False
+
+  def after_create_session(self, session, coord):
+    self._session_ready = time.time()
+
+  def after_run(self, run_context, run_values):
+    if self._done:
+      return
+    self._done = True
+    now = time.time()
+    ready = self._session_ready or self._graph_built
+    line = ('Start-up: graph %.1f s, session and restore %.1f s, first step '
+            '%.1f s' % (self._graph_built - self._run_start,
+                        ready - self._graph_built, now - ready))
+    if self._command_start is not None:
+      line += ('; the first step ended %.1f s after the command started '
+               '(%.1f s before training began: flags, loading TensorFlow)' %
+               (now - self._command_start,
+                self._run_start - self._command_start))
+    self._log(line)
+
+
+class StopAtStepHook(tf.train.SessionRunHook):
+  """Requests a stop once the global step, read after each step, reaches
+  `last_step`.
+
+  tf.train.StopAtStepHook estimates the step from its value before the run
+  plus one, which lags when other workers also advance it: in async
+  training a worker then takes another step past the end (two workers
+  ended at 202 of 200). Reading the step after the train op leaves only
+  the steps already under way when the end is reached, at most one per
+  other worker.
+  """
+
+  def __init__(self, train_op, last_step):
+    self._train_op = train_op
+    self._last_step = last_step
+
+  def begin(self):
+    with tf.control_dependencies([self._train_op]):
+      self._step_after = tf.identity(tf.train.get_global_step())
+
+  def before_run(self, run_context):
+    return tf.train.SessionRunArgs(self._step_after)
+
+  def after_run(self, run_context, run_values):
+    if run_values.results >= self._last_step:
+      run_context.request_stop()
+
+
 class FiniteLossHook(tf.train.SessionRunHook):
   """Stops training with a UserError when the loss is NaN or infinite.
 
@@ -117,3 +178,25 @@ class LastStepSummaryHook(tf.train.SessionRunHook):
     writer = tf.summary.FileWriterCache.get(self._output_dir)
     writer.add_summary(summary, step)
     writer.flush()
+
+
+class ReleaseSyncWorkersHook(tf.train.SessionRunHook):
+  """The sync chief's last act: a token for every worker still waiting.
+
+  With SyncReplicasOptimizer a worker's step ends by taking a token that the
+  chief's queue runner puts on the queue once it has applied the averaged
+  gradients. When the chief stops at the last step, a worker may be waiting
+  for a token that would never come; these let its step finish, so it sees
+  the final global step and stops too.
+  """
+
+  def __init__(self, sync_optimizer, num_workers):
+    self._optimizer = sync_optimizer
+    self._num_workers = num_workers
+
+  def begin(self):
+    self._release = self._optimizer.get_init_tokens_op(
+        num_tokens=self._num_workers)
+
+  def end(self, session):
+    session.run(self._release)

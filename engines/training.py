@@ -12,6 +12,7 @@ import dataclasses
 import inspect
 import math
 import os
+import time
 
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
@@ -240,13 +241,14 @@ def fine_tune_init_fn(checkpoint_path, exclude_scopes='',
 def run(config):
   """Trains as `config` (a TrainConfig) says; returns the final global step.
 
-  A ps task of a cluster serves its variables until the process is killed
-  (returns None). Everything else trains in a graph of its own: the process
+  A ps task of a cluster serves its variables until the workers report the
+  end of training (returns None). Everything else trains in a graph of its own: the process
   stays in TF2's eager mode outside it.
 
   Raises:
     UserError: a setting or input the run cannot honour.
   """
+  started = time.time()
   config.validate()
   _check_augmentation(config)
   cluster = cluster_lib.resolve(config.ps_hosts, config.worker_hosts,
@@ -254,9 +256,9 @@ def run(config):
   if cluster:
     server = cluster_lib.start_server(cluster)
     if cluster.job_name == 'ps':
-      log.info('Parameter server %d of %d serving on %s', cluster.task,
-               len(cluster.spec['ps']), server.target)
-      server.join()
+      log.info('Parameter server %d of %d serving on %s until training '
+               'ends', cluster.task, len(cluster.spec['ps']), server.target)
+      cluster_lib.serve_until_done(server, cluster, log.info)
       return None
     config = dataclasses.replace(
         config, master=server.target, task=cluster.task,
@@ -265,11 +267,11 @@ def run(config):
   if config.task != 0:  # Workers write nothing in the train_dir.
     tf.gfile.MakeDirs(config.train_dir)
     with tf.Graph().as_default():
-      return _train(config)
+      return _train(config, started)
   with train_dir_lib.lock(config.train_dir):
     train_dir_lib.remove_partial_saves(config.train_dir)
     with tf.Graph().as_default():
-      return _train(config)
+      return _train(config, started)
 
 
 def _check_augmentation(config):
@@ -327,8 +329,11 @@ def _warn_if_batch_norm_lags(config):
       100 * decay ** steps, suggested)
 
 
-def _train(config):
-  """Builds the training graph in the default graph and runs the loop."""
+def _train(config, started):
+  """Builds the training graph in the default graph and runs the loop.
+
+  `started` is when the run began (time.time()), for the start-up line.
+  """
   dataset = dataset_factory.get_dataset(
       config.dataset_name, config.dataset_split_name, config.dataset_dir)
   num_classes = dataset.num_classes - config.labels_offset
@@ -347,6 +352,15 @@ def _train(config):
       num_clones=config.num_clones, clone_on_cpu=config.clone_on_cpu,
       replica_id=config.task, num_replicas=config.worker_replicas,
       num_ps_tasks=config.num_ps_tasks)
+  if config.num_clones > 1 and (config.clone_on_cpu or
+                                not tf.config.list_physical_devices('GPU')):
+    log.info(
+        'Note: --num_clones=%d run on the CPU (%s): the clones, %d '
+        'examples each, take turns on the same cores and average their '
+        'gradients; --num_clones=1 with the same --batch_size=%d is '
+        'usually faster.', config.num_clones,
+        '--clone_on_cpu' if config.clone_on_cpu else 'no GPU here',
+        config.batch_size // config.num_clones, config.batch_size)
   latest = tf.train.latest_checkpoint(config.train_dir)
   if deployment.is_chief:
     config_lib.write_json(config, os.path.join(config.train_dir,
@@ -442,19 +456,38 @@ def _train(config):
       var_list=variables_to_train(config.trainable_scopes),
       update_ops=update_ops)
   summaries.add(summary_lib.scalar('total_loss', total_loss))
+  if config.sync_replicas:
+    _quiet_chief_queue_runner(opt)
   summaries |= set(tf.get_collection(tf.GraphKeys.SUMMARIES)) - before
   summary_op = tf.summary.merge(
       list(summaries | set(tf.get_collection(tf.GraphKeys.SUMMARIES,
                                              first_clone_scope))))
   step = _loop(config, deployment, train_tensor, total_loss, summary_op,
-               opt, global_step)
+               opt, global_step, started)
   if skipped is not None:
     log.info('%s', skipped.summary())
   return step
 
 
+def _quiet_chief_queue_runner(sync_optimizer):
+  """Lets the sync chief's token thread end quietly when the session closes.
+
+  The thread waits for the workers' gradients; closing the session at the
+  end cancels that wait, and the plain QueueRunner reports the
+  CancelledError as a crash with a traceback (after a clean run). Treating
+  cancellation as the queue's normal end, as QueueRunner allows, silences
+  only that. The runner is the optimizer's own (a private attribute: the
+  public getter hands it to the session hook).
+  """
+  runner = sync_optimizer.get_chief_queue_runner()
+  sync_optimizer._chief_queue_runner = tf.train.QueueRunner(  # pylint: disable=protected-access
+      runner.queue, runner.enqueue_ops,
+      queue_closed_exception_types=(tf.errors.OutOfRangeError,
+                                    tf.errors.CancelledError))
+
+
 def _loop(config, deployment, train_tensor, total_loss, summary_op, opt,
-          global_step):
+          global_step, started):
   """Runs the training steps in a MonitoredSession; returns the last step."""
   is_chief = deployment.is_chief
   init_fn = None
@@ -462,6 +495,9 @@ def _loop(config, deployment, train_tensor, total_loss, summary_op, opt,
   if config.checkpoint_path and latest:
     log.info('Ignoring --checkpoint_path because a checkpoint already '
              'exists in %s: resuming from %s', config.train_dir, latest)
+  elif latest and config.num_ps_tasks and is_chief:
+    log.info('Latest checkpoint %s: restored unless the parameter servers '
+             'still hold the model', latest)
   elif latest:
     log.info('Resuming from %s', latest)
   elif config.checkpoint_path:
@@ -475,8 +511,12 @@ def _loop(config, deployment, train_tensor, total_loss, summary_op, opt,
   hooks = [hooks_lib.FiniteLossHook(total_loss, config.train_dir)]
   if config.sync_replicas:
     hooks.append(opt.make_session_run_hook(is_chief))
+    if is_chief:
+      hooks.append(hooks_lib.ReleaseSyncWorkersHook(opt,
+                                                    config.worker_replicas))
   if config.max_number_of_steps:
-    hooks.append(tf.train.StopAtStepHook(last_step=config.max_number_of_steps))
+    hooks.append(hooks_lib.StopAtStepHook(train_tensor,
+                                          config.max_number_of_steps))
   hooks.append(hooks_lib.ProgressHook(
       total_loss, config.log_every_n_steps, config.batch_size,
       config.max_number_of_steps, log=log.info))
@@ -493,16 +533,26 @@ def _loop(config, deployment, train_tensor, total_loss, summary_op, opt,
         config.train_dir, save_secs=config.save_interval_secs,
         scaffold=scaffold,
         listeners=[train_dir_lib.PartialSaveCleaner(config.train_dir)]))
-    creator = tf.train.ChiefSessionCreator(
-        scaffold=scaffold, master=config.master, config=session_config,
-        checkpoint_dir=config.train_dir)
+    if config.num_ps_tasks:
+      creator = cluster_lib.ChiefSessionCreator(
+          scaffold=scaffold, master=config.master, config=session_config,
+          checkpoint_dir=config.train_dir, global_step=global_step,
+          log=log.info)
+    else:
+      creator = tf.train.ChiefSessionCreator(
+          scaffold=scaffold, master=config.master, config=session_config,
+          checkpoint_dir=config.train_dir)
   else:
     creator = cluster_lib.WorkerSessionCreator(
         scaffold=scaffold, master=config.master, config=session_config,
         log=log.info)
+  if config.num_ps_tasks:
+    creator = cluster_lib.ReconnectLogger(creator, log.warning)
   # The sync-replicas token queue runner can block on a queue nobody reads
   # once training stops; do not wait TF's default 2 minutes for it.
   log.info('Graph built; starting the session')
+  hooks.append(hooks_lib.StartupHook(started, time.time(), log.command_start,
+                                     log=log.info))
   with tf.train.MonitoredSession(session_creator=creator, hooks=hooks,
                                  stop_grace_period_secs=5) as session:
     # The raw session, without the hooks: reading the step is not a step.
@@ -517,6 +567,9 @@ def _loop(config, deployment, train_tensor, total_loss, summary_op, opt,
       while not session.should_stop():
         session.run(train_tensor)
       step = read_step()
+  if config.num_ps_tasks:
+    cluster_lib.report_done(config.master, config.num_ps_tasks, config.task,
+                            session_config, log.info)
   if is_chief:
     log.info('Training finished; checkpoints and TensorBoard logs in %s',
              config.train_dir)
