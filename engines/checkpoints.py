@@ -9,16 +9,24 @@ import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 from slimvision.core.errors import UserError
+from slimvision.engines import zoo
 
 
 def resolve(checkpoint_path, flag='--checkpoint_path'):
-  """A checkpoint file prefix from a prefix or a folder.
+  """A checkpoint file prefix from a prefix, a folder or `zoo:<model_name>`.
+
+  `zoo:<model_name>` is the published TF-Slim checkpoint of that network,
+  downloaded once into a cache (engines/zoo.py). A V1 checkpoint (the
+  single `.ckpt` file of the 2016 model-zoo tarballs) is taken as it is.
 
   Raises:
-    UserError: nothing there, or a folder with no checkpoint.
+    UserError: nothing there, a folder with no checkpoint, an unknown zoo
+      name or a zoo download that failed.
   """
   if not checkpoint_path:
     raise UserError('%s is required' % flag)
+  if zoo.is_zoo(checkpoint_path):
+    return zoo.resolve(checkpoint_path, flag=flag)
   if tf.gfile.IsDirectory(checkpoint_path):
     latest = tf.train.latest_checkpoint(checkpoint_path)
     if not latest:
@@ -26,9 +34,19 @@ def resolve(checkpoint_path, flag='--checkpoint_path'):
                       (flag, checkpoint_path))
     return latest
   if not tf.gfile.Exists(checkpoint_path + '.index'):
+    if _is_v1_checkpoint_file(checkpoint_path):
+      return checkpoint_path
     raise UserError('%s %s: no such checkpoint (expected %s.index)' %
                     (flag, checkpoint_path, checkpoint_path))
   return checkpoint_path
+
+
+def _is_v1_checkpoint_file(path):
+  """Whether `path` is a file that can only be a V1 checkpoint: not one of
+  the .index, .meta or .data-* files of a V2 checkpoint."""
+  name = path.rsplit('/', 1)[-1]
+  return (tf.gfile.Exists(path) and not tf.gfile.IsDirectory(path) and
+          not name.endswith(('.index', '.meta')) and '.data-' not in name)
 
 
 def variables_to_restore(moving_average_decay=None):
