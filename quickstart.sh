@@ -27,11 +27,35 @@ slim-eval-image-classifier --dataset_name=shapes \
     --dataset_split_name=validation --dataset_dir="$OUT/shapes" \
     --model_name=cifarnet --checkpoint_path="$OUT/train" \
     --eval_dir="$OUT/eval" | tee "$OUT/eval.txt"
+STAR="$OUT/shapes/images/validation/star/00000.png"
 slim-classify-image --model_name=cifarnet --checkpoint_path="$OUT/train" \
-    --dataset_dir="$OUT/shapes" --top_k=5 \
-    "$OUT/shapes/images/validation/star/00000.png"
+    --dataset_dir="$OUT/shapes" --top_k=5 "$STAR"
+
+# Deploy: export a SavedModel and a TFLite model, serve the SavedModel over
+# HTTP on a free port, and ask the server about the star image.
+slim-export-inference-graph --model_name=cifarnet --dataset_name=shapes \
+    --dataset_dir="$OUT/shapes" --checkpoint_path="$OUT/train" \
+    --saved_model_dir="$OUT/export/saved_model" \
+    --tflite_file="$OUT/export/model.tflite"
+slim-serve-image-classifier --saved_model_dir="$OUT/export/saved_model" \
+    --port=0 > "$OUT/serve.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 240); do
+  grep -q '^Serving ' "$OUT/serve.log" && break
+  kill -0 $SERVER 2>/dev/null || { cat "$OUT/serve.log"; exit 1; }
+  sleep 0.5
+done
+URL=$(grep -o 'http://[0-9.]*:[0-9]*' "$OUT/serve.log" | head -1)
+SERVED=$(.venv/bin/python -c '
+import json, sys, urllib.request
+answer = json.load(urllib.request.urlopen(sys.argv[1], open(sys.argv[2], "rb").read()))
+best = answer["top_k"][0]
+print("%s (%.3f)" % (best["class"], best["probability"]))' "$URL/classify" "$STAR")
+kill $SERVER
 
 echo
 echo "shapes validation $(grep '^Accuracy' "$OUT/eval.txt")"
+echo "served over HTTP: POST $URL/classify with the star image -> $SERVED"
 echo "TensorBoard logs: $OUT/train (training) and $OUT/eval (evaluation);"
 echo "view them with: .venv/bin/tensorboard --logdir $OUT"

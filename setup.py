@@ -54,5 +54,7 @@ setup(
         'slim-classify-image=slimvision.classify_image:main',
         'slim-export-inference-graph='
         'slimvision.export_inference_graph:main',
+        'slim-serve-image-classifier='
+        'slimvision.serve_image_classifier:main',
     ]},
 )

@@ -63,11 +63,16 @@ HELP = {
                         'evaluation.',
     'label_smoothing': 'The amount of label smoothing.',
     # Checkpoints and fine-tuning.
-    'checkpoint_path': 'A checkpoint file prefix, or a folder whose latest '
-                       'checkpoint is used. Training: the checkpoint to '
-                       'fine-tune from (ignored when --train_dir already '
-                       'holds one, which is resumed); evaluation, export and '
-                       'classify: the weights to use.',
+    'checkpoint_path': 'A checkpoint file prefix, a folder whose latest '
+                       'checkpoint is used, or zoo:<model_name> (e.g. '
+                       'zoo:mobilenet_v1_025) for the published TF-Slim '
+                       'ImageNet checkpoint of that network, downloaded '
+                       'once into $SLIMVISION_CACHE/zoo (by default '
+                       '~/.cache/slimvision/zoo); the README lists the '
+                       'names. Training: the checkpoint to fine-tune from '
+                       '(ignored when --train_dir already holds one, which '
+                       'is resumed); evaluation, export and classify: the '
+                       'weights to use.',
     'checkpoint_exclude_scopes': 'Comma-separated list of scopes of '
                                  'variables to exclude when restoring from a '
                                  'checkpoint.',
@@ -188,7 +193,9 @@ HELP = {
                          'constants here.',
     'saved_model_dir': 'A SavedModel folder: export writes one there '
                        '(TensorFlow Serving, tf.saved_model.load); classify '
-                       'reads one (instead of a checkpoint).',
+                       'and serve read one (classify: instead of a '
+                       'checkpoint; serve: also a folder of numbered '
+                       'versions, the highest of which is served).',
     'tflite_file': 'Write a TFLite model here.',
     'tflite_quantize': 'Post-training dynamic-range quantization of the '
                        'TFLite model (8-bit weights).',
@@ -197,7 +204,17 @@ HELP = {
                     '(instead of a checkpoint; give its --model_name for the '
                     'preprocessing).',
     'labels_file': 'A labels file (index:name lines).',
-    'top_k': 'How many classes to print per image.',
+    'top_k': 'How many classes to print per image. Serve: how many '
+             'classes POST /classify answers with (unless its ?top_k= '
+             'says).',
+    # Serve.
+    'host': 'The address to serve on. The default, 127.0.0.1, answers this '
+            'machine only; 0.0.0.0 exposes the server to the network (it '
+            'has no authentication).',
+    'port': 'The port to serve on: 8501, TensorFlow Serving\'s REST port, '
+            'by default; 0 picks a free one (printed).',
+    'serving_name': 'The model name in the URL, as TensorFlow Serving\'s '
+                    'MODEL_NAME: POST /v1/models/<serving_name>:predict.',
     # Conversion.
     'source_dir': 'A local folder (or archive) to convert instead of '
                   'downloading. Required for image-folder datasets, imagenet '

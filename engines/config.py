@@ -299,3 +299,27 @@ def write_json(config, path, **resolved):
     json.dump(record, f, indent=2, sort_keys=True)
     f.write('\n')
   os.replace(tmp, path)
+
+
+@dataclasses.dataclass(kw_only=True)
+class ServeConfig:
+  """serve_image_classifier.py: see engines/serving.py."""
+  saved_model_dir: Optional[str] = None
+  host: str = '127.0.0.1'
+  port: int = 8501
+  serving_name: str = 'slimvision'
+  top_k: int = 5
+
+  def validate(self):
+    if not self.saved_model_dir:
+      raise UserError('give --saved_model_dir: the SavedModel folder that '
+                      'export_inference_graph.py --saved_model_dir wrote')
+    if not 0 <= self.port <= 65535:
+      raise UserError('--port must be in 0..65535 (0: any free port), got '
+                      '%d' % self.port)
+    # It is a segment of the URL path /v1/models/<name>:predict.
+    if not self.serving_name or any(c in self.serving_name
+                                    for c in '/:?#% '):
+      raise UserError('--serving_name %r cannot be part of a URL path; use '
+                      'letters, digits, - _ .' % self.serving_name)
+    _positive('top_k', self.top_k, allow_none=False)

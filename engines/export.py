@@ -7,7 +7,9 @@ Formats (names in engines/inference.py):
     default), and research/slim's output op names;
   * with a checkpoint: the frozen GraphDef (weights as constants), a
     SavedModel for TensorFlow Serving and `tf.saved_model.load`, and a
-    TFLite model (optionally dynamic-range quantized).
+    TFLite model (optionally dynamic-range quantized) with a
+    `serving_default` signature (`images` -> `probabilities`) and its class
+    names in a labels file beside it (`tflite_labels_path`).
 
 Every file is written under a temporary name and renamed into place, so a
 failed export never leaves a half-written file where a good one was.
@@ -234,21 +236,69 @@ class _Exporter(object):
              inference.SERVING_SIGNATURE, inference.IMAGES_SIGNATURE)
 
   def tflite(self, frozen, path):
-    """Converts the frozen float graph to TFLite (batch 1 if unspecified)."""
-    with tf.Graph().as_default() as graph:
-      images, probabilities = tf.import_graph_def(
-          frozen, return_elements=[inference.INPUT_NAME + ':0',
-                                   inference.PROBABILITIES_NAME + ':0'],
-          name='')
-      if images.shape[0] is None:
-        images.set_shape([1] + images.shape.as_list()[1:])
-      with tf.Session(graph=graph) as session:
-        converter = tf.lite.TFLiteConverter.from_session(
-            session, [images], [probabilities])
-        if self.config.tflite_quantize:
-          converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        model = converter.convert()
+    """Converts the frozen float graph to TFLite, with its labels beside it.
+
+    The model has the signature `serving_default`: input `images`, float32
+    [batch, size, size, channels] (batch 1 unless --batch_size fixed it),
+    preprocessed as `predict_images` takes them; output `probabilities`,
+    float32 [batch, num_classes]. It is the model's only output, so
+    `get_output_details()[0]` stays the probabilities, as before there was
+    a signature (logits would come first: outputs are ordered by name).
+    The labels file (`tflite_labels_path`) names output i on line i.
+    """
+    model = self._convert_tflite(frozen)
+    labels_path = tflite_labels_path(path)
+    names = self.class_names()
     _write_atomically(model, path)
-    log.info('Wrote %s (%d bytes%s)', path, len(model),
-             ', dynamic-range quantized' if self.config.tflite_quantize
-             else '')
+    _write_atomically(''.join(n + '\n' for n in names).encode('utf-8'),
+                      labels_path)
+    log.info('Wrote %s (%d bytes%s; signature %s: %s -> %s)', path,
+             len(model), ', dynamic-range quantized'
+             if self.config.tflite_quantize else '',
+             inference.SERVING_SIGNATURE, inference.IMAGES_INPUT,
+             inference.PROBABILITIES_NAME)
+    log.info('Wrote %s (%d class names)', labels_path, len(names))
+
+  def class_names(self):
+    """The class name of each model output, as the SavedModel's
+    `class_names_table` has them."""
+    labels = inference.load_labels(dataset_dir=self.config.dataset_dir or None)
+    return inference.output_names(labels, self.num_classes,
+                                  self.config.labels_offset)
+
+  def _convert_tflite(self, frozen):
+    """The .tflite bytes of the frozen GraphDef, converted with TF2's
+    converter from a function whose argument names the signature input."""
+    # TF1's TFLiteConverter.from_session writes no SignatureDef; TF2's
+    # from_concrete_functions names the signature's inputs and outputs after
+    # the function's arguments and returned keys. wrap_function imports the
+    # frozen graph (constants only) as a function; prune picks its ends.
+    wrapped = tf.wrap_function(
+        lambda: tf.import_graph_def(frozen, name=''), [])
+    graph = wrapped.graph
+    placeholder = graph.get_tensor_by_name(inference.INPUT_NAME + ':0')
+    network = wrapped.prune(placeholder, graph.get_tensor_by_name(
+        inference.PROBABILITIES_NAME + ':0'))
+    shape = placeholder.shape.as_list()
+    if shape[0] is None:
+      shape[0] = 1  # The TFLite interpreter allocates for a fixed batch.
+    spec = tf.TensorSpec(shape, tf.float32, name=inference.IMAGES_INPUT)
+
+    def serve(images):  # The signature's input: `images`, as in the spec.
+      return {inference.PROBABILITIES_NAME: network(images)}
+    function = tf.function(serve, input_signature=[spec])
+    holder = tf.Module()  # Keeps what the function captures alive.
+    holder.network = network
+    # tf.compat.v1.lite's converter is TF1's (no from_concrete_functions).
+    converter = tf.compat.v2.lite.TFLiteConverter.from_concrete_functions(
+        [function.get_concrete_function()], holder)
+    if self.config.tflite_quantize:
+      converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    return converter.convert()
+
+
+def tflite_labels_path(tflite_path):
+  """Where the labels of a TFLite model go: `m.tflite` -> `m.labels.txt`
+  (any other name: the name plus `.labels.txt`)."""
+  root, extension = os.path.splitext(tflite_path)
+  return (root if extension == '.tflite' else tflite_path) + '.labels.txt'

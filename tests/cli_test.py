@@ -17,6 +17,7 @@ SCRIPTS = {
     'export_inference_graph.py': config_lib.ExportConfig,
     'classify_image.py': config_lib.ClassifyConfig,
     'download_and_convert_data.py': config_lib.ConvertConfig,
+    'serve_image_classifier.py': config_lib.ServeConfig,
 }
 
 
@@ -30,7 +31,7 @@ def _parse(config_class, *args):
 def test_every_flag_has_one_help_text_and_every_help_a_flag():
   names = {f.name for c in SCRIPTS.values() for f in config_lib.flag_fields(c)}
   assert names == set(cli_flags.HELP)
-  assert len(names) == 89
+  assert len(names) == 92
 
 
 def test_no_module_but_cli_flags_defines_a_flag():

@@ -199,7 +199,8 @@ def test_frozen_graph_and_saved_model_match_the_checkpoint(halves, exported,
 
 def test_exports_leave_no_temporary_files(exported):
   assert sorted(os.listdir(exported['out'])) == [
-      'frozen.pb', 'graph.pb', 'model.tflite', 'serving']
+      'frozen.pb', 'graph.pb', 'model.labels.txt', 'model.tflite',
+      'serving']
   assert os.listdir(os.path.dirname(exported['saved_model'])) == ['1']
   assert tf.saved_model.contains_saved_model(exported['saved_model'])
 
