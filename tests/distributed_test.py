@@ -181,3 +181,34 @@ def test_tf_config_and_host_lists():
       cluster.resolve(tf_config=bad)
   with pytest.raises(UserError, match='--job_name must be ps or worker'):
     cluster.resolve('p:1', 'w:1', 'chief', 0, tf_config='')
+
+
+class _FlakyCreator(object):
+  """Fails as a lost ps does (UnavailableError) on the calls listed."""
+
+  def __init__(self, failing_calls):
+    self.calls = 0
+    self._failing = failing_calls
+
+  def create_session(self):
+    self.calls += 1
+    if self.calls in self._failing:
+      raise tf.errors.UnavailableError(None, None, 'ps unreachable')
+    return 'session %d' % self.calls
+
+
+def test_losing_and_regaining_the_cluster_is_logged_once_each():
+  lines = []
+  creator = cluster.ReconnectLogger(_FlakyCreator({2, 3}),
+                                    lambda m, *a: lines.append(m % a))
+  assert creator.create_session() == 'session 1'
+  assert lines == []  # The first session is no reconnection.
+  # MonitoredSession asks again after a run failed; it retries while the
+  # ps is away (calls 2 and 3 fail), and the third retry connects.
+  for _ in range(2):
+    with pytest.raises(tf.errors.UnavailableError):
+      creator.create_session()
+  assert creator.create_session() == 'session 4'
+  assert len(lines) == 2
+  assert lines[0].startswith('Lost the connection to a parameter server')
+  assert lines[1].startswith('Reconnected to the cluster')
