@@ -145,6 +145,17 @@ HELP = {
                             'decays.',
     'warmup_epochs': 'Linearly warm up the learning rate from 0 over this '
                      'many epochs.',
+    # Precision.
+    'precision': 'The arithmetic: fp32; bf16 (TensorFlow\'s oneDNN bf16 '
+                 'graph rewrite, fast on CPUs with AMX or AVX512-BF16); fp16 '
+                 '(float16 rewrite of the GPU ops, GPUs of compute capability '
+                 '7.0 or newer; training adds dynamic loss scaling); auto '
+                 '(bf16 where it was measured faster for the model on this '
+                 'hardware, else fp32; the log says which and why). '
+                 'Variables and checkpoints stay float32. Export: every '
+                 'graph stays float32; fp16 writes the --tflite_file with '
+                 'float16 weights, bf16 is refused for it (TFLite has no '
+                 'bf16 weights). Not a TF-Slim flag.',
     # Logging and checkpoints.
     'log_every_n_steps': 'The frequency with which logs are printed.',
     'save_summaries_secs': 'The frequency with which summaries are saved, in '
@@ -239,6 +250,7 @@ HELP = {
 ENUMS = {
     'optimizer': config_lib.OPTIMIZERS,
     'learning_rate_decay_type': config_lib.DECAY_TYPES,
+    'precision': config_lib.PRECISIONS,
 }
 
 ALIASES = {'source': 'source_dir'}

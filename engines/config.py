@@ -18,6 +18,7 @@ from slimvision.core.errors import UserError
 OPTIMIZERS = ('adadelta', 'adagrad', 'adam', 'ftrl', 'momentum', 'rmsprop',
               'sgd')
 DECAY_TYPES = ('exponential', 'fixed', 'polynomial', 'cosine')
+PRECISIONS = ('fp32', 'bf16', 'fp16', 'auto')
 
 
 def _positive(flag, value, allow_none=True):
@@ -25,6 +26,12 @@ def _positive(flag, value, allow_none=True):
     return
   if value is None or value < 1:
     raise UserError('--%s must be positive, got %s' % (flag, value))
+
+
+def _check_precision(precision):
+  if precision not in PRECISIONS:
+    raise UserError('Unknown --precision %r; valid: %s' %
+                    (precision, ', '.join(PRECISIONS)))
 
 
 def _refuse_quantize(flag, instead):
@@ -103,6 +110,8 @@ class TrainConfig(_Model, _Data):
   learning_rate_decay_factor: float = 0.94
   num_epochs_per_decay: float = 2.0
   warmup_epochs: float = 0
+  # Arithmetic (variables and checkpoints are float32 whatever it is).
+  precision: str = 'auto'
   # Input, logging and checkpoints.
   num_readers: int = 4
   log_every_n_steps: int = 10
@@ -155,6 +164,7 @@ class TrainConfig(_Model, _Data):
                       self.min_crop_area)
     if self.sync_replicas and self.replicas_to_aggregate < 1:
       raise UserError('--replicas_to_aggregate must be at least 1')
+    _check_precision(self.precision)
 
   def augmentation(self):
     """Keyword arguments of the training preprocessing set by the flags."""
@@ -181,6 +191,7 @@ class EvalConfig(_Model, _Data):
   eval_timeout_secs: Optional[int] = None
   master: str = ''
   quantize: bool = False
+  precision: str = 'auto'
 
   def validate(self):
     if self.quantize:
@@ -189,6 +200,7 @@ class EvalConfig(_Model, _Data):
                        ' --tflite_file --tflite_quantize instead.')
     _positive('batch_size', self.batch_size, allow_none=False)
     _positive('max_num_batches', self.max_num_batches)
+    _check_precision(self.precision)
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -211,11 +223,21 @@ class ExportConfig(_Model):
   tflite_file: Optional[str] = None
   tflite_quantize: bool = False
   quantize: bool = False
+  precision: str = 'auto'
 
   def validate(self):
     if self.quantize:
       _refuse_quantize('quantize', 'Export a quantized TFLite model with '
                        '--tflite_file --tflite_quantize instead.')
+    _check_precision(self.precision)
+    if self.tflite_file and self.precision == 'bf16':
+      raise UserError('--precision=bf16 cannot apply to --tflite_file: TFLite '
+                      'has no bfloat16 weights; use --precision=fp16 (float16 '
+                      'weights) or fp32')
+    if self.tflite_file and self.precision == 'fp16' and self.tflite_quantize:
+      raise UserError('--precision=fp16 (float16 TFLite weights) and '
+                      '--tflite_quantize (8-bit weights) exclude each other; '
+                      'give one')
     for flag in ('batch_size', 'image_size', 'num_classes'):
       _positive(flag, getattr(self, flag))
     if not (self.output_file or self.frozen_graph_file or

@@ -19,6 +19,7 @@ from slimvision.core.errors import UserError
 from slimvision.datasets import dataset_factory
 from slimvision.engines import checkpoints
 from slimvision.engines import pipeline
+from slimvision.engines import precision as precision_lib
 from slimvision.nets import nets_factory
 from slimvision.preprocessing import preprocessing_factory
 
@@ -311,6 +312,9 @@ def run(config):
       config.checkpoint_path or ''):
     raise UserError('--eval_interval_secs needs --checkpoint_path to be a '
                     'training folder, got %s' % config.checkpoint_path)
+  chosen, reason = precision_lib.choose(config.precision, config.model_name)
+  log.info('Precision: %s (%s)', chosen, reason)
+  session_config = precision_lib.session_config_for(chosen)
   tf.gfile.MakeDirs(config.eval_dir)
   results = []
   with tf.Graph().as_default():
@@ -319,12 +323,14 @@ def run(config):
       for path in tf.train.checkpoints_iterator(
           config.checkpoint_path, min_interval_secs=config.eval_interval_secs,
           timeout=config.eval_timeout_secs):
-        results.append(_evaluate_checkpoint(config, path, graph))
+        results.append(_evaluate_checkpoint(config, path, graph,
+                                            session_config))
       log.info('No new checkpoint for %s s: evaluated %d checkpoint(s); done',
                config.eval_timeout_secs, len(results))
     else:
       results.append(_evaluate_checkpoint(
-          config, checkpoints.resolve(config.checkpoint_path), graph))
+          config, checkpoints.resolve(config.checkpoint_path), graph,
+          session_config))
   log.info('TensorBoard summaries in %s', config.eval_dir)
   return results
 
@@ -359,10 +365,11 @@ def _build_graph(config):
                     skipped)
 
 
-def _evaluate_checkpoint(config, checkpoint_path, graph):
-  """Scores one checkpoint; prints the report and writes the summaries."""
+def _evaluate_checkpoint(config, checkpoint_path, graph, session_config=None):
+  """Scores one checkpoint; prints the report and writes the summaries.
+  `session_config` (a ConfigProto) sets the precision's graph rewrite."""
   saver = checkpoints.restorer(checkpoint_path, graph.var_map)
-  with tf.Session(config.master) as session:
+  with tf.Session(config.master, config=session_config) as session:
     session.run(tf.local_variables_initializer())
     saver.restore(session, checkpoint_path)
     step = session.run(tf.train.get_global_step())

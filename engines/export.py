@@ -11,6 +11,12 @@ Formats (names in engines/inference.py):
     `serving_default` signature (`images` -> `probabilities`) and its class
     names in a labels file beside it (`tflite_labels_path`).
 
+Every graph is float32 whatever --precision says (any TensorFlow loads
+it; bf16 or float16 at run time is the loading session's graph rewrite).
+--precision=fp16 gives the TFLite model float16 weights (about half the
+size; computed in float32 where the hardware has no float16); bf16 is
+refused for TFLite, which has no bfloat16 weights (ExportConfig.validate).
+
 Every file is written under a temporary name and renamed into place, so a
 failed export never leaves a half-written file where a good one was.
 """
@@ -45,6 +51,10 @@ def run(config):
   if is_video and (config.saved_model_dir or config.tflite_file):
     raise UserError('--saved_model_dir and --tflite_file export image '
                     'classifiers; export a video model as a (frozen) graph')
+  if config.precision in ('bf16', 'fp16'):
+    log.info('--precision=%s: the exported graphs stay float32%s',
+             config.precision, '; the TFLite model gets float16 weights'
+             if config.precision == 'fp16' and config.tflite_file else '')
   exporter = _Exporter(config, is_video)
   checkpoint = (checkpoints.resolve(config.checkpoint_path)
                 if config.checkpoint_path else None)
@@ -252,9 +262,14 @@ class _Exporter(object):
     _write_atomically(model, path)
     _write_atomically(''.join(n + '\n' for n in names).encode('utf-8'),
                       labels_path)
+    if self.config.tflite_quantize:
+      weights = ', dynamic-range quantized'
+    elif self.config.precision == 'fp16':
+      weights = ', float16 weights'
+    else:
+      weights = ''
     log.info('Wrote %s (%d bytes%s; signature %s: %s -> %s)', path,
-             len(model), ', dynamic-range quantized'
-             if self.config.tflite_quantize else '',
+             len(model), weights,
              inference.SERVING_SIGNATURE, inference.IMAGES_INPUT,
              inference.PROBABILITIES_NAME)
     log.info('Wrote %s (%d class names)', labels_path, len(names))
@@ -294,6 +309,11 @@ class _Exporter(object):
         [function.get_concrete_function()], holder)
     if self.config.tflite_quantize:
       converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif self.config.precision == 'fp16':
+      # Float16 weights, dequantized to float32 where the interpreter's
+      # hardware has no float16 arithmetic.
+      converter.optimizations = [tf.lite.Optimize.DEFAULT]
+      converter.target_spec.supported_types = [tf.float16]
     return converter.convert()
 
 

@@ -27,6 +27,7 @@ from slimvision.engines import cluster as cluster_lib
 from slimvision.engines import config as config_lib
 from slimvision.engines import hooks as hooks_lib
 from slimvision.engines import pipeline
+from slimvision.engines import precision as precision_lib
 from slimvision.engines import train_dir as train_dir_lib
 from slimvision.engines.config import DECAY_TYPES, OPTIMIZERS
 from slimvision.nets import nets_factory
@@ -329,11 +330,26 @@ def _warn_if_batch_norm_lags(config):
       100 * decay ** steps, suggested)
 
 
+def _note_clones_on_the_cpu(config):
+  """Says what --num_clones does where the clones cannot have a GPU each."""
+  if config.num_clones > 1 and (config.clone_on_cpu or
+                                not tf.config.list_physical_devices('GPU')):
+    log.info(
+        'Note: --num_clones=%d run on the CPU (%s): the clones, %d '
+        'examples each, take turns on the same cores and average their '
+        'gradients; --num_clones=1 with the same --batch_size=%d is '
+        'usually faster.', config.num_clones,
+        '--clone_on_cpu' if config.clone_on_cpu else 'no GPU here',
+        config.batch_size // config.num_clones, config.batch_size)
+
+
 def _train(config, started):
   """Builds the training graph in the default graph and runs the loop.
 
   `started` is when the run began (time.time()), for the start-up line.
   """
+  chosen, reason = precision_lib.choose(config.precision, config.model_name)
+  log.info('Precision: %s (%s)', chosen, reason)
   dataset = dataset_factory.get_dataset(
       config.dataset_name, config.dataset_split_name, config.dataset_dir)
   num_classes = dataset.num_classes - config.labels_offset
@@ -352,26 +368,22 @@ def _train(config, started):
       num_clones=config.num_clones, clone_on_cpu=config.clone_on_cpu,
       replica_id=config.task, num_replicas=config.worker_replicas,
       num_ps_tasks=config.num_ps_tasks)
-  if config.num_clones > 1 and (config.clone_on_cpu or
-                                not tf.config.list_physical_devices('GPU')):
-    log.info(
-        'Note: --num_clones=%d run on the CPU (%s): the clones, %d '
-        'examples each, take turns on the same cores and average their '
-        'gradients; --num_clones=1 with the same --batch_size=%d is '
-        'usually faster.', config.num_clones,
-        '--clone_on_cpu' if config.clone_on_cpu else 'no GPU here',
-        config.batch_size // config.num_clones, config.batch_size)
+  _note_clones_on_the_cpu(config)
   latest = tf.train.latest_checkpoint(config.train_dir)
   if deployment.is_chief:
     config_lib.write_json(config, os.path.join(config.train_dir,
                                                CONFIG_FILENAME),
                           image_size=image_size, num_classes=num_classes,
                           num_samples=dataset.num_samples)
+  # From here on the config carries the precision chosen, not 'auto' (the
+  # train_config.json above keeps the flag as given).
+  config = dataclasses.replace(config, precision=chosen)
   log.info(
       'Training %s on %s/%s (%d examples, %d classes) at %d px: batch %d, '
-      '%s steps, fp32, %s in %s', config.model_name, config.dataset_name,
+      '%s steps, %s, %s in %s', config.model_name, config.dataset_name,
       config.dataset_split_name, dataset.num_samples, num_classes,
       image_size, config.batch_size, config.max_number_of_steps or 'unlimited',
+      chosen,
       'resuming' if latest else (
           'fine-tuning' if config.checkpoint_path else 'from scratch'),
       config.train_dir)
@@ -437,7 +449,7 @@ def _train(config, started):
         end_rate=config.end_learning_rate,
         warmup_steps=int(math.ceil(steps_per_epoch * config.warmup_epochs)),
         total_steps=config.max_number_of_steps)
-    opt = optimizer(config, rate)
+    opt = precision_lib.wrap_optimizer(chosen, optimizer(config, rate))
     summaries.add(summary_lib.scalar('learning_rate', rate))
 
   if config.sync_replicas:
@@ -577,7 +589,10 @@ def _loop(config, deployment, train_tensor, total_loss, summary_op, opt,
 
 
 def _session_config(config):
-  session_config = tf.ConfigProto(allow_soft_placement=True)
+  """The training session's ConfigProto; `config.precision` is the one
+  chosen (not 'auto')."""
+  session_config = precision_lib.session_config_for(
+      config.precision, tf.ConfigProto(allow_soft_placement=True))
   if config.num_ps_tasks > 0:
     # A worker talks to the ps tasks and itself only, so it need not wait
     # for the other workers to come up.
