@@ -61,6 +61,21 @@ def shapes_dir(tmp_path_factory):
   return out
 
 
+@pytest.fixture(scope='session')
+def cifarnet_train_dir(shapes_dir, tmp_path_factory):
+  """A train_dir holding a cifarnet trained 2 steps on `shapes_dir` (batch
+  8, sgd, seed 1): weights for the export and serving tests, which check
+  that formats agree, not what the model learned."""
+  train_dir = str(tmp_path_factory.mktemp('cifarnet') / 'train')
+  result = run_cli(
+      'train_image_classifier.py', '--dataset_name=shapes',
+      '--dataset_dir=' + shapes_dir, '--model_name=cifarnet',
+      '--train_dir=' + train_dir, '--max_number_of_steps=2',
+      '--batch_size=8', '--optimizer=sgd', '--seed=1')
+  assert result.returncode == 0, result.stderr[-3000:]
+  return train_dir
+
+
 def run_script(script, *args, timeout=600):
   """Runs a top-level script of the checkout in a new process; returns the
   CompletedProcess. Only for what needs a process: exit codes seen by a

@@ -34,20 +34,25 @@ def _start(args, log_path):
       stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
 
 
-@pytest.mark.parametrize('sync', [False, True])
-def test_one_ps_two_workers_share_the_global_step(shapes_dir, tmp_path, sync):
+def _cluster(shapes_dir, train_dir, max_steps):
+  """(host flags of one ps and two workers on free local ports, the
+  workers' training flags: lenet on shapes, a log line per step)."""
   ps_port, w0_port, w1_port = _free_ports(3)
   hosts = ['--ps_hosts=127.0.0.1:%d' % ps_port,
            '--worker_hosts=127.0.0.1:%d,127.0.0.1:%d' % (w0_port, w1_port)]
-  train_dir = str(tmp_path / 'train')
-  common = hosts + [
+  return hosts, hosts + [
       '--train_dir=' + train_dir, '--dataset_name=shapes',
       '--dataset_dir=' + shapes_dir, '--model_name=lenet',
       '--train_image_size=28', '--preprocessing_name=lenet',
-      '--batch_size=4', '--max_number_of_steps=%d' % _STEPS,
-      '--log_every_n_steps=1',
-      '--optimizer=sgd', '--learning_rate=0.01',
-      '--sync_replicas=%s' % sync, '--replicas_to_aggregate=2']
+      '--batch_size=4', '--max_number_of_steps=%d' % max_steps,
+      '--log_every_n_steps=1', '--optimizer=sgd', '--learning_rate=0.01']
+
+
+@pytest.mark.parametrize('sync', [False, True])
+def test_one_ps_two_workers_share_the_global_step(shapes_dir, tmp_path, sync):
+  train_dir = str(tmp_path / 'train')
+  hosts, common = _cluster(shapes_dir, train_dir, _STEPS)
+  common += ['--sync_replicas=%s' % sync, '--replicas_to_aggregate=2']
   ps = _start(hosts + ['--job_name=ps', '--task=0'], tmp_path / 'ps.log')
   # Worker 1 first: once it waits for the chief, start the chief, so both
   # take part however slowly this machine builds the graphs.
@@ -112,16 +117,8 @@ def _logged_steps(text):
 def test_a_restarted_chief_joins_the_live_cluster(shapes_dir, tmp_path):
   """The chief dies; worker 1 trains on; the new chief must not restore its
   older checkpoint over the parameter server's newer variables."""
-  ps_port, w0_port, w1_port = _free_ports(3)
-  hosts = ['--ps_hosts=127.0.0.1:%d' % ps_port,
-           '--worker_hosts=127.0.0.1:%d,127.0.0.1:%d' % (w0_port, w1_port)]
   train_dir = str(tmp_path / 'train')
-  common = hosts + [
-      '--train_dir=' + train_dir, '--dataset_name=shapes',
-      '--dataset_dir=' + shapes_dir, '--model_name=lenet',
-      '--train_image_size=28', '--preprocessing_name=lenet',
-      '--batch_size=4', '--max_number_of_steps=1000000',
-      '--log_every_n_steps=1', '--optimizer=sgd', '--learning_rate=0.01']
+  hosts, common = _cluster(shapes_dir, train_dir, 1000000)
   logs = {name: tmp_path / (name + '.log')
           for name in ('ps', 'worker1', 'chief', 'chief2')}
   processes = []

@@ -19,16 +19,10 @@ from slimvision.engines import inference
 
 
 @pytest.fixture(scope='module')
-def exported(shapes_dir, tmp_path_factory):
+def exported(shapes_dir, cifarnet_train_dir, tmp_path_factory):
   """{'frozen', 'tflite', 'quantized'}: paths of one cifarnet's exports."""
   out = tmp_path_factory.mktemp('tflite')
-  train_dir = str(out / 'train')
-  result = run_cli(
-      'train_image_classifier.py', '--dataset_name=shapes',
-      '--dataset_dir=' + shapes_dir, '--model_name=cifarnet',
-      '--train_dir=' + train_dir, '--max_number_of_steps=2',
-      '--batch_size=8', '--optimizer=sgd', '--seed=1')
-  assert result.returncode == 0, result.stderr[-3000:]
+  train_dir = cifarnet_train_dir
   paths = {'frozen': str(out / 'frozen.pb'),
            'tflite': str(out / 'models' / 'cifarnet.tflite'),
            'quantized': str(out / 'models' / 'cifarnet_q.tflite')}
