@@ -49,8 +49,8 @@ done
 URL=$(grep -o 'http://[0-9.]*:[0-9]*' "$OUT/serve.log" | head -1)
 SERVED=$(.venv/bin/python -c '
 import json, sys, urllib.request
-answer = json.load(urllib.request.urlopen(sys.argv[1], open(sys.argv[2], "rb").read()))
-best = answer["top_k"][0]
+image = open(sys.argv[2], "rb").read()
+best = json.load(urllib.request.urlopen(sys.argv[1], image))["top_k"][0]
 print("%s (%.3f)" % (best["class"], best["probability"]))' "$URL/classify" "$STAR")
 kill $SERVER
 

@@ -3,10 +3,10 @@
 tf-slim 1.1.0 is the last release on PyPI and reaches into TensorFlow
 internals that have since moved. This module puts each moved name back where
 tf-slim looks for it. ``apply()`` must run before tf-slim's functions are
-called. It is an explicit, idempotent call: the model packages' ``__init__`` make it (so
-importing any of them is enough for library users); the package root and
-the command-line layer do not, so that a command starts without loading
-TensorFlow.
+called. It is an explicit, idempotent call: the model packages'
+``__init__`` make it (so importing any of them is enough for library
+users); the package root and the command-line layer do not, so that a
+command starts without loading TensorFlow.
 
 Every repair is guarded: where TensorFlow still provides a name, nothing is
 touched, so the module is a no-op on the TensorFlow versions tf-slim was

@@ -243,8 +243,8 @@ def run(config):
   """Trains as `config` (a TrainConfig) says; returns the final global step.
 
   A ps task of a cluster serves its variables until the workers report the
-  end of training (returns None). Everything else trains in a graph of its own: the process
-  stays in TF2's eager mode outside it.
+  end of training (returns None). Everything else trains in a graph of its
+  own: the process stays in TF2's eager mode outside it.
 
   Raises:
     UserError: a setting or input the run cannot honour.
@@ -560,11 +560,11 @@ def _loop(config, deployment, train_tensor, total_loss, summary_op, opt,
         log=log.info)
   if config.num_ps_tasks:
     creator = cluster_lib.ReconnectLogger(creator, log.warning)
-  # The sync-replicas token queue runner can block on a queue nobody reads
-  # once training stops; do not wait TF's default 2 minutes for it.
   log.info('Graph built; starting the session')
   hooks.append(hooks_lib.StartupHook(started, time.time(), log.command_start,
                                      log=log.info))
+  # The sync-replicas token queue runner can block on a queue nobody reads
+  # once training stops; do not wait TF's default 2 minutes for it.
   with tf.train.MonitoredSession(session_creator=creator, hooks=hooks,
                                  stop_grace_period_secs=5) as session:
     # The raw session, without the hooks: reading the step is not a step.
