@@ -29,7 +29,7 @@ from slimvision.core.errors import UserError
 from slimvision.engines.config import PRECISIONS
 
 # The CPU flags (/proc/cpuinfo) of native bf16 arithmetic.
-CPU_BF16_FLAGS = ('amx_bf16', 'avx512_bf16')
+CPU_BF16_FEATURES = ('amx_bf16', 'avx512_bf16')
 # Compute capabilities with fast float16 (tensor cores, Volta on) and with
 # bf16 units (Ampere on).
 FP16_MIN_CAPABILITY = (7, 0)
@@ -61,7 +61,7 @@ SLOWER_BECAUSE = {
 class Hardware(collections.namedtuple(
     'Hardware', ['cpu_flags', 'gpu_capability', 'onednn'])):
   """What decides the precision: the CPU's native-bf16 flags (a frozenset
-  of CPU_BF16_FLAGS), the first GPU's compute capability ((major, minor),
+  of CPU_BF16_FEATURES), the first GPU's compute capability ((major, minor),
   or None without a GPU) and whether TensorFlow's oneDNN ops are on."""
 
   @property
@@ -98,7 +98,7 @@ def _flags(cpuinfo):
 
 
 def cpu_bf16_flags(cpuinfo=None):
-  """The native-bf16 flags of this CPU: a frozenset of CPU_BF16_FLAGS.
+  """The native-bf16 flags of this CPU: a frozenset of CPU_BF16_FEATURES.
 
   Args:
     cpuinfo: the text of /proc/cpuinfo (default: read it; without one, the
@@ -106,7 +106,7 @@ def cpu_bf16_flags(cpuinfo=None):
   """
   if cpuinfo is None:
     cpuinfo = _read_cpuinfo()
-  return frozenset(_flags(cpuinfo) & set(CPU_BF16_FLAGS))
+  return frozenset(_flags(cpuinfo) & set(CPU_BF16_FEATURES))
 
 
 def onednn_enabled():
