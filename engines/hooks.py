@@ -70,7 +70,8 @@ class ProgressHook(tf.train.SessionRunHook):
 class StartupHook(tf.train.SessionRunHook):
   """Logs where the time before the first step went: building the graph,
   creating the session (initialising or restoring the variables) and the
-  first step itself (which also starts the input pipeline)."""
+  first step, which includes the other hooks' start (the step-0 checkpoint,
+  the graph written for TensorBoard) and starting the input pipeline."""
 
   def __init__(self, run_start, graph_built, command_start=None, log=None):
     self._run_start = run_start
@@ -90,7 +91,7 @@ class StartupHook(tf.train.SessionRunHook):
     now = time.time()
     ready = self._session_ready or self._graph_built
     line = ('Start-up: graph %.1f s, session and restore %.1f s, first step '
-            '%.1f s' % (self._graph_built - self._run_start,
+            '(with the start-up saves) %.1f s' % (self._graph_built - self._run_start,
                         ready - self._graph_built, now - ready))
     if self._command_start is not None:
       line += ('; the first step ended %.1f s after the command started '

@@ -561,8 +561,11 @@ def _loop(config, deployment, train_tensor, total_loss, summary_op, opt,
   if config.num_ps_tasks:
     creator = cluster_lib.ReconnectLogger(creator, log.warning)
   log.info('Graph built; starting the session')
-  hooks.append(hooks_lib.StartupHook(started, time.time(), log.command_start,
-                                     log=log.info))
+  # First, so that the session counts as ready before the other hooks' own
+  # start (the step-0 checkpoint, the graph for TensorBoard), which the
+  # first step's share then includes, as the progress line's does.
+  hooks.insert(0, hooks_lib.StartupHook(started, time.time(),
+                                        log.command_start, log=log.info))
   # The sync-replicas token queue runner can block on a queue nobody reads
   # once training stops; do not wait TF's default 2 minutes for it.
   with tf.train.MonitoredSession(session_creator=creator, hooks=hooks,

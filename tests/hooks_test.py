@@ -1,5 +1,8 @@
 """The training loop's progress lines and NaN guard (engines/hooks.py)."""
 
+import re
+import time
+
 import pytest
 import tensorflow.compat.v1 as tf
 
@@ -74,3 +77,25 @@ def test_a_nan_loss_stops_with_the_last_good_checkpoint_named(tmp_path):
                        r'stopped. The last good checkpoint is \(none'):
       with tf.train.MonitoredSession(hooks=[hook]) as session:
         session.run(step_op)
+
+
+def test_start_up_is_broken_down_once_at_the_first_step():
+  lines = []
+  now = time.time()
+  with tf.Graph().as_default():
+    global_step = tf.train.get_or_create_global_step()
+    hook = hooks.StartupHook(run_start=now - 5.0, graph_built=now - 3.0,
+                             command_start=now - 10.0, log=lines.append)
+    step_op = tf.assign_add(global_step, 1)
+    with tf.train.MonitoredSession(hooks=[hook]) as session:
+      for _ in range(3):
+        session.run(step_op)
+  assert len(lines) == 1
+  match = re.match(r'Start-up: graph 2\.0 s, session and restore ([\d.]+) s, '
+                   r'first step \(with the start-up saves\) ([\d.]+) s; the '
+                   r'first step ended ([\d.]+) s after the command started '
+                   r'\(5\.0 s before training began', lines[0])
+  assert match, lines[0]
+  session_secs, step_secs, total = map(float, match.groups())
+  # The parts add up to the whole: 5 s before the run, 2 s of graph.
+  assert abs(5.0 + 2.0 + session_secs + step_secs - total) <= 0.2
