@@ -149,6 +149,7 @@ def _read_file(file_id, path, size):
   marked = records.concatenate(
       tf.data.Dataset.from_tensors((tf.constant(_blank_record()), True)))
 
+  @tf.autograph.experimental.do_not_convert  # Graph code: see build_dataset.
   def number(state, batch):
     first, offset = state
     records, last = batch
@@ -174,6 +175,7 @@ def _remember(records):
   first; file -1 before the first record). One call per _READ_BATCH
   records: a call per record would cost more than copying them."""
 
+  @tf.autograph.experimental.do_not_convert  # Graph code: see build_dataset.
   def step(state, batch):
     seq, files, indices = state
     count = tf.size(batch['index'], out_type=tf.int64)
@@ -229,6 +231,7 @@ def _check(examples, names, sizes, num_labels, labels_offset, skipped):
     return _report(skipped, BAD_DATA, names[element['file']][None],
                    element['index'][None], reason[None])
 
+  @tf.autograph.experimental.do_not_convert  # Graph code: see build_dataset.
   def step(expected, element):
     missing = element['seq'] - expected
     label = element['label']
@@ -322,6 +325,12 @@ def build_dataset(dataset, preprocess, batch_size, is_training,
     records = records.shuffle(shuffle_buffer, seed=seed)
   decode = decode_fn(dataset, labels_offset)
 
+  # TF-Slim's decoders and preprocessing, and the record bookkeeping here,
+  # are graph code (tf.cond, no Python control flow on tensors), so AutoGraph
+  # has nothing to convert in them; converting them anyway took a quarter of
+  # a run's start (cifarnet: graph built in 4.9 s with it, 3.8 s without it
+  # here, 2 cores).
+  @tf.autograph.experimental.do_not_convert
   def decode_and_preprocess(element):
     image, label = decode(element['record'])
     element = {k: v for k, v in element.items() if k != 'record'}
