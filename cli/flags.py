@@ -32,6 +32,19 @@ HELP = {
     'num_preprocessing_threads': 'The number of threads used to decode and '
                                  'preprocess the images.',
     'num_readers': 'The number of parallel readers that read data.',
+    'jpeg_decode': 'How JPEG images are decoded: partial (only the part the '
+                   'preprocessing keeps - its crop window - and at 1/2, 1/4 '
+                   'or 1/8 scale in the DCT domain when it shrinks the image '
+                   'at least that much anyway) or whole (decode the whole '
+                   'image, then crop and resize, as TF-Slim did). Other '
+                   'formats are always decoded whole.',
+    'image_cache_mb': 'Keep the decoded training images in memory, if the '
+                      'split fits in this many MiB (estimated from its '
+                      'image sizes before training), so each image is read '
+                      'and decoded once; 0 turns the cache off.',
+    'intra_op_threads': 'Threads that one TensorFlow op (a convolution) may '
+                        'use; 0 means one per core.',
+    'inter_op_threads': 'TensorFlow ops run at once; 0 means one per core.',
     'skip_corrupt_records': 'Skip a record that cannot be read or decoded, or '
                             'whose label is out of range, with a warning '
                             'naming its file and index, and report how many '
@@ -251,6 +264,7 @@ ENUMS = {
     'optimizer': config_lib.OPTIMIZERS,
     'learning_rate_decay_type': config_lib.DECAY_TYPES,
     'precision': config_lib.PRECISIONS,
+    'jpeg_decode': config_lib.JPEG_DECODES,
 }
 
 ALIASES = {'source': 'source_dir'}

@@ -206,9 +206,26 @@ def require_spec(dataset_dir):
 # Reading.
 
 
+class ImageDecoder(slim.tfexample_decoder.TFExampleDecoder):
+  """TFExampleDecoder of the standard keys (see image_decoder).
+
+  Besides 'image' (decoded) it gives 'encoded' (the image's bytes) and
+  'format', so the input pipeline can decode only the part and scale the
+  preprocessing needs.
+
+  Attributes:
+    channels: the channels 'image' is decoded to.
+  """
+
+  def __init__(self, channels, keys_to_features, items_to_handlers):
+    super().__init__(keys_to_features, items_to_handlers)
+    self.channels = channels
+
+
 def image_decoder(channels=3, extra_keys_to_features=None,
                   extra_items_to_handlers=None):
-  """TFExampleDecoder for the standard keys: items 'image' and 'label'."""
+  """ImageDecoder for the standard keys: items 'image' (uint8 [h, w,
+  channels]), 'encoded', 'format' and 'label'."""
   keys_to_features = {
       'image/encoded': tf.FixedLenFeature((), tf.string, default_value=''),
       'image/format': tf.FixedLenFeature((), tf.string, default_value='png'),
@@ -219,11 +236,12 @@ def image_decoder(channels=3, extra_keys_to_features=None,
   items_to_handlers = {
       'image': slim.tfexample_decoder.Image(channels=channels),
       'label': slim.tfexample_decoder.Tensor('image/class/label'),
+      'encoded': slim.tfexample_decoder.Tensor('image/encoded'),
+      'format': slim.tfexample_decoder.Tensor('image/format'),
   }
   keys_to_features.update(extra_keys_to_features or {})
   items_to_handlers.update(extra_items_to_handlers or {})
-  return slim.tfexample_decoder.TFExampleDecoder(keys_to_features,
-                                                 items_to_handlers)
+  return ImageDecoder(channels, keys_to_features, items_to_handlers)
 
 
 def object_box_features():

@@ -19,6 +19,7 @@ OPTIMIZERS = ('adadelta', 'adagrad', 'adam', 'ftrl', 'momentum', 'rmsprop',
               'sgd')
 DECAY_TYPES = ('exponential', 'fixed', 'polynomial', 'cosine')
 PRECISIONS = ('fp32', 'bf16', 'fp16', 'auto')
+JPEG_DECODES = ('partial', 'whole')
 
 
 def _positive(flag, value, allow_none=True):
@@ -26,6 +27,11 @@ def _positive(flag, value, allow_none=True):
     return
   if value is None or value < 1:
     raise UserError('--%s must be positive, got %s' % (flag, value))
+
+
+def _not_negative(flag, value):
+  if value < 0:
+    raise UserError('--%s must be 0 or more, got %s' % (flag, value))
 
 
 def _check_precision(precision):
@@ -51,6 +57,20 @@ class _Data:
   batch_size: int = 32
   num_preprocessing_threads: int = 4
   skip_corrupt_records: bool = False
+  jpeg_decode: str = 'partial'
+  # Thread pools of TensorFlow's ops (0: one thread per core).
+  intra_op_threads: int = 0
+  inter_op_threads: int = 0
+
+  def _validate_data(self):
+    _positive('batch_size', self.batch_size, allow_none=False)
+    _positive('num_preprocessing_threads', self.num_preprocessing_threads,
+              allow_none=False)
+    _not_negative('intra_op_threads', self.intra_op_threads)
+    _not_negative('inter_op_threads', self.inter_op_threads)
+    if self.jpeg_decode not in JPEG_DECODES:
+      raise UserError('Unknown --jpeg_decode %r; valid: %s' %
+                      (self.jpeg_decode, ', '.join(JPEG_DECODES)))
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -114,6 +134,7 @@ class TrainConfig(_Model, _Data):
   precision: str = 'auto'
   # Input, logging and checkpoints.
   num_readers: int = 4
+  image_cache_mb: int = 0
   log_every_n_steps: int = 10
   save_summaries_secs: int = 600
   save_summaries_steps: Optional[int] = None
@@ -138,7 +159,8 @@ class TrainConfig(_Model, _Data):
                        'training with the TFLite converter '
                        '(export_inference_graph.py --tflite_file '
                        '--tflite_quantize) instead.')
-    _positive('batch_size', self.batch_size, allow_none=False)
+    self._validate_data()
+    _not_negative('image_cache_mb', self.image_cache_mb)
     _positive('num_clones', self.num_clones, allow_none=False)
     _positive('max_number_of_steps', self.max_number_of_steps)
     _positive('save_summaries_steps', self.save_summaries_steps)
@@ -198,7 +220,7 @@ class EvalConfig(_Model, _Data):
       _refuse_quantize('quantize', 'Evaluate the float model, or export a '
                        'quantized TFLite model with export_inference_graph.py'
                        ' --tflite_file --tflite_quantize instead.')
-    _positive('batch_size', self.batch_size, allow_none=False)
+    self._validate_data()
     _positive('max_num_batches', self.max_num_batches)
     _check_precision(self.precision)
 

@@ -314,7 +314,8 @@ def run(config):
                     'training folder, got %s' % config.checkpoint_path)
   chosen, reason = precision_lib.choose(config.precision, config.model_name)
   log.info('Precision: %s (%s)', chosen, reason)
-  session_config = precision_lib.session_config_for(chosen)
+  session_config = precision_lib.session_config_for(
+      chosen, pipeline.threads_config(config))
   tf.gfile.MakeDirs(config.eval_dir)
   results = []
   with tf.Graph().as_default():
@@ -356,7 +357,9 @@ def _build_graph(config):
   batches = pipeline.build_dataset(
       dataset, preprocess, batch_size=config.batch_size, is_training=False,
       num_threads=config.num_preprocessing_threads,
-      labels_offset=config.labels_offset, skipped=skipped)
+      labels_offset=config.labels_offset, skipped=skipped,
+      encoded_images=pipeline.use_encoded_images(
+          config.jpeg_decode, preprocessing_fn, dataset))
   iterator = tf.data.make_initializable_iterator(batches)
   images, labels = iterator.get_next()
   logits, _ = network_fn(images)

@@ -24,6 +24,7 @@ from slimvision.core import errors
 from slimvision.core import log
 from slimvision.core.errors import UserError
 from slimvision.datasets import dataset_utils
+from slimvision.preprocessing import encoded_image
 
 # Bytes a TFRecord file spends on each record besides its data: the length
 # (8 bytes), the length's CRC (4) and the data's CRC (4).
@@ -50,15 +51,85 @@ def list_files(dataset):
   return files
 
 
-def decode_fn(dataset, labels_offset=0):
-  """Returns serialized Example -> (uint8 image [H, W, C], int64 label
-  minus `labels_offset`), unchecked: build_dataset checks the label."""
+def gives_encoded_images(dataset):
+  """Whether the records of `dataset` can be decoded partially: its decoder
+  gives the image's bytes (dataset_utils.ImageDecoder)."""
+  return isinstance(dataset.decoder, dataset_utils.ImageDecoder)
+
+
+def use_encoded_images(jpeg_decode, preprocessing_fn, dataset):
+  """Whether to give `preprocessing_fn` EncodedImages: --jpeg_decode is
+  'partial', the preprocessing takes them and the dataset gives them."""
+  return (jpeg_decode == 'partial' and
+          getattr(preprocessing_fn, 'accepts_encoded_image', False) and
+          gives_encoded_images(dataset))
+
+
+def threads_config(config):
+  """A ConfigProto with the thread pools of `config` (a TrainConfig or
+  EvalConfig: intra_op_threads, inter_op_threads; 0 is one per core) and
+  soft placement."""
+  return tf.ConfigProto(
+      allow_soft_placement=True,
+      intra_op_parallelism_threads=config.intra_op_threads,
+      inter_op_parallelism_threads=config.inter_op_threads)
+
+
+def decoded_size_bytes(dataset, sample_files=8):
+  """An estimate of the bytes `dataset`'s images take decoded (uint8):
+  num_samples times the mean size of the first image of up to
+  `sample_files` of its record files (Pillow reads their headers only).
+  None when an image is not one Pillow reads."""
+  import io  # pylint: disable=g-import-not-at-top
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  channels = getattr(dataset.decoder, 'channels', 3)
+  pixels = []
+  for path in list_files(dataset)[:sample_files]:
+    for record in tf.io.tf_record_iterator(path):
+      feature = tf.train.Example.FromString(record).features.feature
+      try:
+        width, height = Image.open(io.BytesIO(
+            feature['image/encoded'].bytes_list.value[0])).size
+      except (KeyError, IndexError, OSError):
+        return None
+      pixels.append(width * height)
+      break
+  if not pixels:
+    return None
+  return int(dataset.num_samples * channels * sum(pixels) / len(pixels))
+
+
+def decode_fn(dataset, labels_offset=0, encoded=False):
+  """Returns serialized Example -> (image, int64 label minus
+  `labels_offset`), unchecked: build_dataset checks the label.
+
+  The image is uint8 [H, W, C], or with `encoded` (for a dataset that
+  gives_encoded_images) an EncodedImage, which decodes a JPEG only as far
+  as the preprocessing asks and any other format as the dataset does.
+  """
+  decoder = dataset.decoder
+
+  def label_of(label):
+    return tf.cast(tf.reshape(label, []), tf.int64) - labels_offset
 
   def decode(serialized):
-    image, label = dataset.decoder.decode(serialized, ['image', 'label'])
-    return image, tf.cast(tf.reshape(label, []), tf.int64) - labels_offset
+    image, label = decoder.decode(serialized, ['image', 'label'])
+    return image, label_of(label)
 
-  return decode
+  def decode_encoded(serialized):
+    data, image_format, label = decoder.decode(
+        serialized, ['encoded', 'format', 'label'])
+    # As tf-slim's Image handler: 'raw' pixels are no JPEG whatever they
+    # start with.
+    is_jpeg = tf.logical_and(
+        tf.io.is_jpeg(data),
+        tf.not_equal(tf.strings.lower(image_format), 'raw'))
+    image = encoded_image.EncodedImage(
+        data, decoder.channels,
+        lambda: decoder.decode(serialized, ['image'])[0], is_jpeg=is_jpeg)
+    return image, label_of(label)
+
+  return decode_encoded if encoded else decode
 
 
 class SkippedRecords(object):
@@ -272,12 +343,14 @@ def _blank_record():
 def build_dataset(dataset, preprocess, batch_size, is_training,
                   num_readers=4, num_threads=4, labels_offset=0,
                   shuffle_buffer=2048, seed=None, num_epochs=None,
-                  drop_remainder=None, skipped=None):
+                  drop_remainder=None, skipped=None, encoded_images=False,
+                  cache_images=False):
   """Builds a tf.data.Dataset of (images, labels) batches.
 
   Args:
     dataset: a slim Dataset (data_sources, decoder, num_classes).
-    preprocess: function uint8 image [H, W, C] -> float image [h, w, c].
+    preprocess: function uint8 image [H, W, C] -> float image [h, w, c]
+      (with `encoded_images`, EncodedImage -> float image [h, w, c]).
     batch_size: images per batch.
     is_training: shuffle files and records, repeat forever (unless
       num_epochs), drop the last partial batch; otherwise read every record
@@ -294,6 +367,13 @@ def build_dataset(dataset, preprocess, batch_size, is_training,
       num_classes - labels_offset)) fails the iterator with an error whose
       text names the file, the record and the problem. A SkippedRecords:
       bad records are skipped, warned about and noted in it.
+    encoded_images: give `preprocess` EncodedImages, so a JPEG is decoded
+      only as far as it needs (its window, at a reduced scale); for a
+      dataset that gives_encoded_images.
+    cache_images: training only: decode each image once, whole, and keep
+      it in memory; later epochs shuffle and preprocess the kept images
+      (`encoded_images` is then moot). The caller checks that the split
+      fits in memory.
 
   Returns:
     tf.data.Dataset yielding (images float32 [batch, h, w, c],
@@ -302,10 +382,14 @@ def build_dataset(dataset, preprocess, batch_size, is_training,
   files = list_files(dataset)
   names = tf.constant(files)
   sizes = tf.constant([tf.io.gfile.stat(f).length for f in files], tf.int64)
+  cache_images = cache_images and is_training
   deterministic = not is_training or seed is not None
   ids = tf.data.Dataset.from_tensor_slices(
       (tf.range(len(files), dtype=tf.int64), sizes))
-  if is_training:
+  # With the cache the records are read once, in order; the kept images
+  # are shuffled instead.
+  shuffled_reading = is_training and not cache_images
+  if shuffled_reading:
     ids = ids.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     ids = ids.repeat(num_epochs)
   options = tf.data.Options()
@@ -321,9 +405,10 @@ def build_dataset(dataset, preprocess, batch_size, is_training,
       cycle_length=max(1, min(num_readers, len(files))),
       num_parallel_calls=max(1, min(num_readers, len(files))),
       deterministic=deterministic)
-  if is_training:
+  if shuffled_reading:
     records = records.shuffle(shuffle_buffer, seed=seed)
-  decode = decode_fn(dataset, labels_offset)
+  decode = decode_fn(dataset, labels_offset,
+                     encoded=encoded_images and not cache_images)
 
   # TF-Slim's decoders and preprocessing, and the record bookkeeping here,
   # are graph code (tf.cond, no Python control flow on tensors), so AutoGraph
@@ -334,9 +419,11 @@ def build_dataset(dataset, preprocess, batch_size, is_training,
   def decode_and_preprocess(element):
     image, label = decode(element['record'])
     element = {k: v for k, v in element.items() if k != 'record'}
-    return dict(element, image=preprocess(image), label=label)
+    if not cache_images:
+      image = preprocess(image)
+    return dict(element, image=image, label=label)
 
-  if not is_training or num_epochs is not None:
+  if not shuffled_reading or num_epochs is not None:
     # A last marker (file -1) names the records at the very end whose
     # decoding fails: they have no record after them to name them.
     records = records.concatenate(tf.data.Dataset.from_tensors({
@@ -351,6 +438,13 @@ def build_dataset(dataset, preprocess, batch_size, is_training,
   examples = _check(examples, names, sizes,
                     dataset.num_classes - labels_offset, labels_offset,
                     skipped)
+  if cache_images:
+    examples = examples.cache().repeat(num_epochs).shuffle(
+        shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    examples = examples.map(
+        tf.autograph.experimental.do_not_convert(
+            lambda image, label, keep: (preprocess(image), label, keep)),
+        num_parallel_calls=max(1, num_threads), deterministic=deterministic)
   if drop_remainder is None:
     drop_remainder = is_training
   # Dropping the filter's flag per batch, not per record, saves a call.

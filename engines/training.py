@@ -406,7 +406,10 @@ def _train(config, started):
         is_training=True, num_readers=config.num_readers,
         num_threads=config.num_preprocessing_threads,
         labels_offset=config.labels_offset, seed=config.seed,
-        skipped=skipped)
+        skipped=skipped,
+        encoded_images=pipeline.use_encoded_images(
+            config.jpeg_decode, preprocessing_fn, dataset),
+        cache_images=_fits_image_cache(config, dataset))
     iterator = tf.data.make_one_shot_iterator(batches)
 
   def clone_fn():
@@ -591,11 +594,34 @@ def _loop(config, deployment, train_tensor, total_loss, summary_op, opt,
   return step
 
 
+def _fits_image_cache(config, dataset):
+  """Whether to keep the decoded training images in memory: asked for by
+  --image_cache_mb, and the split's estimated size fits in it (logged)."""
+  if not config.image_cache_mb:
+    return False
+  size = pipeline.decoded_size_bytes(dataset)
+  if size is None:
+    log.warning('Not caching the decoded images (--image_cache_mb): their '
+                'size cannot be estimated (not an image Pillow reads)')
+    return False
+  mib = size / 2.0**20
+  if mib > config.image_cache_mb:
+    log.warning('Not caching the decoded images: the %d images of %s/%s '
+                'take about %.0f MiB decoded, more than --image_cache_mb=%d',
+                dataset.num_samples, config.dataset_name,
+                config.dataset_split_name, mib, config.image_cache_mb)
+    return False
+  log.info('Caching the decoded images in memory: about %.0f MiB of '
+           '--image_cache_mb=%d; the first epoch reads them in file order',
+           mib, config.image_cache_mb)
+  return True
+
+
 def _session_config(config):
   """The training session's ConfigProto; `config.precision` is the one
   chosen (not 'auto')."""
   session_config = precision_lib.session_config_for(
-      config.precision, tf.ConfigProto(allow_soft_placement=True))
+      config.precision, pipeline.threads_config(config))
   if config.num_ps_tasks > 0:
     # A worker talks to the ps tasks and itself only, so it need not wait
     # for the other workers to come up.

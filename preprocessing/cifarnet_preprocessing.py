@@ -7,7 +7,11 @@ variance (over all its pixels and channels).
 
 import tensorflow.compat.v1 as tf
 
+from slimvision.preprocessing import encoded_image
 from slimvision.preprocessing import preprocessing_utils
+
+# preprocess_image takes an EncodedImage too (see encoded_image.py).
+ACCEPTS_ENCODED_IMAGE = True
 
 _PADDING = 4
 _MAX_BRIGHTNESS_DELTA = 63  # In 0-255 pixel units.
@@ -20,13 +24,45 @@ def _to_float(image, use_grayscale):
   return preprocessing_utils.set_channels(image, use_grayscale)
 
 
+def _random_window(size, output_size, padding):
+  """Along one axis of an image `size` pixels long: the random crop of
+  `output_size` that pad-by-`padding`, pad_to_at_least and random_crop
+  take, as (first pixel in the image, pixels of the image in the crop,
+  position of that first pixel in the crop); int32 scalars."""
+  padded = size + 2 * padding
+  total = tf.maximum(padded, output_size)
+  start = padding + (total - padded) // 2  # The image's first pixel.
+  offset = tf.random_uniform([], 0, total - output_size + 1, tf.int32)
+  first = tf.maximum(offset, start)
+  last = tf.minimum(offset + output_size, start + size)
+  return first - start, last - first, first - offset
+
+
+def _decode_random_crop(image, output_height, output_width, padding):
+  """The random crop of preprocess_for_train from an EncodedImage, decoding
+  only the window: uint8 [output_height, output_width, channels]."""
+  top, rows, row_at = _random_window(image.shape[0], output_height, padding)
+  left, cols, col_at = _random_window(image.shape[1], output_width, padding)
+
+  def decode():
+    return tf.image.pad_to_bounding_box(
+        image.crop(top, left, rows, cols), row_at, col_at, output_height,
+        output_width)
+
+  # With padding of at least the output size the window can miss the image.
+  return tf.cond(tf.logical_and(rows > 0, cols > 0), decode,
+                 lambda: tf.zeros([output_height, output_width,
+                                   image.channels], tf.uint8))
+
+
 def preprocess_for_train(image, output_height, output_width,
                          padding=_PADDING, add_image_summaries=True,
                          use_grayscale=False):
   """Random pad-and-crop, flip, brightness and contrast, standardisation.
 
   Args:
-    image: uint8 or float Tensor [height, width, 1 or 3], values 0-255.
+    image: uint8 or float Tensor [height, width, 1 or 3], values 0-255, or
+      an EncodedImage, of which only the crop is decoded.
     output_height: int, output height in pixels.
     output_width: int, output width in pixels.
     padding: zero pixels added on each side before the random crop.
@@ -36,16 +72,20 @@ def preprocess_for_train(image, output_height, output_width,
   Returns:
     float32 Tensor [output_height, output_width, 1 or 3], standardised.
   """
-  if add_image_summaries:
-    tf.summary.image('image', tf.expand_dims(image, 0))
-  image = _to_float(image, use_grayscale)
-  channels = image.shape[-1]
-  if padding > 0:
-    image = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]])
-  # Images smaller than the output even after padding are padded up to it.
-  image = preprocessing_utils.pad_to_at_least(image, output_height,
-                                              output_width)
-  image = tf.random_crop(image, [output_height, output_width, channels])
+  if isinstance(image, encoded_image.EncodedImage):
+    image = _to_float(_decode_random_crop(image, output_height, output_width,
+                                          padding), use_grayscale)
+  else:
+    if add_image_summaries:
+      tf.summary.image('image', tf.expand_dims(image, 0))
+    image = _to_float(image, use_grayscale)
+    channels = image.shape[-1]
+    if padding > 0:
+      image = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]])
+    # Images smaller than the output even after padding are padded up to it.
+    image = preprocessing_utils.pad_to_at_least(image, output_height,
+                                                output_width)
+    image = tf.random_crop(image, [output_height, output_width, channels])
   image = tf.image.random_flip_left_right(image)
   image = tf.image.random_brightness(image, max_delta=_MAX_BRIGHTNESS_DELTA)
   image = tf.image.random_contrast(image, lower=_CONTRAST_RANGE[0],
@@ -60,7 +100,8 @@ def preprocess_for_eval(image, output_height, output_width,
   """Central crop (or zero-pad) to the output size, then standardisation.
 
   Args:
-    image: uint8 or float Tensor [height, width, 1 or 3], values 0-255.
+    image: uint8 or float Tensor [height, width, 1 or 3], values 0-255, or
+      an EncodedImage, of which only the central crop is decoded.
     output_height: int, output height in pixels.
     output_width: int, output width in pixels.
     add_image_summaries: add a `image` summary of the input.
@@ -69,6 +110,8 @@ def preprocess_for_eval(image, output_height, output_width,
   Returns:
     float32 Tensor [output_height, output_width, 1 or 3], standardised.
   """
+  if isinstance(image, encoded_image.EncodedImage):
+    image = encoded_image.central_window(image, output_height, output_width)
   if add_image_summaries:
     tf.summary.image('image', tf.expand_dims(image, 0))
   image = _to_float(image, use_grayscale)
@@ -82,7 +125,8 @@ def preprocess_image(image, output_height, output_width, is_training=False,
   """Preprocesses one image for CifarNet.
 
   Args:
-    image: uint8 or float Tensor [height, width, 1 or 3], values 0-255.
+    image: uint8 or float Tensor [height, width, 1 or 3], values 0-255, or
+      an EncodedImage (decoded only as far as needed).
     output_height: int, output height in pixels.
     output_width: int, output width in pixels.
     is_training: random augmentation if True, deterministic eval otherwise.

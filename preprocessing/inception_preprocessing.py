@@ -12,7 +12,11 @@ import functools
 
 import tensorflow.compat.v1 as tf
 
+from slimvision.preprocessing import encoded_image
 from slimvision.preprocessing import preprocessing_utils
+
+# preprocess_image takes an EncodedImage too (see encoded_image.py).
+ACCEPTS_ENCODED_IMAGE = True
 
 _CENTRAL_FRACTION = 0.875
 
@@ -119,6 +123,23 @@ def distort_color(image, fast_mode=True):
     return distorted
 
 
+def _sample_crop(image_shape, bbox, min_crop_area):
+  """A random crop that covers part of one of `bbox`: (begin int32 [3],
+  size int32 [3], the crop as a box [1, 1, 4]) for an image of
+  `image_shape` (int32 [3]); see distorted_bounding_box_crop."""
+  # tf.image.sample_distorted_bounding_box ignores the graph-level seed;
+  # derive the op's seeds as other random ops do, so tf.set_random_seed
+  # makes the crop reproducible (0, 0 means nondeterministic).
+  seed, seed2 = tf.get_seed(None)
+  return tf.raw_ops.SampleDistortedBoundingBoxV2(
+      image_size=image_shape, bounding_boxes=bbox,
+      min_object_covered=tf.constant(_MIN_OBJECT_COVERED, tf.float32),
+      aspect_ratio_range=list(_ASPECT_RATIO_RANGE),
+      area_range=[min_crop_area, 1.0], max_attempts=_MAX_ATTEMPTS,
+      use_image_if_no_bounding_boxes=True, seed=seed or 0,
+      seed2=seed2 or 0)
+
+
 def distorted_bounding_box_crop(image, bbox, min_crop_area=MIN_CROP_AREA):
   """Crops a random box that covers part of one of `bbox`.
 
@@ -134,18 +155,39 @@ def distorted_bounding_box_crop(image, bbox, min_crop_area=MIN_CROP_AREA):
     [1, 1, 4] in the same coordinates).
   """
   with tf.name_scope('distorted_bounding_box_crop'):
-    # tf.image.sample_distorted_bounding_box ignores the graph-level seed;
-    # derive the op's seeds as other random ops do, so tf.set_random_seed
-    # makes the crop reproducible (0, 0 means nondeterministic).
-    seed, seed2 = tf.get_seed(None)
-    begin, size, crop_box = tf.raw_ops.SampleDistortedBoundingBoxV2(
-        image_size=tf.shape(image), bounding_boxes=bbox,
-        min_object_covered=tf.constant(_MIN_OBJECT_COVERED, tf.float32),
-        aspect_ratio_range=list(_ASPECT_RATIO_RANGE),
-        area_range=[min_crop_area, 1.0], max_attempts=_MAX_ATTEMPTS,
-        use_image_if_no_bounding_boxes=True, seed=seed or 0,
-        seed2=seed2 or 0)
+    begin, size, crop_box = _sample_crop(tf.shape(image), bbox, min_crop_area)
     return tf.slice(image, begin, size), crop_box
+
+
+def _decode_for_train(image, height, width, bbox, random_crop, min_crop_area):
+  """Decodes an EncodedImage as far as training needs: the random crop
+  only, at the smallest scale that leaves it height x width or more (it is
+  resized to that next); without random_crop the whole image so scaled."""
+  if not random_crop:
+    return image.scaled(height, width)
+  with tf.name_scope('distorted_bounding_box_crop'):
+    begin, size, _ = _sample_crop(image.shape, bbox, min_crop_area)
+    return image.scaled_crop(begin[0], begin[1], size[0], size[1], height,
+                             width)
+
+
+def _decode_for_eval(image, height, width, central_fraction):
+  """Decodes an EncodedImage as far as evaluation needs: the central crop
+  (as tf.image.central_crop takes it), at the smallest scale that leaves it
+  height x width or more (it is resized to that next)."""
+  if not central_fraction or central_fraction >= 1.0:
+    return image.scaled(height, width) if height and width else image.whole()
+  image_height, image_width = image.shape[0], image.shape[1]
+
+  def start(size):
+    size = tf.cast(size, tf.float64)
+    return tf.cast((size - size * central_fraction) / 2, tf.int32)
+
+  top, left = start(image_height), start(image_width)
+  crop = (top, left, image_height - 2 * top, image_width - 2 * left)
+  if not (height and width):
+    return image.crop(*crop)
+  return image.scaled_crop(*crop, height, width)
 
 
 def preprocess_for_train(image, height, width, bbox=None, fast_mode=True,
@@ -155,7 +197,9 @@ def preprocess_for_train(image, height, width, bbox=None, fast_mode=True,
   """Distorted crop, random-method resize, flip, colour jitter, [-1, 1].
 
   Args:
-    image: uint8 Tensor [h, w, 1 or 3], or float in [0, 1].
+    image: uint8 Tensor [h, w, 1 or 3], or float in [0, 1], or an
+      EncodedImage, of which only the crop is decoded (at a reduced scale
+      when it is at least twice the output size).
     height: int, output height in pixels.
     width: int, output width in pixels.
     bbox: float Tensor [1, num_boxes, 4] of [ymin, xmin, ymax, xmax] boxes
@@ -189,6 +233,10 @@ def preprocess_for_train(image, height, width, bbox=None, fast_mode=True,
     if bbox is None:
       bbox = tf.constant([0.0, 0.0, 1.0, 1.0], tf.float32, [1, 1, 4])
     bbox = tf.convert_to_tensor(bbox, tf.float32)
+    if isinstance(image, encoded_image.EncodedImage):
+      image = _decode_for_train(image, height, width, bbox, random_crop,
+                                min_crop_area)
+      random_crop = False  # Done.
     # Colour distortions need RGB; a grayscale result is taken at the end.
     image = preprocessing_utils.to_rgb(_to_float(image))
     if random_crop:
@@ -228,7 +276,9 @@ def preprocess_for_eval(image, height, width,
   """Central crop, bilinear resize, [-1, 1].
 
   Args:
-    image: uint8 Tensor [h, w, 1 or 3], or float in [0, 1].
+    image: uint8 Tensor [h, w, 1 or 3], or float in [0, 1], or an
+      EncodedImage, of which only the central crop is decoded (at a reduced
+      scale when it is at least twice the output size).
     height: int output height in pixels, or None to skip the resize.
     width: int output width in pixels, or None to skip the resize.
     central_fraction: fraction of the height and width kept by the central
@@ -239,6 +289,9 @@ def preprocess_for_eval(image, height, width,
     float32 Tensor [height, width, 1 or 3] in [-1, 1].
   """
   with tf.name_scope('eval_image'):
+    if isinstance(image, encoded_image.EncodedImage):
+      image = _decode_for_eval(image, height, width, central_fraction)
+      central_fraction = None  # Done.
     image = preprocessing_utils.set_channels(_to_float(image), use_grayscale)
     if central_fraction and central_fraction < 1.0:
       image = tf.image.central_crop(image, central_fraction=central_fraction)
@@ -259,7 +312,8 @@ def preprocess_image(image, output_height, output_width, is_training=False,
   """Preprocesses one image for the Inception-style networks.
 
   Args:
-    image: uint8 Tensor [height, width, 1 or 3], or float in [0, 1].
+    image: uint8 Tensor [height, width, 1 or 3], or float in [0, 1], or an
+      EncodedImage (decoded only as far as needed).
     output_height: int, output height in pixels.
     output_width: int, output width in pixels.
     is_training: random augmentation if True, deterministic eval otherwise.

@@ -7,13 +7,19 @@ for 1 channel.
 
 import tensorflow.compat.v1 as tf
 
+from slimvision.preprocessing import encoded_image
 from slimvision.preprocessing import preprocessing_utils
+
+# preprocess_image takes an EncodedImage too (see encoded_image.py).
+ACCEPTS_ENCODED_IMAGE = True
 
 _CENTER = 128.0  # Pixel value mapped to 0.
 _SCALE = 128.0   # Pixels per output unit: 0 -> -1, 255 -> 127/128.
 
 
 def _preprocess(image, output_height, output_width, use_grayscale):
+  if isinstance(image, encoded_image.EncodedImage):
+    image = encoded_image.central_window(image, output_height, output_width)
   image = tf.cast(image, tf.float32)
   if use_grayscale:
     image = preprocessing_utils.to_grayscale(image)
@@ -26,7 +32,8 @@ def preprocess_for_train(image, output_height, output_width,
   """Same as preprocess_for_eval: LeNet training uses no augmentation.
 
   Args:
-    image: uint8 or float Tensor [height, width, channels], values 0-255.
+    image: uint8 or float Tensor [height, width, channels], values 0-255,
+      or an EncodedImage (only the part kept is decoded).
     output_height: int, output height in pixels.
     output_width: int, output width in pixels.
     use_grayscale: return 1 channel (input must have 1 or 3).
@@ -43,7 +50,8 @@ def preprocess_for_eval(image, output_height, output_width,
   """Central crop or zero-pad to the output size, then (x - 128) / 128.
 
   Args:
-    image: uint8 or float Tensor [height, width, channels], values 0-255.
+    image: uint8 or float Tensor [height, width, channels], values 0-255,
+      or an EncodedImage (only the part kept is decoded).
     output_height: int, output height in pixels.
     output_width: int, output width in pixels.
     use_grayscale: return 1 channel (input must have 1 or 3).
@@ -60,7 +68,8 @@ def preprocess_image(image, output_height, output_width, is_training=False,
   """Preprocesses one image for LeNet (see preprocess_for_eval).
 
   Args:
-    image: uint8 or float Tensor [height, width, channels], values 0-255.
+    image: uint8 or float Tensor [height, width, channels], values 0-255,
+      or an EncodedImage (only the part kept is decoded).
     output_height: int, output height in pixels.
     output_width: int, output width in pixels.
     is_training: accepted for the common interface; makes no difference.

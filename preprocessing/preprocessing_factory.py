@@ -99,7 +99,10 @@ def get_preprocessing(name, is_training=False, use_grayscale=False):
 
   Returns:
     A function from a uint8 or float image [height, width, channels] to a
-    float32 image [output_height, output_width, 1 or 3].
+    float32 image [output_height, output_width, 1 or 3]. Its attribute
+    `accepts_encoded_image` says whether it also takes an EncodedImage
+    (preprocessing/encoded_image.py) and decodes only what it needs: the
+    module's ACCEPTS_ENCODED_IMAGE.
 
   Raises:
     UserError (a ValueError): if `name` is unknown, or is a model whose
@@ -117,4 +120,6 @@ def get_preprocessing(name, is_training=False, use_grayscale=False):
         image, output_height, output_width, is_training=is_training,
         use_grayscale=use_grayscale, **kwargs)
 
+  preprocessing_fn.accepts_encoded_image = getattr(
+      module, 'ACCEPTS_ENCODED_IMAGE', False)
   return preprocessing_fn

@@ -8,7 +8,11 @@ central crop. Both subtract the ImageNet mean pixel, on the 0-255 scale.
 
 import tensorflow.compat.v1 as tf
 
+from slimvision.preprocessing import encoded_image
 from slimvision.preprocessing import preprocessing_utils
+
+# preprocess_image takes an EncodedImage too (see encoded_image.py).
+ACCEPTS_ENCODED_IMAGE = True
 
 # ImageNet mean pixel, R, G, B, 0-255 scale.
 _R_MEAN = 123.68
@@ -67,7 +71,9 @@ def preprocess_for_train(image, output_height, output_width,
   """Random-scale resize, random crop, random flip, mean subtraction.
 
   Args:
-    image: uint8 or float Tensor [height, width, 1 or 3], values 0-255.
+    image: uint8 or float Tensor [height, width, 1 or 3], values 0-255,
+      or an EncodedImage (decoded at the smallest scale that keeps its
+      smaller side at least the resized length).
     output_height: int, output height in pixels.
     output_width: int, output width in pixels.
     resize_side_min: smallest length of the resized smaller side (pixels).
@@ -78,10 +84,12 @@ def preprocess_for_train(image, output_height, output_width,
     float32 Tensor [output_height, output_width, 1 or 3], mean pixel
     subtracted (0-255 scale).
   """
-  image = _to_float(image, use_grayscale)
-  channels = image.shape[-1]
   resize_side = tf.random_uniform([], minval=resize_side_min,
                                   maxval=resize_side_max + 1, dtype=tf.int32)
+  if isinstance(image, encoded_image.EncodedImage):
+    image = image.scaled(resize_side, resize_side)
+  image = _to_float(image, use_grayscale)
+  channels = image.shape[-1]
   image = _smallest_side_resize(image, resize_side)
   # Only needed when the output is larger than the resized image.
   image = preprocessing_utils.pad_to_at_least(image, output_height,
@@ -96,7 +104,9 @@ def preprocess_for_eval(image, output_height, output_width,
   """Fixed-scale resize, central crop, mean subtraction.
 
   Args:
-    image: uint8 or float Tensor [height, width, 1 or 3], values 0-255.
+    image: uint8 or float Tensor [height, width, 1 or 3], values 0-255,
+      or an EncodedImage (decoded at the smallest scale that keeps its
+      smaller side at least the resized length).
     output_height: int, output height in pixels.
     output_width: int, output width in pixels.
     resize_side: length in pixels of the resized smaller side.
@@ -107,6 +117,8 @@ def preprocess_for_eval(image, output_height, output_width,
     subtracted (0-255 scale). Outputs larger than the resized image are
     zero-padded (before the mean subtraction).
   """
+  if isinstance(image, encoded_image.EncodedImage):
+    image = image.scaled(resize_side, resize_side)
   image = _to_float(image, use_grayscale)
   image = _smallest_side_resize(image, resize_side)
   image = tf.image.resize_with_crop_or_pad(image, output_height, output_width)
@@ -120,7 +132,9 @@ def preprocess_image(image, output_height, output_width, is_training=False,
   """Preprocesses one image for VGG, ResNet and the other `vgg` models.
 
   Args:
-    image: uint8 or float Tensor [height, width, 1 or 3], values 0-255.
+    image: uint8 or float Tensor [height, width, 1 or 3], values 0-255,
+      or an EncodedImage (decoded at the smallest scale that keeps its
+      smaller side at least the resized length).
     output_height: int, output height in pixels.
     output_width: int, output width in pixels.
     is_training: random augmentation if True, deterministic eval otherwise.

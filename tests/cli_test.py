@@ -31,7 +31,7 @@ def _parse(config_class, *args):
 def test_every_flag_has_one_help_text_and_every_help_a_flag():
   names = {f.name for c in SCRIPTS.values() for f in config_lib.flag_fields(c)}
   assert names == set(cli_flags.HELP)
-  assert len(names) == 93
+  assert len(names) == 97
 
 
 def test_no_module_but_cli_flags_defines_a_flag():
@@ -68,6 +68,10 @@ def test_flags_become_typed_config_fields():
   assert config.learning_rate == 0.5 and config.moving_average_decay == 0.99
   assert config.color_distortion is False and config.optimizer == 'adam'
   assert config.augmentation() == {'color_distortion': False}
+  speed = _parse(config_lib.EvalConfig, '--jpeg_decode=whole',
+                 '--intra_op_threads=2', '--inter_op_threads=1')
+  assert (speed.jpeg_decode, speed.intra_op_threads,
+          speed.inter_op_threads) == ('whole', 2, 1)
   convert = _parse(config_lib.ConvertConfig, '--source=/data')
   assert convert.source_dir == '/data'  # TF-Slim's alias.
 
@@ -105,6 +109,10 @@ def test_version_names_ours_and_tensorflows():
     (['stray'], 'unexpected argument'),
     (['--batch_size=0'], '--batch_size must be positive, got 0'),
     (['--batch_size=6', '--num_clones=4'], 'not divisible by --num_clones'),
+    (['--jpeg_decode=fast'], 'flag --jpeg_decode=fast: value should be one '
+     'of <partial|whole>'),
+    (['--image_cache_mb=-1'], '--image_cache_mb must be 0 or more, got -1'),
+    (['--intra_op_threads=-2'], '--intra_op_threads must be 0 or more'),
 ])
 def test_bad_flags_are_one_line_and_exit_2(args, message):
   result = run_cli('train_image_classifier.py', *args)
