@@ -1,64 +1,192 @@
-r"""Training throughput (images/sec) of train_image_classifier.py per model.
+r"""Training throughput against the machine's limit, per model and precision.
 
-Runs a short training of each model on a converted dataset and reports the
-median of the images/sec figures the training log prints (the first logged
-interval, which includes graph start-up, is left out).
+For each configuration (model @ image size, batch) it measures, in one
+sitting and alternating the runs round by round:
+  - the bare-step limit: a training step (same network, batch, momentum
+    optimizer, weight decay and batch norm) on a batch held in memory, so no
+    input pipeline, hooks or logging, in each precision;
+  - train_image_classifier.py on the converted records, in each precision
+    and with --precision=auto: the median of its logged images/sec (the
+    first logged interval, which holds the start-up, is left out);
+and prints each figure with its ratio to the bare-step limit of the same
+precision (auto against the limit of the precision it chose), the CPU model
+and the CPU flags that decide the precision.
 
-  python benchmarks/train_throughput.py --dataset_name=satellite \
-      --dataset_dir=/tmp/satellite --models=cifarnet,mobilenet_v1,inception_v3
+  python benchmarks/train_throughput.py --dataset_dir=/tmp/satellite
+  python benchmarks/train_throughput.py --dataset_dir=/tmp/satellite \
+      --configs=cifarnet@32/32 --precisions=fp32 --rounds=3
+
+bf16 is only worth measuring where the CPU has native bf16 (amx_bf16 or
+avx512_bf16 in the flags printed): elsewhere TensorFlow emulates it, slowly.
 """
 
 import argparse
+import json
 import os
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
-
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The issue's three: model@image size/batch.
+CONFIGS = 'cifarnet@32/32,mobilenet_v1_025@128/32,inception_v3@299/8'
+# CPU flags worth printing with the figures.
+FLAGS_SHOWN = ('avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx512_bf16',
+               'amx_tile', 'amx_bf16', 'amx_int8')
 
 PARSER = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-PARSER.add_argument('--dataset_name', type=str, default='satellite',
-                    help='Dataset name.')
-PARSER.add_argument('--dataset_dir', type=str, default=None,
-                    help='Converted dataset folder.')
-PARSER.add_argument('--models', type=lambda text: text.split(','),
-                    default=['cifarnet', 'mobilenet_v1', 'inception_v3'],
-                    help='Models to time.')
-PARSER.add_argument('--batch_size', type=int, default=32,
-                    help='Images per step.')
-PARSER.add_argument('--steps', type=int, default=30,
-                    help='Training steps per model.')
-PARSER.add_argument('--log_every_n_steps', type=int, default=5,
-                    help='Interval of the figures.')
+PARSER.add_argument('--dataset_name', default='satellite',
+                    help='Converted dataset to train on.')
+PARSER.add_argument('--dataset_dir', default=None,
+                    help='Its folder (download_and_convert_data.py output).')
+PARSER.add_argument('--configs', default=CONFIGS,
+                    help='Comma-separated model@image_size/batch_size.')
+PARSER.add_argument('--precisions', default='fp32,bf16',
+                    help='Precisions to measure (auto is always added for '
+                    'the training runs).')
+PARSER.add_argument('--rounds', type=int, default=2,
+                    help='Rounds; each runs every measurement once, so the '
+                    'ratios come from one sitting.')
+PARSER.add_argument('--seconds', type=float, default=40,
+                    help='About how long each training run trains.')
+PARSER.add_argument('--bare', default=None, help=argparse.SUPPRESS)
 
 
-def throughput(model):
+def parse_config(text):
+  """'model@size/batch' -> (model, size, batch)."""
+  match = re.fullmatch(r'(\w+)@(\d+)/(\d+)', text.strip())
+  if not match:
+    raise SystemExit('error: --configs: %r is not model@image_size/batch_size'
+                     % text)
+  return match.group(1), int(match.group(2)), int(match.group(3))
+
+
+def cpu_description():
+  """(CPU model name, the FLAGS_SHOWN it has) from lscpu."""
+  try:
+    text = subprocess.run(['lscpu'], capture_output=True, text=True).stdout
+  except OSError:
+    text = ''
+  fields = dict(line.split(':', 1) for line in text.splitlines()
+                if ':' in line)
+  flags = set(fields.get('Flags', '').split())
+  return (fields.get('Model name', 'unknown').strip(),
+          [f for f in FLAGS_SHOWN if f in flags])
+
+
+def bare_step(model, size, batch, precision, seconds=15.0):
+  """Images/sec of the bare training step (runs in this process)."""
+  # pylint: disable=g-import-not-at-top
+  import tensorflow.compat.v1 as tf
+  import tf_slim as slim
+  from slimvision.engines import precision as precision_lib
+  from slimvision.nets import nets_factory
+  with tf.Graph().as_default():
+    network_fn = nets_factory.get_network_fn(model, 6, weight_decay=4e-5,
+                                             is_training=True)
+    images = tf.Variable(tf.random.uniform([batch, size, size, 3], -1, 1),
+                         trainable=False)
+    labels = tf.Variable(tf.random.uniform([batch], 0, 6, tf.int64),
+                         trainable=False)
+    logits, _ = network_fn(images)
+    tf.losses.sparse_softmax_cross_entropy(labels, logits)
+    optimizer = tf.train.MomentumOptimizer(0.01, 0.9)
+    train_op = slim.learning.create_train_op(tf.losses.get_total_loss(),
+                                             optimizer)
+    config = precision_lib.session_config_for(precision)
+    with tf.Session(config=config) as session:
+      session.run(tf.global_variables_initializer())
+      for _ in range(3):
+        session.run(train_op)
+      steps, start = 0, time.time()
+      while time.time() - start < seconds or steps < 3:
+        session.run(train_op)
+        steps += 1
+      return steps * batch / (time.time() - start)
+
+
+def run_bare(model, size, batch, precision):
+  """bare_step in a fresh process (a clean graph and thread pools)."""
+  result = subprocess.run(
+      [sys.executable, os.path.abspath(__file__),
+       '--bare=%s,%d,%d,%s' % (model, size, batch, precision)],
+      capture_output=True, text=True)
+  if result.returncode:
+    raise RuntimeError('bare step %s failed:\n%s' % (model,
+                                                     result.stderr[-2000:]))
+  return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run_training(model, size, batch, precision, seconds):
+  """Median logged images/sec of train_image_classifier.py, and the
+  precision it chose."""
+  steps_per_second = {'inception_v3': 1.0}.get(model, 8.0) * 32 / batch
+  steps = max(20, int(seconds * steps_per_second))
+  every = max(2, steps // 8)
   with tempfile.TemporaryDirectory() as train_dir:
     result = subprocess.run(
         [sys.executable, os.path.join(ROOT, 'train_image_classifier.py'),
          '--dataset_name=' + ARGS.dataset_name,
          '--dataset_dir=' + ARGS.dataset_dir, '--model_name=' + model,
-         '--train_dir=' + train_dir, '--batch_size=%d' % ARGS.batch_size,
-         '--max_number_of_steps=%d' % ARGS.steps,
-         '--log_every_n_steps=%d' % ARGS.log_every_n_steps,
-         '--save_interval_secs=100000', '--save_summaries_secs=100000'],
+         '--train_image_size=%d' % size, '--train_dir=' + train_dir,
+         '--batch_size=%d' % batch, '--max_number_of_steps=%d' % steps,
+         '--log_every_n_steps=%d' % every, '--optimizer=momentum',
+         '--precision=' + precision, '--save_interval_secs=100000',
+         '--save_summaries_secs=100000'],
         capture_output=True, text=True)
   rates = [float(r) for r in re.findall(r'\(([\d.]+) images/sec',
                                         result.stderr)]
-  if result.returncode or len(rates) < 2:
-    raise RuntimeError('%s failed:\n%s' % (model, result.stderr[-2000:]))
-  return statistics.median(rates[1:])
+  chosen = re.search(r'Precision: (\w+)', result.stderr)
+  if result.returncode or len(rates) < 2 or not chosen:
+    raise RuntimeError('training %s failed:\n%s' % (model,
+                                                    result.stderr[-2000:]))
+  return statistics.median(rates[1:]), chosen.group(1)
 
 
 def main():
-  for model in ARGS.models:
-    print('%-16s %8.1f images/sec (batch %d, %d steps)' % (
-        model, throughput(model), ARGS.batch_size, ARGS.steps), flush=True)
+  configs = [parse_config(c) for c in ARGS.configs.split(',')]
+  precisions = [p for p in ARGS.precisions.split(',') if p]
+  model_name, flags = cpu_description()
+  print('CPU: %s; %d cores; flags: %s' % (model_name, os.cpu_count(),
+                                          ' '.join(flags) or 'none of '
+                                          + ' '.join(FLAGS_SHOWN)))
+  bare, train = {}, {}
+  for round_index in range(ARGS.rounds):
+    for config in configs:
+      for precision in precisions:
+        bare.setdefault(config + (precision,), []).append(
+            run_bare(*config, precision))
+        train.setdefault(config + (precision,), []).append(
+            run_training(*config, precision, ARGS.seconds))
+      train.setdefault(config + ('auto',), []).append(
+          run_training(*config, 'auto', ARGS.seconds))
+    print('round %d of %d done' % (round_index + 1, ARGS.rounds),
+          file=sys.stderr, flush=True)
+  print('%-26s %-9s %10s %10s %7s' % ('model@size/batch', 'precision',
+                                       'bare img/s', 'train', 'ratio'))
+  for config in configs:
+    name = '%s@%d/%d' % config
+    limits = {p: statistics.median(bare[config + (p,)]) for p in precisions}
+    for precision in precisions + ['auto']:
+      runs = train[config + (precision,)]
+      rate = statistics.median(r for r, _ in runs)
+      chosen = runs[0][1]
+      limit = limits.get(chosen)
+      label = precision if precision != 'auto' else 'auto=' + chosen
+      print('%-26s %-9s %10s %10.1f %7s' % (
+          name, label, '%.1f' % limit if precision != 'auto' else '',
+          rate, '%.2f' % (rate / limit) if limit else 'n/a'))
 
 
 if __name__ == '__main__':
   ARGS = PARSER.parse_args()
-  main()
+  if ARGS.bare:
+    model, size, batch, precision = ARGS.bare.split(',')
+    print(json.dumps(bare_step(model, int(size), int(batch), precision)))
+  else:
+    if not ARGS.dataset_dir:
+      raise SystemExit('error: --dataset_dir is needed (a converted dataset)')
+    main()

@@ -7,8 +7,9 @@ the variables, and so the checkpoints and the exported graphs, stay float32.
 
   * bf16: `RewriterConfig.auto_mixed_precision_onednn_bfloat16`. It converts
     the ops placed on the CPU only, and TensorFlow adds it to the graph
-    optimizers only when its oneDNN ops are on (by default on x86 CPUs with
-    AVX512-VNNI, AVX512-BF16 or AMX; TF_ENABLE_ONEDNN_OPTS=1 forces them).
+    optimizers only when its oneDNN ops are on (TensorFlow's default: on
+    x86 CPUs with AVX512-VNNI, AVX512-BF16 or AMX; the slimvision package
+    sets TF_ENABLE_ONEDNN_OPTS=1 unless it is set, see __init__.py).
     It pays off on CPUs with native bf16 (AMX, AVX512-BF16); on other CPUs
     it is either skipped (oneDNN off) or emulated, much slower than float32.
   * fp16: `RewriterConfig.auto_mixed_precision`, which converts the ops on

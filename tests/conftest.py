@@ -13,6 +13,10 @@ import sys
 
 import pytest
 
+# Sets TensorFlow's environment (oneDNN on, quiet C++ logs) before any test
+# module imports TensorFlow, as the commands do. Loads no TensorFlow.
+import slimvision  # pylint: disable=unused-import
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 FIXTURES = os.path.join(ROOT, 'tests', 'fixtures')
