@@ -5,6 +5,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+import built_networks
 from slimvision.nets import inception_resnet_v2 as irv2
 
 # 139x139 is about the smallest input for which the auxiliary head fits
@@ -20,31 +21,53 @@ def _build(shape=SMALL, weight_decay=0.0, **kwargs):
   return images, logits, end_points
 
 
-def _names(prefix):
+# Each full build takes tens of seconds on 2 cores: the tests below share
+# them, one per distinct set of options, in finalized graphs.
+_built = built_networks.shared(
+    lambda shape=tuple(SMALL), **kwargs: _build(list(shape), **kwargs))
+
+# The inference builds, by activation function. The relu one leaves the
+# auxiliary head out, which lets it run on 75x75 images; the relu6 one keeps
+# the head (and weight decay) at 139x139, so the weight decay test reads it.
+_INFERENCE = {
+    tf.nn.relu: dict(shape=(2, 75, 75, 3), num_classes=3, is_training=False,
+                     create_aux_logits=False, activation_fn=tf.nn.relu),
+    tf.nn.relu6: dict(shape=(2, 139, 139, 3), num_classes=3,
+                      is_training=False, weight_decay=0.1,
+                      activation_fn=tf.nn.relu6)}
+
+
+def _names(prefix, built=None):
+  if built is not None:
+    return built_networks.variable_names(built, prefix)
   return [v.op.name for v in tf.global_variables()
           if v.op.name.startswith(prefix)]
 
 
 @pytest.mark.parametrize('num_classes', [0, None])
 def test_no_classes_returns_pooled_features(num_classes):
-  with tf.Graph().as_default():
-    _, net, end_points = _build(num_classes=num_classes)
-    assert net.shape.as_list() == [1, 1, 1, 1536]
-    assert end_points['global_pool'] is net
-    assert end_points['PreAuxLogits'].shape.as_list() == [1, 7, 7, 1088]
-    for name in ('Logits', 'AuxLogits', 'Predictions', 'PreLogitsFlatten'):
-      assert name not in end_points
-    assert not _names('InceptionResnetV2/Logits')
-    assert not _names('InceptionResnetV2/AuxLogits')
+  built = _built(num_classes=num_classes)
+  net, end_points = built.output, built.end_points
+  assert net.shape.as_list() == [1, 1, 1, 1536]
+  assert end_points['global_pool'] is net
+  assert end_points['PreAuxLogits'].shape.as_list() == [1, 7, 7, 1088]
+  for name in ('Logits', 'AuxLogits', 'Predictions', 'PreLogitsFlatten'):
+    assert name not in end_points
+  assert not _names('InceptionResnetV2/Logits', built)
+  assert not _names('InceptionResnetV2/AuxLogits', built)
 
 
 def test_aux_logits_can_be_left_out():
-  with tf.Graph().as_default():
-    _, logits, end_points = _build(num_classes=5, create_aux_logits=False)
-    assert logits.shape.as_list() == [1, 5]
-    assert 'AuxLogits' not in end_points
-    assert not _names('InceptionResnetV2/AuxLogits')
-    assert end_points['PreLogitsFlatten'].shape.as_list() == [1, 1536]
+  # The relu inference build: 2 images, 3 classes, create_aux_logits=False.
+  built = _built(**_INFERENCE[tf.nn.relu])
+  end_points = built.end_points
+  assert built.output.shape.as_list() == [2, 3]
+  assert 'AuxLogits' not in end_points
+  assert not _names('InceptionResnetV2/AuxLogits', built)
+  assert end_points['PreLogitsFlatten'].shape.as_list() == [2, 1536]
+  # The head is there when asked for (the relu6 build).
+  assert _built(**_INFERENCE[tf.nn.relu6]).end_points[
+      'AuxLogits'].shape.as_list() == [2, 3]
 
 
 def test_final_endpoint_and_output_stride_8():
@@ -84,28 +107,32 @@ def test_align_feature_maps_pads_same():
 
 
 def test_weight_decay_covers_weights_and_biases():
-  with tf.Graph().as_default():
-    _build(weight_decay=0.1, num_classes=3)
+  # The relu6 inference build: weight decay 0.1, 3 classes, aux head.
+  built = _built(**_INFERENCE[tf.nn.relu6])
+  with built.graph.as_default():
     regularised = [v for v in tf.trainable_variables()
                    if v.op.name.endswith(('/weights', '/biases'))]
     losses = tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)
-    # 248 weights; biases of the 40 residual projections and 2 fc layers.
-    assert len(regularised) == len(losses) == 248 + 42
+  # 248 weights; biases of the 40 residual projections and 2 fc layers.
+  assert len(regularised) == len(losses) == 248 + 42
 
 
 @pytest.mark.parametrize('activation_fn', [tf.nn.relu, tf.nn.relu6])
 def test_inference_gives_probabilities(activation_fn):
-  with tf.Graph().as_default():
-    tf.set_random_seed(1)
-    images, logits, end_points = _build(
-        [2, 75, 75, 3], num_classes=3, is_training=False,
-        create_aux_logits=False, activation_fn=activation_fn)
-    assert end_points['Conv2d_7b_1x1'].shape.as_list() == [2, 1, 1, 1536]
-    batch = np.random.RandomState(0).uniform(-1, 1, [2, 75, 75, 3])
-    with tf.Session() as sess:
-      sess.run(tf.global_variables_initializer())
-      out, probabilities = sess.run([logits, end_points['Predictions']],
-                                    {images: batch})
+  options = _INFERENCE[activation_fn]
+  built = _built(**options)
+  shape = list(options['shape'])
+  # 75x75 pools to 1x1 before global pooling, 139x139 to 3x3.
+  side = {75: 1, 139: 3}[shape[1]]
+  assert built.end_points['Conv2d_7b_1x1'].shape.as_list() == [
+      2, side, side, 1536]
+  ops = {op.type for op in built.graph.get_operations()}
+  assert activation_fn.__name__.capitalize() in ops
+  batch = np.random.RandomState(0).uniform(-1, 1, shape)
+  with built_networks.session(built) as sess:
+    out, probabilities = sess.run(
+        [built.output, built.end_points['Predictions']],
+        {built.images: batch})
   assert out.shape == (2, 3)
   assert np.all(np.isfinite(out))
   np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)

@@ -5,6 +5,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+import built_networks
 from slimvision.nets import inception_v4
 
 # 139x139 is about the smallest input for which the auxiliary head fits
@@ -20,36 +21,49 @@ def _build(shape=SMALL, weight_decay=0.0, **kwargs):
   return images, logits, end_points
 
 
-def _names(prefix):
+# Each full build takes tens of seconds on 2 cores: the tests below share
+# them, one per distinct set of options, in finalized graphs.
+_built = built_networks.shared(
+    lambda shape=tuple(SMALL), **kwargs: _build(list(shape), **kwargs))
+
+# With the auxiliary head and weight decay: the aux and weight decay tests.
+_WITH_AUX = dict(num_classes=3, weight_decay=0.1)
+# Without the head, in inference mode on 75x75 images (the smallest input
+# that reaches the global pool): the aux and inference tests.
+_INFERENCE = dict(shape=(2, 75, 75, 3), num_classes=3, is_training=False,
+                  create_aux_logits=False)
+
+
+def _names(prefix, built=None):
+  if built is not None:
+    return built_networks.variable_names(built, prefix)
   return [v.op.name for v in tf.global_variables()
           if v.op.name.startswith(prefix)]
 
 
 @pytest.mark.parametrize('num_classes', [0, None])
 def test_no_classes_returns_pooled_features(num_classes):
-  with tf.Graph().as_default():
-    _, net, end_points = _build(num_classes=num_classes)
-    assert net.shape.as_list() == [1, 1, 1, 1536]
-    assert end_points['global_pool'] is net
-    assert end_points['Mixed_7d'].shape.as_list() == [1, 3, 3, 1536]
-    for name in ('Logits', 'AuxLogits', 'Predictions', 'PreLogitsFlatten'):
-      assert name not in end_points
-    assert not _names('InceptionV4/Logits')
-    assert not _names('InceptionV4/AuxLogits')
+  built = _built(num_classes=num_classes)
+  net, end_points = built.output, built.end_points
+  assert net.shape.as_list() == [1, 1, 1, 1536]
+  assert end_points['global_pool'] is net
+  assert end_points['Mixed_7d'].shape.as_list() == [1, 3, 3, 1536]
+  for name in ('Logits', 'AuxLogits', 'Predictions', 'PreLogitsFlatten'):
+    assert name not in end_points
+  assert not _names('InceptionV4/Logits', built)
+  assert not _names('InceptionV4/AuxLogits', built)
 
 
 def test_aux_logits_can_be_left_out():
-  with tf.Graph().as_default():
-    _, logits, end_points = _build(num_classes=7)
-    assert end_points['AuxLogits'].shape.as_list() == [1, 7]
-    assert _names('InceptionV4/AuxLogits/Aux_logits')
-  with tf.Graph().as_default():
-    _, logits, end_points = _build(num_classes=7, create_aux_logits=False)
-    assert logits.shape.as_list() == [1, 7]
-    assert 'AuxLogits' not in end_points
-    assert not _names('InceptionV4/AuxLogits')
-    assert sorted(_names('InceptionV4/Logits')) == [
-        'InceptionV4/Logits/Logits/biases', 'InceptionV4/Logits/Logits/weights']
+  built = _built(**_WITH_AUX)
+  assert built.end_points['AuxLogits'].shape.as_list() == [1, 3]
+  assert _names('InceptionV4/AuxLogits/Aux_logits', built)
+  built = _built(**_INFERENCE)
+  assert built.output.shape.as_list() == [2, 3]
+  assert 'AuxLogits' not in built.end_points
+  assert not _names('InceptionV4/AuxLogits', built)
+  assert sorted(_names('InceptionV4/Logits', built)) == [
+      'InceptionV4/Logits/Logits/biases', 'InceptionV4/Logits/Logits/weights']
 
 
 def test_final_endpoint_stops_the_base():
@@ -70,16 +84,15 @@ def test_final_endpoint_stops_the_base():
 
 
 def test_unknown_spatial_size_uses_global_mean():
-  with tf.Graph().as_default():
-    _, logits, end_points = _build([2, None, None, 3], num_classes=4,
-                                   create_aux_logits=False)
-    assert logits.shape.as_list() == [2, 4]
-    assert end_points['global_pool'].op.type == 'Mean'
+  built = _built(shape=(2, None, None, 3), num_classes=4,
+                 create_aux_logits=False)
+  assert built.output.shape.as_list() == [2, 4]
+  assert built.end_points['global_pool'].op.type == 'Mean'
 
 
 def test_weight_decay_regularises_every_weight():
-  with tf.Graph().as_default():
-    _build(weight_decay=0.1, num_classes=3)
+  built = _built(**_WITH_AUX)
+  with built.graph.as_default():
     weights = [v for v in tf.trainable_variables()
                if v.op.name.endswith('/weights')]
     losses = tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)
@@ -89,17 +102,13 @@ def test_weight_decay_regularises_every_weight():
 
 
 def test_inference_gives_probabilities():
-  with tf.Graph().as_default():
-    tf.set_random_seed(1)
-    images, logits, end_points = _build(
-        [2, 75, 75, 3], num_classes=3, is_training=False,
-        create_aux_logits=False)
-    assert end_points['Mixed_7d'].shape.as_list() == [2, 1, 1, 1536]
-    batch = np.random.RandomState(0).uniform(-1, 1, [2, 75, 75, 3])
-    with tf.Session() as sess:
-      sess.run(tf.global_variables_initializer())
-      out, probabilities = sess.run([logits, end_points['Predictions']],
-                                    {images: batch})
+  built = _built(**_INFERENCE)
+  assert built.end_points['Mixed_7d'].shape.as_list() == [2, 1, 1, 1536]
+  batch = np.random.RandomState(0).uniform(-1, 1, [2, 75, 75, 3])
+  with built_networks.session(built) as sess:
+    out, probabilities = sess.run(
+        [built.output, built.end_points['Predictions']],
+        {built.images: batch})
   assert out.shape == (2, 3)
   assert np.all(np.isfinite(out))
   np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)

@@ -5,6 +5,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+import built_networks
 from slimvision.nets import mobilenet_blocks
 from slimvision.nets import mobilenet_v2
 
@@ -16,6 +17,12 @@ def _build(images_shape, fn=mobilenet_v2.mobilenet_v2, weight_decay=0.0,
       weight_decay=weight_decay, **(scope_args or {}))):
     logits, end_points = fn(images, **kwargs)
   return images, logits, end_points
+
+
+# The 64x64, 3-class training build with weight decay 0.01: the residual
+# and weight decay tests read the same graph (finalized: see built_networks).
+_built_with_weight_decay = built_networks.shared(
+    lambda: _build([1, 64, 64, 3], num_classes=3, weight_decay=0.01))
 
 
 def _channels(end_points, name):
@@ -88,9 +95,8 @@ def test_depth_multiplier_sets_channels():
 
 
 def test_residual_connections_only_where_shapes_match():
-  with tf.Graph().as_default():
-    _build([1, 64, 64, 3], num_classes=3)
-    graph = tf.get_default_graph()
+  graph = _built_with_weight_decay().graph
+  with graph.as_default():
     # The residual sum is the only add directly in a block's scope (op
     # names as in the published graphs, e.g. MobilenetV2/expanded_conv_2/add).
     adds = {op.name.split('/')[1] for op in graph.get_operations()
@@ -122,8 +128,7 @@ def test_explicit_padding_output_stride_and_unknown_size():
 
 
 def test_training_scope_weight_decay_and_is_training():
-  with tf.Graph().as_default():
-    _build([1, 64, 64, 3], num_classes=3, weight_decay=0.01)
+  with _built_with_weight_decay().graph.as_default():
     # Conv, 16 expand + 17 project, Conv_1 and logits; no depthwise decay.
     assert len(tf.losses.get_regularization_losses()) == 36
     # is_training left to the scope (training by default): 52 batch norms

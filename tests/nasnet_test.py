@@ -10,6 +10,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+import built_networks
 from slimvision.nets import nasnet
 from slimvision.nets import nasnet_utils
 
@@ -30,15 +31,31 @@ def _small_mobile_config(**overrides):
 
 def _build(build_fn=nasnet.build_nasnet_cifar, size=16, num_classes=10,
            is_training=True, arg_scope_fn=nasnet.nasnet_cifar_arg_scope,
-           **kwargs):
+           arg_scope_kwargs=None, **kwargs):
   """Builds in the current graph; returns (images, output, end_points)."""
   tf.train.get_or_create_global_step()
   images = tf.placeholder(tf.float32, [BATCH, size, size, 3])
   kwargs.setdefault('config', _small_cifar_config())
-  with slim.arg_scope(arg_scope_fn(weight_decay=0.0)):
+  arg_scope_kwargs = dict(dict(weight_decay=0.0), **(arg_scope_kwargs or {}))
+  with slim.arg_scope(arg_scope_fn(**arg_scope_kwargs)):
     output, end_points = build_fn(images, num_classes,
                                   is_training=is_training, **kwargs)
   return images, output, end_points
+
+
+@built_networks.shared
+def _built(num_classes=10, is_training=True, arg_scope_kwargs=(),
+           **config_overrides):
+  """The small cifar network, built once per set of options for the tests
+  that read the same build (a finalized graph: see built_networks)."""
+  return _build(num_classes=num_classes, is_training=is_training,
+                arg_scope_kwargs=dict(arg_scope_kwargs),
+                config=_small_cifar_config(**config_overrides))
+
+
+# The inference-mode build: the inference, arg scope and drop path tests.
+_INFERENCE = dict(is_training=False, arg_scope_kwargs=(
+    ('weight_decay', 1e-4), ('batch_norm_epsilon', 2e-3)))
 
 
 def _variable_names():
@@ -52,8 +69,9 @@ def _drop_path_ops(graph):
 
 
 def test_small_cifar_shapes_end_points_and_channels():
-  with tf.Graph().as_default():
-    _, logits, end_points = _build()
+  built = _built()
+  with built.graph.as_default():
+    logits, end_points = built.output, built.end_points
     assert logits.shape.as_list() == [BATCH, 10]
     expected = {'Stem': [BATCH, 16, 16, 12],
                 # Normal cells: 6 states of the stage's filters.
@@ -89,15 +107,12 @@ def test_nasnet_mobile_small_imagenet_stem():
 
 
 def test_inference_runs_and_predictions_are_probabilities():
-  with tf.Graph().as_default():
-    tf.set_random_seed(1)
-    images, logits, end_points = _build(is_training=False)
-    batch = np.random.RandomState(0).uniform(-1, 1, [BATCH, 16, 16, 3])
-    with tf.Session() as sess:
-      sess.run(tf.global_variables_initializer())
-      first, probs = sess.run([logits, end_points['Predictions']],
-                              {images: batch})
-      second = sess.run(logits, {images: batch})
+  built = _built(**_INFERENCE)
+  batch = np.random.RandomState(0).uniform(-1, 1, [BATCH, 16, 16, 3])
+  with built_networks.session(built) as sess:
+    first, probs = sess.run([built.output, built.end_points['Predictions']],
+                            {built.images: batch})
+    second = sess.run(built.output, {built.images: batch})
   assert np.all(np.isfinite(first))
   np.testing.assert_array_equal(first, second)
   np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
@@ -128,8 +143,9 @@ def test_unknown_final_endpoint_raises():
 
 @pytest.mark.parametrize('num_classes', [0, None])
 def test_no_classes_returns_pooled_features(num_classes):
-  with tf.Graph().as_default():
-    _, output, end_points = _build(num_classes=num_classes)
+  built = _built(num_classes=num_classes)
+  with built.graph.as_default():
+    output, end_points = built.output, built.end_points
     assert output is end_points['global_pool']
     assert output.shape.as_list() == [BATCH, 96]
     assert 'Logits' not in end_points and 'AuxLogits' not in end_points
@@ -141,24 +157,22 @@ def test_no_classes_returns_pooled_features(num_classes):
     (1, True, True), (0, True, False), (1, False, False)])
 def test_aux_head_only_when_config_asks_and_training(use_aux_head, is_training,
                                                      expected):
-  with tf.Graph().as_default():
+  if use_aux_head:
+    # The cifar config asks for the head: the shared whole-network builds.
+    built = _built(**(_INFERENCE if not is_training else {}))
+  else:
     # The aux head hangs on Cell_1, built before Reduction_Cell_1.
-    _, _, end_points = _build(
+    built = built_networks.build_in_new_graph(lambda: _build(
         is_training=is_training, final_endpoint='Reduction_Cell_1',
-        config=_small_cifar_config(use_aux_head=use_aux_head))
-    assert ('AuxLogits' in end_points) == expected
-    assert bool([n for n in _variable_names()
-                 if n.startswith('aux_1/')]) == expected
+        config=_small_cifar_config(use_aux_head=use_aux_head)))
+  assert ('AuxLogits' in built.end_points) == expected
+  assert bool(built_networks.variable_names(built, 'aux_1/')) == expected
 
 
 def test_drop_path_only_in_training():
-  with tf.Graph().as_default() as graph:
-    # cifar config: keep prob 0.6
-    _build(is_training=True, final_endpoint='Cell_0')
-    assert _drop_path_ops(graph)
-  with tf.Graph().as_default() as graph:
-    _build(is_training=False, final_endpoint='Cell_0')
-    assert not _drop_path_ops(graph)
+  # cifar config: keep prob 0.6; the shared training and inference builds.
+  assert _drop_path_ops(_built().graph)
+  assert not _drop_path_ops(_built(**_INFERENCE).graph)
   with tf.Graph().as_default() as graph:
     _build(is_training=True, final_endpoint='Cell_0',
            config=_small_cifar_config(drop_path_keep_prob=1.0))
@@ -191,13 +205,9 @@ def test_training_mode_drops_after_the_ramp_and_not_at_step_zero():
 
 
 def test_arg_scope_weight_decay_and_batch_norm_keywords():
-  with tf.Graph().as_default() as graph:
-    images = tf.placeholder(tf.float32, [BATCH, 16, 16, 3])
-    scope = nasnet.nasnet_cifar_arg_scope(weight_decay=1e-4,
-                                          batch_norm_epsilon=2e-3)
-    with slim.arg_scope(scope):
-      nasnet.build_nasnet_cifar(images, 10, is_training=False,
-                                config=_small_cifar_config())
+  # The inference build: weight decay 1e-4, batch norm epsilon 2e-3.
+  built = _built(**_INFERENCE)
+  with built.graph.as_default() as graph:
     losses = tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)
     weights = [v for v in tf.trainable_variables()
                if v.op.name.endswith('weights')]
@@ -213,15 +223,16 @@ def test_arg_scope_weight_decay_and_batch_norm_keywords():
 def test_nchw_config_builds_the_same_variables():
   shapes = []
   for data_format in ('NHWC', 'NCHW'):
-    with tf.Graph().as_default():
-      _, logits, end_points = _build(
-          config=_small_cifar_config(data_format=data_format))
+    # NHWC is the default: the shared training build.
+    built = _built(**({} if data_format == 'NHWC' else
+                      dict(data_format=data_format)))
+    with built.graph.as_default():
       shapes.append([(v.op.name, v.shape.as_list())
                      for v in tf.global_variables()])
-      assert logits.shape.as_list() == [BATCH, 10]
+    assert built.output.shape.as_list() == [BATCH, 10]
   assert shapes[0] == shapes[1]
   # NCHW end points keep the channels on axis 1.
-  assert end_points['Cell_2'].shape.as_list() == [BATCH, 96, 4, 4]
+  assert built.end_points['Cell_2'].shape.as_list() == [BATCH, 96, 4, 4]
 
 
 def test_bounded_activation_uses_relu6():

@@ -10,6 +10,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+import built_networks
 from slimvision.nets import pnasnet
 
 BATCH = 2
@@ -32,14 +33,23 @@ def _build(num_classes=10, is_training=True, **kwargs):
   return images, output, end_points
 
 
+@built_networks.shared
+def _built(is_training=True):
+  """The whole small network in training or inference mode, built once for
+  the tests that read the same build (a finalized graph: see
+  built_networks)."""
+  return _build(is_training=is_training)
+
+
 def _variable_names():
   return [v.op.name for v in tf.global_variables()
           if v.op.name != 'global_step']
 
 
 def test_small_network_shapes_and_cell_variables():
-  with tf.Graph().as_default():
-    _, logits, end_points = _build()
+  built = _built()
+  with built.graph.as_default():
+    logits, end_points = built.output, built.end_points
     # Every cell outputs 5 states; stride-2 cells double the filters.
     expected = {'Stem': [BATCH, 12, 12, 10],
                 'Cell_0': [BATCH, 12, 12, 20],
@@ -60,15 +70,12 @@ def test_small_network_shapes_and_cell_variables():
 
 
 def test_inference_is_finite_and_deterministic():
-  with tf.Graph().as_default():
-    tf.set_random_seed(0)
-    images, logits, end_points = _build(is_training=False)
-    batch = np.random.RandomState(0).uniform(-1, 1, [BATCH, SIZE, SIZE, 3])
-    with tf.Session() as sess:
-      sess.run(tf.global_variables_initializer())
-      first, probs = sess.run([logits, end_points['Predictions']],
-                              {images: batch})
-      second = sess.run(logits, {images: batch})
+  built = _built(is_training=False)
+  batch = np.random.RandomState(0).uniform(-1, 1, [BATCH, SIZE, SIZE, 3])
+  with built_networks.session(built) as sess:
+    first, probs = sess.run([built.output, built.end_points['Predictions']],
+                            {built.images: batch})
+    second = sess.run(built.output, {built.images: batch})
   assert np.all(np.isfinite(first))
   np.testing.assert_array_equal(first, second)
   np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
@@ -109,13 +116,15 @@ def test_no_classes_returns_pooled_features(num_classes):
     (1, True, True), (0, True, False), (1, False, False)])
 def test_aux_head_only_when_config_asks_and_training(use_aux_head, is_training,
                                                      expected):
-  with tf.Graph().as_default():
-    _, _, end_points = _build(
+  if use_aux_head:
+    # The mobile config asks for the head: the shared whole-network builds.
+    built = _built(is_training=is_training)
+  else:
+    built = built_networks.build_in_new_graph(lambda: _build(
         is_training=is_training, final_endpoint='Cell_2',
-        config=_small_config(use_aux_head=use_aux_head))
-    assert ('AuxLogits' in end_points) == expected
-    assert bool([n for n in _variable_names()
-                 if n.startswith('aux_1/')]) == expected
+        config=_small_config(use_aux_head=use_aux_head)))
+  assert ('AuxLogits' in built.end_points) == expected
+  assert bool(built_networks.variable_names(built, 'aux_1/')) == expected
 
 
 def _drop_path_ops(graph):

@@ -5,6 +5,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+import built_networks
 from slimvision.nets import s3dg
 
 # 8 frames of 64x64: Mixed_5c is [batch, 1, 2, 2, 1024].
@@ -18,17 +19,24 @@ def _build(shape=SMALL, scope_kwargs=None, **kwargs):
   return images, logits, end_points
 
 
+# Two clips in inference mode, 4 classes: the shape and variable test and
+# the inference test read this one build (finalized: see built_networks).
+_built_for_inference = built_networks.shared(
+    lambda: _build([2] + SMALL[1:], num_classes=4, is_training=False))
+
+
 def _variables():
   return {v.op.name: v.shape.as_list() for v in tf.global_variables()}
 
 
 def test_fewer_smaller_frames():
-  with tf.Graph().as_default():
-    _, logits, end_points = _build(num_classes=6)
-    assert logits.shape.as_list() == [1, 6]
-    assert end_points['Conv2d_1a_7x7'].shape.as_list() == [1, 4, 32, 32, 64]
-    assert end_points['MaxPool_4a_3x3'].shape.as_list() == [1, 2, 4, 4, 480]
-    assert end_points['Mixed_5c'].shape.as_list() == [1, 1, 2, 2, 1024]
+  built = _built_for_inference()
+  with built.graph.as_default():
+    end_points = built.end_points
+    assert built.output.shape.as_list() == [2, 4]
+    assert end_points['Conv2d_1a_7x7'].shape.as_list() == [2, 4, 32, 32, 64]
+    assert end_points['MaxPool_4a_3x3'].shape.as_list() == [2, 2, 4, 4, 480]
+    assert end_points['Mixed_5c'].shape.as_list() == [2, 1, 2, 2, 1024]
     variables = _variables()
     # Separable from Conv2d_2c_3x3 on, gated from there on.
     assert variables['InceptionV1/Conv2d_1a_7x7/weights'] == [3, 7, 7, 3, 64]
@@ -94,15 +102,12 @@ def test_final_endpoint_spatial_squeeze_and_errors():
 
 
 def test_inference_gives_probabilities():
-  with tf.Graph().as_default():
-    tf.set_random_seed(2)
-    images, logits, end_points = _build([2, 8, 32, 32, 3], num_classes=4,
-                                        is_training=False)
-    batch = np.random.RandomState(0).uniform(-1, 1, [2, 8, 32, 32, 3])
-    with tf.Session() as sess:
-      sess.run(tf.global_variables_initializer())
-      out, probabilities = sess.run([logits, end_points['Predictions']],
-                                    {images: batch})
+  built = _built_for_inference()
+  batch = np.random.RandomState(0).uniform(-1, 1, [2] + SMALL[1:])
+  with built_networks.session(built) as sess:
+    out, probabilities = sess.run(
+        [built.output, built.end_points['Predictions']],
+        {built.images: batch})
   assert out.shape == (2, 4)
   assert np.all(np.isfinite(out))
   np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
