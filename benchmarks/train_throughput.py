@@ -120,11 +120,11 @@ def run_bare(model, size, batch, precision):
   return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def run_training(model, size, batch, precision, seconds):
+def run_training(model, size, batch, precision, seconds, images_per_second):
   """Median logged images/sec of train_image_classifier.py, and the
-  precision it chose."""
-  steps_per_second = {'inception_v3': 1.0}.get(model, 8.0) * 32 / batch
-  steps = max(20, int(seconds * steps_per_second))
+  precision it chose. images_per_second (the bare step's) sizes the run to
+  about `seconds` of training."""
+  steps = max(20, int(seconds * images_per_second / batch))
   every = max(2, steps // 8)
   with tempfile.TemporaryDirectory() as train_dir:
     result = subprocess.run(
@@ -157,12 +157,12 @@ def main():
   for round_index in range(ARGS.rounds):
     for config in configs:
       for precision in precisions:
-        bare.setdefault(config + (precision,), []).append(
-            run_bare(*config, precision))
+        rate = run_bare(*config, precision)
+        bare.setdefault(config + (precision,), []).append(rate)
         train.setdefault(config + (precision,), []).append(
-            run_training(*config, precision, ARGS.seconds))
+            run_training(*config, precision, ARGS.seconds, rate))
       train.setdefault(config + ('auto',), []).append(
-          run_training(*config, 'auto', ARGS.seconds))
+          run_training(*config, 'auto', ARGS.seconds, rate))
     print('round %d of %d done' % (round_index + 1, ARGS.rounds),
           file=sys.stderr, flush=True)
   print('%-26s %-9s %10s %10s %7s' % ('model@size/batch', 'precision',
