@@ -331,4 +331,5 @@ def test_modules_are_imported_on_first_use_only():
                    if m.startswith('slimvision.preprocessing.')}
   assert preprocessing == {'slimvision.preprocessing.preprocessing_factory',
                            'slimvision.preprocessing.lenet_preprocessing',
+                           'slimvision.preprocessing.encoded_image',
                            'slimvision.preprocessing.preprocessing_utils'}
