@@ -79,21 +79,23 @@ def decoded_size_bytes(dataset, sample_files=8):
   """An estimate of the bytes `dataset`'s images take decoded (uint8):
   num_samples times the mean size of the first image of up to
   `sample_files` of its record files (Pillow reads their headers only).
-  None when an image is not one Pillow reads."""
+  None when a first record cannot be read or its image is not one Pillow
+  reads (the pipeline then names the bad record, as it would anyway)."""
   import io  # pylint: disable=g-import-not-at-top
   from PIL import Image  # pylint: disable=g-import-not-at-top
   channels = getattr(dataset.decoder, 'channels', 3)
   pixels = []
   for path in list_files(dataset)[:sample_files]:
-    for record in tf.io.tf_record_iterator(path):
+    try:
+      record = next(iter(tf.io.tf_record_iterator(path)), None)
+      if record is None:
+        continue
       feature = tf.train.Example.FromString(record).features.feature
-      try:
-        width, height = Image.open(io.BytesIO(
-            feature['image/encoded'].bytes_list.value[0])).size
-      except (KeyError, IndexError, OSError):
-        return None
-      pixels.append(width * height)
-      break
+      width, height = Image.open(io.BytesIO(
+          feature['image/encoded'].bytes_list.value[0])).size
+    except (tf.errors.OpError, KeyError, IndexError, OSError, ValueError):
+      return None
+    pixels.append(width * height)
   if not pixels:
     return None
   return int(dataset.num_samples * channels * sum(pixels) / len(pixels))

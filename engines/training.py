@@ -602,7 +602,8 @@ def _fits_image_cache(config, dataset):
   size = pipeline.decoded_size_bytes(dataset)
   if size is None:
     log.warning('Not caching the decoded images (--image_cache_mb): their '
-                'size cannot be estimated (not an image Pillow reads)')
+                'size cannot be estimated (a first record is unreadable or '
+                'its image is not one Pillow reads)')
     return False
   mib = size / 2.0**20
   if mib > config.image_cache_mb:

@@ -278,3 +278,12 @@ def test_a_split_too_large_for_the_cache_is_read_as_usual(jpeg_dir, caplog,
     assert not training._fits_image_cache(config, dataset)
   assert ('Not caching the decoded images: the 9 images of jpegs/train take '
           'about 3 MiB decoded, more than --image_cache_mb=2') in caplog.text
+
+
+def test_an_unreadable_first_record_gives_no_estimate(jpeg_dir, tmp_path):
+  import dataset_records  # pylint: disable=g-import-not-at-top
+  broken = dataset_records.copy_dataset(jpeg_dir, str(tmp_path / 'broken'))
+  dataset = dataset_factory.get_dataset('jpegs', 'train', broken)
+  with open(pipeline.list_files(dataset)[0], 'r+b') as f:
+    f.write(b'\xff' * 12)  # The first record's length and its CRC.
+  assert pipeline.decoded_size_bytes(dataset) is None
