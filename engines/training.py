@@ -169,9 +169,23 @@ def update_ops_in_scopes(update_ops, trainable_scopes, clone_scope=''):
   if not scopes:
     return list(update_ops)
   prefix = clone_scope.rstrip('/') + '/' if clone_scope else ''
+
+  def written_name(update):
+    # Judged by the variable the update writes: op names can carry a name
+    # scope the variables lack (MobilenetV1/MobilenetV1/Conv2d_0/...).
+    # Updates are ops, tensors or (resource variables) assigned variables.
+    op = getattr(update, 'op', update)
+    if op.inputs and op.inputs[0].op.type in _VARIABLE_OPS:
+      return op.inputs[0].op.name
+    return op.name[len(prefix):] if op.name.startswith(prefix) else op.name
+
   return [op for op in update_ops
-          if any(op.name[len(prefix):].startswith(s.rstrip('/') + '/')
+          if any(written_name(op).startswith(s.rstrip('/') + '/')
                  for s in scopes)]
+
+
+# The ops that hold a variable: resource handles and TF1 reference variables.
+_VARIABLE_OPS = ('VarHandleOp', 'VariableV2', 'Variable')
 
 
 def fine_tune_init_fn(checkpoint_path, exclude_scopes='',

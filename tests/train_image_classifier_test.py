@@ -161,13 +161,12 @@ def test_fine_tuning_changes_only_the_trainable_scopes(shapes_dir,
                             first['CifarNet/logits/weights'])
 
 
-def _fine_tune_inception_v3(shapes_dir, source, train_dir, *flags):
-  """Checkpoint values before and after one step of inception_v3 (112 px,
-  the smallest its auxiliary head takes, about) from `source`."""
+def _fine_tune_mobilenet(shapes_dir, train_dir, *flags):
+  """Checkpoint values after one step of mobilenet_v1_025 at 64 px."""
   result = run_cli(
       'train_image_classifier.py', '--dataset_name=shapes',
-      '--dataset_dir=' + shapes_dir, '--model_name=inception_v3',
-      '--train_image_size=112', '--batch_size=2', '--optimizer=sgd',
+      '--dataset_dir=' + shapes_dir, '--model_name=mobilenet_v1_025',
+      '--train_image_size=64', '--batch_size=2', '--optimizer=sgd',
       '--batch_norm_decay=0.9', '--max_number_of_steps=1', '--seed=1',
       '--train_dir=' + train_dir, *flags)
   assert result.returncode == 0, result.stderr[-3000:]
@@ -189,21 +188,27 @@ def _initialised_checkpoint(path, model_name, num_classes, size):
 def test_fine_tuning_moves_frozen_batch_norm_statistics_unless_asked_not_to(
     shapes_dir, tmp_path):
   source = str(tmp_path / 'source' / 'model.ckpt')
-  original = _initialised_checkpoint(source, 'inception_v3', 6, 112)
-  scopes = '--trainable_scopes=InceptionV3/Logits,InceptionV3/AuxLogits'
-  moved = _fine_tune_inception_v3(shapes_dir, source, str(tmp_path / 'slim'),
-                                  '--checkpoint_path=' + source, scopes)
-  kept = _fine_tune_inception_v3(
-      shapes_dir, source, str(tmp_path / 'frozen'),
+  original = _initialised_checkpoint(source, 'mobilenet_v1_025', 6, 64)
+  # TF-Slim's way to retrain the top: the last layer with batch norm and the
+  # logits train; everything below is frozen.
+  scopes = ('--trainable_scopes=MobilenetV1/Conv2d_13_pointwise,'
+            'MobilenetV1/Logits')
+  moved = _fine_tune_mobilenet(shapes_dir, str(tmp_path / 'slim'),
+                               '--checkpoint_path=' + source, scopes)
+  kept = _fine_tune_mobilenet(
+      shapes_dir, str(tmp_path / 'frozen'),
       '--checkpoint_path=' + source, scopes, '--freeze_batch_norm_statistics')
-  frozen_layer = 'InceptionV3/Conv2d_1a_3x3/'
-  aux_layer = 'InceptionV3/AuxLogits/Conv2d_1b_1x1/'
+  frozen_layer = 'MobilenetV1/Conv2d_0/'
+  trained_layer = 'MobilenetV1/Conv2d_13_pointwise/'
   for tuned in (moved, kept):
     np.testing.assert_array_equal(tuned[frozen_layer + 'weights'],
                                   original[frozen_layer + 'weights'])
+    assert not np.array_equal(tuned[trained_layer + 'weights'],
+                              original[trained_layer + 'weights'])
     # The trained scopes' own statistics move either way.
-    assert not np.array_equal(tuned[aux_layer + 'BatchNorm/moving_mean'],
-                              original[aux_layer + 'BatchNorm/moving_mean'])
+    assert not np.array_equal(
+        tuned[trained_layer + 'BatchNorm/moving_mean'],
+        original[trained_layer + 'BatchNorm/moving_mean'])
   statistic = frozen_layer + 'BatchNorm/moving_mean'
   # TF-Slim's default: the frozen layer's statistics follow the new batches.
   assert np.max(np.abs(moved[statistic] - original[statistic])) > 1e-3

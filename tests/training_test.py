@@ -231,3 +231,20 @@ def test_clones_on_a_cpu_are_explained(monkeypatch):
   training._note_clones_on_the_cpu(  # pylint: disable=protected-access
       TrainConfig(num_clones=1, batch_size=15))
   assert len(notes) == 1
+
+
+def test_update_ops_in_scopes_follows_the_variables_not_the_op_names():
+  # As in MobilenetV1: a variable scope entered again by its object opens a
+  # nested name scope, so ops are named Net/Net/head/... while the
+  # variables they update are Net/head/...
+  with tf.Graph().as_default():
+    with tf.variable_scope('Net') as scope:
+      with tf.variable_scope(scope):
+        net = slim.batch_norm(tf.ones([2, 4]), is_training=True,
+                              scope='body')
+        slim.batch_norm(net, is_training=True, scope='head')
+    update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+    assert all(u.op.name.startswith('Net/Net/') for u in update_ops)
+    kept = training.update_ops_in_scopes(update_ops, 'Net/head')
+    assert sorted(u.op.inputs[0].op.name for u in kept) == [
+        'Net/head/moving_mean', 'Net/head/moving_variance']
