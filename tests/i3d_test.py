@@ -78,6 +78,8 @@ def test_weight_decay_and_inference():
       sess.run(tf.global_variables_initializer())
       out, probabilities = sess.run([logits, end_points['Predictions']],
                                     {images: batch})
+      again = sess.run(logits, {images: batch})
   assert out.shape == (2, 4)
   assert np.all(np.isfinite(out))
+  np.testing.assert_array_equal(out, again)
   np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)

@@ -159,5 +159,6 @@ def test_inference_is_deterministic_and_reuse_shares_variables():
       sess.run(tf.global_variables_initializer())
       first, second, probabilities = sess.run(
           [logits, logits_again, end_points['Predictions']], {images: batch})
+  assert np.all(np.isfinite(first))
   np.testing.assert_array_equal(first, second)
   np.testing.assert_allclose(probabilities.sum(axis=1), [1, 1], rtol=1e-5)

@@ -145,5 +145,6 @@ def test_inference_is_deterministic_with_reuse_and_unknown_size():
       first, second, probabilities = sess.run(
           [logits, logits_again, end_points['Predictions']], {images: batch})
   assert first.shape == (2, 5)
+  assert np.all(np.isfinite(first))
   np.testing.assert_array_equal(first, second)
   np.testing.assert_allclose(probabilities.sum(axis=1), [1, 1], rtol=1e-5)

@@ -12,6 +12,7 @@ from slimvision.nets import nasnet as nasnet_package
 from slimvision.nets.nasnet import nasnet
 from slimvision.nets.nasnet import nasnet_utils
 from slimvision.nets.nasnet import pnasnet
+from slimvision.nets import nets_factory
 
 BATCH = 2
 
@@ -26,15 +27,22 @@ def _names():
           if v.op.name != 'global_step']
 
 
+# nasnet_mobile's manifest test (nets_factory_test leaves it here): the
+# factory serves the package's functions, so this build is both.
+MANIFEST_NETWORKS = ('nasnet_mobile',)
+
+
 @pytest.mark.slow
 def test_nasnet_mobile_through_the_package_matches_the_manifest():
   manifest = load_manifest('nasnet_mobile')
+  spec = nets_factory.model_spec('nasnet_mobile')
+  assert spec.network() is nasnet.build_nasnet_mobile
+  assert spec.arg_scope() is nasnet.nasnet_mobile_arg_scope
   with tf.Graph().as_default():
     tf.train.get_or_create_global_step()
     images = tf.placeholder(tf.float32, manifest['input_shape'])
-    with slim.arg_scope(nasnet.nasnet_mobile_arg_scope(weight_decay=0.0)):
-      logits, end_points = nasnet.build_nasnet_mobile(
-          images, manifest['num_classes'], is_training=True)
+    logits, end_points = nets_factory.get_network_fn(
+        'nasnet_mobile', manifest['num_classes'], is_training=True)(images)
     assert_matches_manifest(manifest, logits, end_points)
   assert nasnet.build_nasnet_mobile.default_image_size == 224
 

@@ -108,6 +108,8 @@ def test_inference_gives_probabilities():
     out, probabilities = sess.run(
         [built.output, built.end_points['Predictions']],
         {built.images: batch})
+    again = sess.run(built.output, {built.images: batch})
   assert out.shape == (2, 4)
   assert np.all(np.isfinite(out))
+  np.testing.assert_array_equal(out, again)
   np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
