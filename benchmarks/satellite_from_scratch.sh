@@ -4,15 +4,17 @@
 # satellite in 30 minutes on 2 CPU cores". Needs the project installed in
 # .venv (bash quickstart.sh does that) and the images, by default in
 # ../shared/data/satellite. Override any setting through the environment:
-#   SOURCE, OUT, MODEL, IMAGE_SIZE, STEPS, BATCH_NORM_DECAY, LEARNING_RATE,
-#   MIN_CROP_AREA, and EXTRA_TRAIN_FLAGS (more flags of
-#   train_image_classifier.py, e.g. --random_rotate_90).
+#   SOURCE, OUT, MODEL, IMAGE_SIZE, EVAL_IMAGE_SIZE (default IMAGE_SIZE),
+#   STEPS, BATCH_NORM_DECAY, LEARNING_RATE, MIN_CROP_AREA, and
+#   EXTRA_TRAIN_FLAGS (more flags of train_image_classifier.py, e.g.
+#   --random_rotate_90).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SOURCE=${SOURCE:-$PWD/../shared/data/satellite}
 OUT=${OUT:-/tmp/satellite_from_scratch}
 MODEL=${MODEL:-mobilenet_v3_small_minimalistic}
 IMAGE_SIZE=${IMAGE_SIZE:-128}
+EVAL_IMAGE_SIZE=${EVAL_IMAGE_SIZE:-$IMAGE_SIZE}
 STEPS=${STEPS:-12000}
 BATCH_NORM_DECAY=${BATCH_NORM_DECAY:-0.99}
 LEARNING_RATE=${LEARNING_RATE:-0.01}
@@ -38,9 +40,9 @@ seconds=$(( $(date +%s) - start ))
 $PY eval_image_classifier.py --dataset_name=satellite \
     --dataset_split_name=validation --dataset_dir="$OUT/data" \
     --model_name="$MODEL" --preprocessing_name=inception \
-    --eval_image_size="$IMAGE_SIZE" --moving_average_decay=0.999 \
+    --eval_image_size="$EVAL_IMAGE_SIZE" --moving_average_decay=0.999 \
     --checkpoint_path="$OUT/train" --eval_dir="$OUT/eval" | tee "$OUT/eval.txt"
 echo
-printf '%s at %s px, %s steps: training took %dm%02ds; validation %s\n' \
-    "$MODEL" "$IMAGE_SIZE" "$STEPS" $((seconds / 60)) $((seconds % 60)) \
+printf '%s at %s px (eval %s px), %s steps: training took %dm%02ds; validation %s\n' \
+    "$MODEL" "$IMAGE_SIZE" "$EVAL_IMAGE_SIZE" "$STEPS" $((seconds / 60)) $((seconds % 60)) \
     "$(grep '^Accuracy' "$OUT/eval.txt")"
