@@ -88,6 +88,10 @@ def bare_step(model, size, batch, precision, seconds=15.0):
   from slimvision.nets import nets_factory
   import tensorflow.compat.v1 as tf
   import tf_slim as slim
+  if (os.environ.get('TF_ENABLE_ONEDNN_OPTS') == '1' and
+      not precision_lib.onednn_enabled()):
+    raise RuntimeError('the bare step runs without oneDNN, the training '
+                       'script with it: the limit would be understated')
   with tf.Graph().as_default():
     network_fn = nets_factory.get_network_fn(model, 6, weight_decay=4e-5,
                                              is_training=True)
