@@ -230,11 +230,13 @@ def test_saved_model_can_be_exported_again_in_place(halves, exported):
   assert os.listdir(os.path.dirname(exported['saved_model'])) == ['1']
 
 
-def _standardized(pixels):
-  """float32 [1, H, W, 3]: the eval preprocessing's per-image standardisation."""
-  pixels = pixels.astype(np.float32)
-  scale = max(pixels.std(), 1.0 / np.sqrt(pixels.size))
-  return ((pixels - pixels.mean()) / scale)[np.newaxis]
+def _preprocessed(pixels):
+  """float32 [1, 32, 32, 3]: uint8 pixels through cifarnet's inference
+  preprocessing, as the exported models' callers feed them."""
+  with tf.Graph().as_default(), tf.Session() as session:
+    feed = tf.placeholder(tf.string, [None])
+    return session.run(inference.preprocess_encoded(feed, 'cifarnet'),
+                       {feed: [_png_bytes(pixels)]})
 
 
 def test_tflite_float_and_dynamic_range_quantized(halves, exported, tmp_path):
@@ -245,7 +247,7 @@ def test_tflite_float_and_dynamic_range_quantized(halves, exported, tmp_path):
   noise = np.random.RandomState(4).normal(
       size=(1, 32, 32, 3)).astype(np.float32)
   rng = np.random.RandomState(5)
-  images = [noise] + [_standardized(halves_image(name, rng))
+  images = [noise] + [_preprocessed(halves_image(name, rng))
                       for name in CLASSES]
   want = [_checkpoint_outputs(train_dir, 'cifarnet', 2, images=image)[1]
           for image in images]
