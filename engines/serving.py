@@ -21,7 +21,10 @@ Serving's REST API, so a client written for TF Serving works unchanged:
       `index` is the model output (probabilities[index]); sorted by
       probability, --top_k of them unless the query gives top_k.
   GET /v1/models/<name>[/versions/<v>]   TF Serving's model status.
-  GET /                                   the endpoints and signatures.
+  GET /                                   the endpoints and signatures;
+      a browser (Accept: text/html) gets a page that classifies the image
+      files chosen or dropped on it through POST /classify
+      (engines/serving_page.py).
 
 Errors are TF Serving's {"error": "<one line>"}: 400 for a request the model
 cannot answer (bad JSON, a missing or bad b64 value, an undecodable image),
@@ -49,12 +52,17 @@ from slimvision.core import errors
 from slimvision.core import log
 from slimvision.core.errors import UserError
 from slimvision.engines import inference
+from slimvision.engines import serving_page
 
 MAX_BODY_BYTES = 64 << 20  # 64 MiB: many images, but bounded memory.
 
 _MODEL_PATH = re.compile(
     r'^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?'
     r'(?::(?P<verb>\w+))?$')
+
+
+class _Page(bytes):
+  """An HTML answer (the browser page), sent as it is."""
 
 
 class HttpError(Exception):
@@ -392,9 +400,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
           type(e).__name__, errors.first_line(e))}
     if status != 200:
       log.info('%s %s -> %d %s', method, self.path, status, body['error'])
-    data = (json.dumps(body) + '\n').encode('utf-8')
+    if isinstance(body, _Page):
+      data, content_type = body, 'text/html; charset=utf-8'
+    else:
+      data = (json.dumps(body) + '\n').encode('utf-8')
+      content_type = 'application/json'
     self.send_response(status)
-    self.send_header('Content-Type', 'application/json')
+    self.send_header('Content-Type', content_type)
     self.send_header('Content-Length', str(len(data)))
     self.end_headers()
     self.wfile.write(data)
@@ -412,6 +424,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
       return self._classify(url.query)
     if url.path == '/':
       self._method(method, 'GET', url.path)
+      if serving_page.wants_html(self.headers.get('Accept')):
+        model = self.server.model
+        return _Page(serving_page.render(
+            model.path, model.version, config.serving_name,
+            model.class_names, config.top_k))
       return self._help()
     match = _MODEL_PATH.match(url.path)
     if not match:
@@ -555,7 +572,8 @@ def run(config):
     server = make_server(config)
     host, port = server.server_address[:2]
     print('Serving %s on http://%s:%d (POST /v1/models/%s:predict, POST '
-          '/classify)' % (server.model.path, host, port, config.serving_name))
+          '/classify; a browser page at /)' % (
+              server.model.path, host, port, config.serving_name))
     sys.stdout.flush()
     server.serve_forever()
   except KeyboardInterrupt:

@@ -28,6 +28,7 @@ import tensorflow as tf
 from conftest import ROOT, error_line, run_cli
 from slimvision.datasets import shapes
 from slimvision.engines import serving
+from slimvision.engines import serving_page
 from slimvision.engines.config import ServeConfig
 
 TOP_K = 3
@@ -198,6 +199,41 @@ def test_status_and_help(server):
       'image_bytes': {'dtype': 'string', 'shape': [-1]}}
 
 
+BROWSER_ACCEPT = ('text/html,application/xhtml+xml,application/xml;q=0.9,'
+                  '*/*;q=0.8')
+
+
+def test_a_browser_gets_a_page_that_posts_the_files_to_classify(server):
+  connection = http.client.HTTPConnection(server, timeout=60)
+  try:
+    connection.request('GET', '/', headers={'Accept': BROWSER_ACCEPT})
+    response = connection.getresponse()
+    page = response.read().decode('utf-8')
+  finally:
+    connection.close()
+  assert response.status == 200
+  assert response.getheader('Content-Type') == 'text/html; charset=utf-8'
+  assert page.startswith('<!doctype html>')
+  # Relative, so the page also works behind a path prefix.
+  assert 'fetch("classify?top_k=" + k' in page
+  assert 'type="file" id="files" accept="image/*"' in page
+  assert 'value="%d"' % TOP_K in page
+  assert ', '.join(shapes.CLASS_NAMES) in page
+  # Nothing is fetched from elsewhere: the page works offline.
+  assert 'http://' not in page and 'https://' not in page
+
+
+def test_the_page_escapes_names_and_only_browsers_get_it():
+  page = serving_page.render('/m/<1>', '2', 'a"b', ['<b>x</b>', 'r&d'],
+                             4).decode('utf-8')
+  assert '<b>x</b>' not in page and '&lt;b&gt;x&lt;/b&gt;, r&amp;d' in page
+  assert '<code>/m/&lt;1&gt;</code> (version 2)' in page
+  assert '<h1>a&quot;b</h1>' in page
+  assert serving_page.wants_html(BROWSER_ACCEPT)
+  for accept in (None, '', '*/*', 'application/json'):
+    assert not serving_page.wants_html(accept), accept
+
+
 PREDICT = '/v1/models/slimvision:predict'
 
 
@@ -304,7 +340,8 @@ def test_the_command_serves_until_ctrl_c(models, shapes_dir):
     assert line.startswith('Serving %s on http://127.0.0.1:' %
                            models['any']), process.stderr.read()[-3000:]
     assert line.rstrip().endswith(
-        '(POST /v1/models/slimvision:predict, POST /classify)')
+        '(POST /v1/models/slimvision:predict, POST /classify; a browser '
+        'page at /)')
     address = line.split('http://')[1].split()[0]
     status, answer = _request(address, 'POST', '/classify',
                               _image(shapes_dir))
