@@ -64,6 +64,7 @@ class _Data:
 
   def _validate_data(self):
     _positive('batch_size', self.batch_size, allow_none=False)
+    _not_negative('labels_offset', self.labels_offset)
     _positive('num_preprocessing_threads', self.num_preprocessing_threads,
               allow_none=False)
     _not_negative('intra_op_threads', self.intra_op_threads)
@@ -252,6 +253,7 @@ class ExportConfig(_Model):
       _refuse_quantize('quantize', 'Export a quantized TFLite model with '
                        '--tflite_file --tflite_quantize instead.')
     _check_precision(self.precision)
+    _not_negative('labels_offset', self.labels_offset)
     if self.tflite_file and self.precision == 'bf16':
       raise UserError('--precision=bf16 cannot apply to --tflite_file: TFLite '
                       'has no bfloat16 weights; use --precision=fp16 (float16 '
@@ -304,6 +306,7 @@ class ClassifyConfig(_Model):
       raise UserError('give one or more image files to classify')
     self.model_source()
     _positive('top_k', self.top_k, allow_none=False)
+    _not_negative('labels_offset', self.labels_offset)
     _positive('num_classes', self.num_classes)
 
 

@@ -340,7 +340,8 @@ def _build_graph(config):
   """The eval graph in the default graph."""
   dataset = dataset_factory.get_dataset(
       config.dataset_name, config.dataset_split_name, config.dataset_dir)
-  num_classes = dataset.num_classes - config.labels_offset
+  num_classes = pipeline.classes_after_offset(
+      config.dataset_name, dataset.num_classes, config.labels_offset)
   network_fn = nets_factory.get_network_fn(config.model_name, num_classes,
                                            is_training=False)
   preprocessing_fn = preprocessing_factory.get_preprocessing(

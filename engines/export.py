@@ -32,6 +32,7 @@ from slimvision.core.errors import UserError
 from slimvision.datasets import dataset_factory
 from slimvision.engines import checkpoints
 from slimvision.engines import inference
+from slimvision.engines import pipeline
 from slimvision.nets import nets_factory
 
 
@@ -84,10 +85,8 @@ def num_classes(config):
     return config.num_classes
   count = dataset_factory.num_classes(config.dataset_name,
                                       config.dataset_dir or None)
-  if count - config.labels_offset < 1:
-    raise UserError('--labels_offset %d leaves no classes of the %d in %s' %
-                    (config.labels_offset, count, config.dataset_name))
-  return count - config.labels_offset
+  return pipeline.classes_after_offset(config.dataset_name, count,
+                                       config.labels_offset)
 
 
 def _temporary(path):

@@ -37,6 +37,15 @@ _REMEMBERED = 8
 
 BAD_FILE = 'corrupt or truncated record file'
 BAD_DATA = 'invalid data'
+NO_RECORDS = 'no usable records'
+# 'stop' of a record, and of the marker after a file read to its end.
+_RECORD, _FILE_END = -1, -2
+# Passes over the files (counted by their end markers) without one usable
+# record before the input fails: with every record skipped it would wait
+# for its first batch forever. Many, because the record shuffle mixes the
+# passes: with one usable record per pass, 30 passes' markers in a row
+# without it come by chance with odds of about e^-30.
+_FRUITLESS_PASSES = 30
 UNDECODABLE = 'the record cannot be parsed or its image decoded'
 
 
@@ -99,6 +108,22 @@ def decoded_size_bytes(dataset, sample_files=8):
   if not pixels:
     return None
   return int(dataset.num_samples * channels * sum(pixels) / len(pixels))
+
+
+def classes_after_offset(dataset_name, num_classes, labels_offset):
+  """The model's output count: the dataset's `num_classes` less
+  `labels_offset` (--labels_offset, e.g. 1 to drop ImageNet's background).
+
+  Raises:
+    UserError: the offset leaves no class.
+  """
+  if num_classes - labels_offset < 1:
+    raise UserError(
+        '--labels_offset=%d leaves no classes: %s has %d (labels 0-%d); use '
+        '0 to %d (1 drops the background class of a TF-Slim ImageNet)' % (
+            labels_offset, dataset_name, num_classes, num_classes - 1,
+            num_classes - 1))
+  return num_classes - labels_offset
 
 
 def decode_fn(dataset, labels_offset=0, encoded=False):
@@ -207,14 +232,17 @@ def _unless(ok, report_fn):
 
 def _read_file(file_id, path, size):
   """The records of one file (`size` bytes) as dicts of 'file' (file_id),
-  'index' (in the file), 'record' (serialized bytes) and 'stop' (-1).
+  'index' (in the file), 'record' (serialized bytes) and 'stop' (_RECORD),
+  then a marker.
 
   TensorFlow's error for a truncated or corrupt record names neither the
-  file nor the record, so a reading error ends the file quietly and a
-  marker after the records compares the bytes read with the file's size.
-  If they differ, the marker goes on, with 'stop' the bytes read, 'index'
-  the first record not read and a blank record to decode, for `_check` to
-  fail on or report: an error raised here would be ignored downstream.
+  file nor the record, so a reading error ends the file quietly and the
+  marker after the records compares the bytes read with the file's size:
+  its 'stop' is the bytes read if they differ, else _FILE_END, its 'index'
+  the first record not read, and it carries a blank record to decode. So
+  `_check` fails on (or reports) a file read short, sees the records whose
+  decoding failed even at a file's end, and sees every pass go by even when
+  no record decodes: an error raised here would be ignored downstream.
   """
   records = tf.data.Dataset.zip((
       tf.data.TFRecordDataset(path, buffer_size=8 << 20).ignore_errors(),
@@ -231,12 +259,14 @@ def _read_file(file_id, path, size):
     ends = offset + tf.cumsum(lengths)
     indices = first + tf.range(tf.size(records, out_type=tf.int64))
     # The marker (last of the last batch) starts at the bytes read.
-    stops = tf.where(last, ends - lengths, -tf.ones_like(ends))
-    keep = tf.not_equal(stops, size)
-    out = {'file': tf.fill(tf.shape(indices), file_id), 'index': indices,
-           'record': records, 'stop': stops}
+    starts = ends - lengths
+    stops = tf.where(last, tf.where(tf.equal(starts, size),
+                                    tf.fill(tf.shape(starts), tf.constant(_FILE_END, tf.int64)),
+                                    starts),
+                     tf.fill(tf.shape(starts), tf.constant(_RECORD, tf.int64)))
     return (indices[-1] + 1, ends[-1]), {
-        key: tf.boolean_mask(value, keep) for key, value in out.items()}
+        'file': tf.fill(tf.shape(indices), file_id), 'index': indices,
+        'record': records, 'stop': stops}
 
   zero = tf.constant(0, tf.int64)
   return marked.batch(_READ_BATCH).scan((zero, zero), number).unbatch()
@@ -271,7 +301,11 @@ def _check(examples, names, sizes, num_labels, labels_offset, skipped):
   """Fails on (or skips) the bad records: those missing from `examples`
   (their decoding failed), the files that could not be read to their end
   (their marker, 'stop' >= 0) and the labels outside [0, num_labels).
-  Drops the markers. Returns (image, label, True) triples."""
+  Drops the markers. Returns (image, label, keep, fruitless): keep True,
+  or fruitless True (for _fail_if_fruitless) when _FRUITLESS_PASSES passes
+  over the files went by without a usable record; the image and label are
+  then a marker's."""
+  num_files = int(sizes.shape[0])
 
   def missing_report(element, missing):
     # The `missing` records just before this one, as far as remembered.
@@ -305,10 +339,12 @@ def _check(examples, names, sizes, num_labels, labels_offset, skipped):
                    element['index'][None], reason[None])
 
   @tf.autograph.experimental.do_not_convert  # Graph code: see build_dataset.
-  def step(expected, element):
+  def step(state, element):
+    expected, markers_since_used = state
     missing = element['seq'] - expected
     label = element['label']
-    is_record = tf.logical_and(element['file'] >= 0, element['stop'] < 0)
+    is_record = tf.logical_and(element['file'] >= 0,
+                               tf.equal(element['stop'], _RECORD))
     label_ok = tf.logical_or(tf.logical_not(is_record), tf.logical_and(
         label >= 0, label < num_labels))
     none_missing = tf.equal(missing, 0)
@@ -324,12 +360,36 @@ def _check(examples, names, sizes, num_labels, labels_offset, skipped):
 
     check = _unless(tf.reduce_all([none_missing, whole_file, label_ok]),
                     reports)
+    keep = tf.logical_and(label_ok, is_record)
+    # Each file read ends with one marker (file -1 is the stream's end).
+    is_marker = tf.logical_and(element['file'] >= 0,
+                               tf.not_equal(element['stop'], _RECORD))
+    markers_since_used = tf.where(
+        keep, tf.constant(0, tf.int64),
+        markers_since_used + tf.cast(is_marker, tf.int64))
+    fruitless = markers_since_used >= _FRUITLESS_PASSES * num_files
     with tf.control_dependencies([check]):
-      keep = tf.logical_and(label_ok, is_record)
-    return element['seq'] + 1, (element['image'], label, keep)
+      keep = tf.identity(keep)
+    return (element['seq'] + 1, markers_since_used), (element['image'], label,
+                                                      keep, fruitless)
 
-  return examples.scan(tf.constant(0, tf.int64), step).filter(
-      lambda image, label, keep: keep)
+  start = (tf.constant(0, tf.int64), tf.constant(0, tf.int64))
+  return examples.scan(start, step).filter(
+      lambda image, label, keep, fruitless: tf.logical_or(keep, fruitless))
+
+
+def _fail_if_fruitless(fruitless, source):
+  """An op that fails if any of `fruitless` (bool [n]) is set: _check found
+  no usable record in _FRUITLESS_PASSES passes over the files (`source`)."""
+  # Failed after the scan of _check, not in it: tf.data reads on past an
+  # error, and a failed scan step would leave its state behind, so the next
+  # step would report a good record as missing.
+  return _unless(tf.logical_not(tf.reduce_any(fruitless)), lambda: (
+      tf.debugging.Assert(False, [
+          errors.OPEN + NO_RECORDS + ': %d passes over the %s gave no '
+          'record to use: every record was skipped (see the warnings above)'
+          ' or the files hold none; fix or convert the data again' % (
+              _FRUITLESS_PASSES, source) + errors.CLOSE])))
 
 
 @functools.lru_cache(maxsize=1)
@@ -382,8 +442,16 @@ def build_dataset(dataset, preprocess, batch_size, is_training,
     labels int64 [batch]).
   """
   files = list_files(dataset)
+  patterns = dataset.data_sources
+  source = '%d record file(s) matching %s' % (len(files), ', '.join(
+      [patterns] if isinstance(patterns, str) else patterns))
+  file_sizes = [tf.io.gfile.stat(f).length for f in files]
+  if not any(file_sizes):
+    raise UserError('the %s are all empty (0 bytes): no records to read; '
+                    'convert the dataset again (download_and_convert_data.py'
+                    ' --overwrite)' % source)
   names = tf.constant(files)
-  sizes = tf.constant([tf.io.gfile.stat(f).length for f in files], tf.int64)
+  sizes = tf.constant(file_sizes, tf.int64)
   cache_images = cache_images and is_training
   deterministic = not is_training or seed is not None
   ids = tf.data.Dataset.from_tensor_slices(
@@ -431,7 +499,7 @@ def build_dataset(dataset, preprocess, batch_size, is_training,
     records = records.concatenate(tf.data.Dataset.from_tensors({
         'file': tf.constant(-1, tf.int64), 'index': tf.constant(-1, tf.int64),
         'record': tf.constant(_blank_record()),
-        'stop': tf.constant(-1, tf.int64)}))
+        'stop': tf.constant(_RECORD, tf.int64)}))
   # In order even when training unseeded: a record whose decoding fails is
   # dropped by ignore_errors() and named by the one after it.
   examples = _remember(records).map(
@@ -445,11 +513,16 @@ def build_dataset(dataset, preprocess, batch_size, is_training,
         shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     examples = examples.map(
         tf.autograph.experimental.do_not_convert(
-            lambda image, label, keep: (preprocess(image), label, keep)),
+            lambda image, label, keep, fruitless: (
+                preprocess(image), label, keep, fruitless)),
         num_parallel_calls=max(1, num_threads), deterministic=deterministic)
   if drop_remainder is None:
     drop_remainder = is_training
-  # Dropping the filter's flag per batch, not per record, saves a call.
+  # Checked per batch, not per record: it saves a call per record.
+  def checked(images, labels, unused_keep, fruitless):
+    with tf.control_dependencies([_fail_if_fruitless(fruitless, source)]):
+      return tf.identity(images), labels
+
   batches = examples.batch(batch_size, drop_remainder=drop_remainder).map(
-      lambda images, labels, unused_keep: (images, labels))
+      tf.autograph.experimental.do_not_convert(checked))
   return batches.with_options(options).prefetch(tf.data.AUTOTUNE)

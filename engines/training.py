@@ -366,7 +366,8 @@ def _train(config, started):
   log.info('Precision: %s (%s)', chosen, reason)
   dataset = dataset_factory.get_dataset(
       config.dataset_name, config.dataset_split_name, config.dataset_dir)
-  num_classes = dataset.num_classes - config.labels_offset
+  num_classes = pipeline.classes_after_offset(
+      config.dataset_name, dataset.num_classes, config.labels_offset)
   network_fn = nets_factory.get_network_fn(
       config.model_name, num_classes=num_classes,
       weight_decay=config.weight_decay, is_training=True,

@@ -113,6 +113,7 @@ def test_version_names_ours_and_tensorflows():
      'of <partial|whole>'),
     (['--image_cache_mb=-1'], '--image_cache_mb must be 0 or more, got -1'),
     (['--intra_op_threads=-2'], '--intra_op_threads must be 0 or more'),
+    (['--labels_offset=-1'], '--labels_offset must be 0 or more, got -1'),
 ])
 def test_bad_flags_are_one_line_and_exit_2(args, message):
   result = run_cli('train_image_classifier.py', *args)

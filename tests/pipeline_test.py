@@ -74,6 +74,15 @@ def test_a_label_out_of_range_is_a_clear_error(tmp_path):
     _batches(dataset, False, 2)
 
 
+def test_an_offset_that_leaves_no_class_is_a_user_error():
+  assert pipeline.classes_after_offset('imagenet', 1001, 1) == 1000
+  with pytest.raises(ValueError) as raised:
+    pipeline.classes_after_offset('shapes', 6, 6)
+  assert str(raised.value) == (
+      '--labels_offset=6 leaves no classes: shapes has 6 (labels 0-5); use 0 '
+      'to 5 (1 drops the background class of a TF-Slim ImageNet)')
+
+
 def test_missing_files_are_a_user_error(shapes_dir):
   dataset = dataset_factory.get_dataset('shapes', 'validation', shapes_dir)
   dataset.data_sources = os.path.join(shapes_dir, 'nothing_*.tfrecord')
@@ -164,6 +173,60 @@ def test_skipping_names_each_bad_record_once_while_training(corrupt):
   assert skipped.records[validation(0), 3].startswith(
       'truncated or corrupt at byte ')
   assert skipped.unnamed == 0 and skipped.count == 3
+
+
+def _damage_every_record(shapes_dir, folder, edit):
+  """A copy of shapes whose every validation record is edited by `edit`."""
+  folder = dataset_records.copy_dataset(shapes_dir, folder)
+  for shard in (0, 1):
+    path = record_file(folder, 'validation', shard)
+    for index in range(len(dataset_records.record_offsets(path))):
+      dataset_records.edit_record(path, index, edit)
+  return dataset_factory.get_dataset('shapes', 'validation', folder)
+
+
+def _first_training_error(dataset, skipped=None):
+  with pytest.raises(tf.errors.OpError) as raised:
+    _batches(dataset, True, 4, count=1, skipped=skipped)
+  return errors.describe_tf_error(raised.value)
+
+
+def test_training_on_no_usable_record_fails_instead_of_waiting(
+    shapes_dir, tmp_path):
+  # Training repeats the files forever: with every record skipped it used to
+  # wait for its first batch for ever.
+  dataset = _damage_every_record(shapes_dir, str(tmp_path),
+                                 dataset_records.label(9))
+  skipped = pipeline.SkippedRecords(warn=False)
+  assert _first_training_error(dataset, skipped) == (
+      'no usable records: 30 passes over the 2 record file(s) matching %s '
+      'gave no record to use: every record was skipped (see the warnings '
+      'above) or the files hold none; fix or convert the data again' %
+      os.path.join(str(tmp_path), 'shapes_validation_*.tfrecord'))
+  assert skipped.count == 12  # Each record noted once, however often read.
+
+
+def test_training_names_an_undecodable_record_even_when_none_decodes(
+    shapes_dir, tmp_path):
+  # Nothing decodes, so no record follows to name the failures: the marker
+  # at the end of each file does.
+  dataset = _damage_every_record(shapes_dir, str(tmp_path),
+                                 dataset_records.garbage_jpeg)
+  assert re.fullmatch(
+      r'invalid data: .*shapes_validation_0000[01]-of-00002\.tfrecord '
+      r'record \d+: ' + UNDECODABLE, _first_training_error(dataset))
+
+
+def test_record_files_that_are_all_empty_are_a_user_error(shapes_dir,
+                                                           tmp_path):
+  folder = dataset_records.copy_dataset(shapes_dir, str(tmp_path))
+  for shard in (0, 1):
+    open(record_file(folder, 'validation', shard), 'wb').close()
+  dataset = dataset_factory.get_dataset('shapes', 'validation', folder)
+  with pytest.raises(ValueError, match=r'the 2 record file\(s\) matching .*'
+                     r'shapes_validation_\*\.tfrecord are all empty \(0 '
+                     r'bytes\)'):
+    _batches(dataset, True, 4, count=1)
 
 
 @pytest.mark.parametrize('bad, named', [(range(14, 17), 6),
