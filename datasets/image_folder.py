@@ -47,6 +47,16 @@ def _class_dirs(folder):
                 not d.startswith('.'))
 
 
+def held_out_count(count, validation_fraction):
+  """How many of a class's `count` images go to validation: the fraction,
+  rounded, but at least one (and never all) when the fraction is above 0
+  and the class has two or more, so small classes are validated too (5
+  images at 0.1 would round to none)."""
+  if validation_fraction <= 0 or count < 2:
+    return 0
+  return min(count - 1, max(1, int(round(count * validation_fraction))))
+
+
 def discover(source_dir, validation_fraction=0.1, seed=0):
   """Finds the classes and the images of each split.
 
@@ -89,7 +99,7 @@ def discover(source_dir, validation_fraction=0.1, seed=0):
     for label, name in enumerate(class_names):
       paths = _list_images(os.path.join(source_dir, name))
       rng.shuffle(paths)
-      held_out = int(round(len(paths) * validation_fraction))
+      held_out = held_out_count(len(paths), validation_fraction)
       splits['validation'] += [(p, label) for p in paths[:held_out]]
       splits['train'] += [(p, label) for p in paths[held_out:]]
   if not class_names:
@@ -181,6 +191,9 @@ def convert(dataset_name, source_dir, dataset_dir, validation_fraction=0.1,
     class_names, splits = discover(source, validation_fraction, seed)
     for items in splits.values():
       random.Random(seed).shuffle(items)
+    labels_seen = {label for items in splits.values() for _, label in items}
+    empty = [name for label, name in enumerate(class_names)
+             if label not in labels_seen]
 
     def report(name, dataset_dir, sizes, skipped, missing, log):
       del missing  # An image folder's splits are what it holds.
@@ -190,6 +203,10 @@ def convert(dataset_name, source_dir, dataset_dir, validation_fraction=0.1,
           len(class_names), len(skipped)))
       for problem in skipped:
         log('  skipped %s' % problem)
+      if empty:
+        log('  warning: no images in class folder(s) %s: the model gets an '
+            'output for each that no example trains; add images or remove '
+            'the folder' % ', '.join(empty))
 
     return conversion.Plan(
         splits, functools.partial(image_record, class_names=class_names),

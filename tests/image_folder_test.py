@@ -63,6 +63,25 @@ def test_flat_folder_is_split_by_fraction_and_labels_follow_labels_txt(
   np.testing.assert_array_equal(counts, [10, 10, 10])
 
 
+def test_small_classes_keep_a_validation_image_and_empty_ones_are_named(
+    tmp_path):
+  assert [image_folder.held_out_count(n, f) for n, f in [
+      (800, 0.1), (5, 0.1), (15, 0.1), (2, 0.9), (1, 0.5), (10, 0.0)]] == [
+          80, 1, 2, 1, 0, 0]
+  _make_folder(str(tmp_path / 'src'), per_class=5)
+  os.makedirs(str(tmp_path / 'src' / 'd_class'))
+  lines = []
+  summary = image_folder.convert('mine', str(tmp_path / 'src'),
+                                 str(tmp_path / 'out'), log=lines.append)
+  # 5 images at 0.1 once rounded to none: no validation split at all.
+  assert summary['splits'] == {'train': 12, 'validation': 3}
+  assert dataset_utils.read_label_file(str(tmp_path / 'out'))[3] == 'd_class'
+  assert lines[-1] == (
+      '  warning: no images in class folder(s) d_class: the model gets an '
+      'output for each that no example trains; add images or remove the '
+      'folder')
+
+
 def test_conversion_is_deterministic_for_a_seed(tmp_path):
   _make_folder(str(tmp_path / 'src'), per_class=10)
   contents = []
