@@ -3,6 +3,9 @@ r"""Classifies image files with a model and prints the top classes.
 Usage:
   python classify_image.py --checkpoint_path=/tmp/train \
       --model_name=cifarnet --dataset_dir=/tmp/shapes image1.png image2.jpg
+  # A folder stands for the image files in it:
+  python classify_image.py --checkpoint_path=/tmp/train \
+      --model_name=cifarnet --dataset_dir=/tmp/shapes /tmp/photos
   # Or a model written by export_inference_graph.py:
   python classify_image.py --saved_model_dir=/tmp/serving/cifarnet/1 a.png
   python classify_image.py --frozen_graph=/tmp/frozen.pb \
@@ -11,7 +14,9 @@ Usage:
 The class names come from --labels_file or DATASET_DIR/labels.txt (a
 SavedModel also carries its own). With a checkpoint, the number of classes
 comes from --num_classes or the labels; an exported model knows it, and a
-frozen graph also its input size and channels.
+frozen graph also its input size and channels. Files that are not
+readable images are named after the others are printed, and the command
+then exits with status 2.
 """
 
 from slimvision.cli import app

@@ -27,7 +27,9 @@ DEFAULT_FILE_PATTERN = '%s_%%s_*.tfrecord'  # % dataset name
 SPLIT_NAMES = ('train', 'validation')
 # Formats TensorFlow's decode_image reads as they are; others become PNG.
 _KEPT_FORMATS = {'JPEG': b'jpeg', 'PNG': b'png'}
-_IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff',
+# The file names taken as images (case-insensitive), here and by
+# classify_image.py given a folder.
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff',
                      '.webp', '.ppm', '.pgm')
 
 
@@ -37,7 +39,7 @@ ConversionError = conversion.ConversionError
 
 def _list_images(class_dir):
   return sorted(os.path.join(class_dir, f) for f in os.listdir(class_dir)
-                if f.lower().endswith(_IMAGE_EXTENSIONS) and
+                if f.lower().endswith(IMAGE_EXTENSIONS) and
                 not f.startswith('.'))
 
 
@@ -108,7 +110,7 @@ def discover(source_dir, validation_fraction=0.1, seed=0):
         'SOURCE/train/<class>/*.jpg' % source_dir)
   if not any(splits.values()):
     raise ConversionError('%s has no images (%s) in its class folders %s' %
-                          (source_dir, ', '.join(_IMAGE_EXTENSIONS),
+                          (source_dir, ', '.join(IMAGE_EXTENSIONS),
                            ', '.join(class_names)))
   return class_names, {s: v for s, v in splits.items() if v}
 

@@ -21,6 +21,7 @@ The exported formats (export_inference_graph.py) and their names:
     names every model output.
 """
 
+import io
 import os
 
 import numpy as np
@@ -32,6 +33,7 @@ from tensorflow.python.util import deprecation
 
 from slimvision.core.errors import UserError
 from slimvision.datasets import dataset_utils
+from slimvision.datasets import image_folder
 from slimvision.engines import checkpoints
 from slimvision.nets import nets_factory
 from slimvision.preprocessing import preprocessing_factory
@@ -142,8 +144,9 @@ def output_names(labels, num_classes, labels_offset=0):
           for i in range(num_classes)]
 
 
-def input_geometry(graph_def):
-  """(size, channels) of the `input` placeholder of an exported GraphDef.
+def input_geometry(graph_def, with_batch=False):
+  """(size, channels) of the `input` placeholder of an exported GraphDef;
+  with_batch: (batch size or None, size, channels).
 
   Raises:
     UserError: no 4-D placeholder named `input` (not an exported image
@@ -153,6 +156,8 @@ def input_geometry(graph_def):
     if node.name == INPUT_NAME and node.op == 'Placeholder':
       dims = [d.size for d in node.attr['shape'].shape.dim]
       if len(dims) == 4 and dims[1] > 0 and dims[3] > 0:
+        if with_batch:
+          return (dims[0] if dims[0] > 0 else None), dims[1], dims[3]
         return dims[1], dims[3]
   raise UserError('the graph has no image placeholder named %r '
                   '[batch, size, size, channels]; was it written by '
@@ -193,10 +198,12 @@ def frozen_graph_classifier(path, encoded, model_name, preprocessing_name=None):
     probabilities, float Tensor [batch, num_classes].
   """
   graph_def = read_graph_def(path)
-  size, channels = input_geometry(graph_def)
+  batch_size, size, channels = input_geometry(graph_def, with_batch=True)
   if any(node.op in ('VariableV2', 'VarHandleOp') for node in graph_def.node):
     raise UserError('%s holds variables: it is not frozen (export it with '
                     '--checkpoint_path)' % path)
+  # A graph exported with --batch_size takes that many images at a time.
+  encoded.set_shape([batch_size])
   images = preprocess_encoded(encoded, model_name, size, preprocessing_name,
                               use_grayscale=channels == 1)
   probabilities, = tf.import_graph_def(
@@ -241,24 +248,98 @@ def load_saved_model(session, export_dir):
   return encoded, probabilities, names
 
 
-def read_image_files(paths):
-  """The bytes of each image file, after checking it is a readable image.
+# Formats TensorFlow's decode_image reads; other images (TIFF, PPM, ...)
+# are handed to it re-encoded as PNG.
+_TF_DECODES = ('JPEG', 'PNG', 'GIF', 'BMP', 'WEBP')
+# Images per session.run when the model takes any number: bounded memory
+# for a folder of large photos.
+CLASSIFY_BATCH = 32
+
+
+def expand_image_paths(paths):
+  """`paths` with each folder replaced by its image files (sorted, by
+  extension: image_folder.IMAGE_EXTENSIONS; not its sub-folders).
 
   Raises:
-    UserError: a missing file or one that is not an image.
+    UserError: a path that does not exist, or a folder without images.
   """
-  contents = []
+  expanded = []
+  for path in paths:
+    if os.path.isdir(path):
+      images = sorted(
+          os.path.join(path, name) for name in os.listdir(path)
+          if name.lower().endswith(image_folder.IMAGE_EXTENSIONS) and
+          not name.startswith('.') and
+          os.path.isfile(os.path.join(path, name)))
+      if not images:
+        raise UserError('folder %s has no image files (%s)' % (
+            path, ', '.join(image_folder.IMAGE_EXTENSIONS)))
+      expanded += images
+    elif os.path.isfile(path):
+      expanded.append(path)
+    else:
+      raise UserError('image file %s does not exist' % path)
+  return expanded
+
+
+def _decodable_bytes(path):
+  """The file's bytes, or a PNG of its image where TensorFlow cannot decode
+  the format. Raises OSError/ValueError (PIL's) if it is no readable image;
+  the image is decoded in full, so a truncated file fails too."""
+  with open(path, 'rb') as f:
+    data = f.read()
+  with Image.open(io.BytesIO(data)) as image:
+    image.load()
+    if image.format in _TF_DECODES:
+      return data
+    if image.mode not in ('L', 'RGB', 'RGBA'):
+      image = image.convert('RGBA' if 'A' in image.getbands() else 'RGB')
+    buffer = io.BytesIO()
+    image.save(buffer, format='PNG')
+    return buffer.getvalue()
+
+
+def read_image_files(paths, unreadable=None):
+  """The bytes of the readable image files among `paths`.
+
+  Args:
+    paths: image file paths.
+    unreadable: None: an unreadable file is a UserError. A list: each
+      unreadable file is appended to it as (path, reason) and left out.
+
+  Returns:
+    (readable paths, their bytes): TensorFlow-decodable image files.
+
+  Raises:
+    UserError: a missing file, or (unreadable None) one that is no image.
+  """
+  readable, contents = [], []
   for path in paths:
     if not os.path.isfile(path):
       raise UserError('image file %s does not exist' % path)
     try:
-      with Image.open(path) as image:
-        image.verify()
-    except Exception as e:  # PIL raises many types for non-images.
-      raise UserError('%s is not a readable image (%s)' % (path, e))
-    with open(path, 'rb') as f:
-      contents.append(f.read())
-  return contents
+      contents.append(_decodable_bytes(path))
+      readable.append(path)
+    except Exception as e:  # pylint: disable=broad-except
+      # PIL raises many types for non-images.
+      if unreadable is None:
+        raise UserError('%s is not a readable image (%s)' % (path, e))
+      unreadable.append((path, str(e) or type(e).__name__))
+  return readable, contents
+
+
+def _run_in_batches(session, probabilities, encoded, contents):
+  """Probabilities [len(contents), num_classes] of the encoded images, fed
+  CLASSIFY_BATCH at a time, or the model's fixed batch size (the last batch
+  padded with its last image)."""
+  fixed = encoded.shape.as_list()[0] if encoded.shape.rank == 1 else None
+  size = fixed or CLASSIFY_BATCH
+  rows = []
+  for start in range(0, len(contents), size):
+    chunk = contents[start:start + size]
+    feed = chunk + chunk[-1:] * (size - len(chunk)) if fixed else chunk
+    rows.append(session.run(probabilities, {encoded: feed})[:len(chunk)])
+  return np.concatenate(rows)
 
 
 def load_labels(labels_file=None, dataset_dir=None):
@@ -289,20 +370,29 @@ def _checkpoint_probabilities(config, encoded, labels):
   return probabilities, lambda session: saver.restore(session, checkpoint)
 
 
-def classify(config):
+def classify(config, unreadable=None):
   """Classifies `config.images` with the model `config` names.
 
   Args:
     config: a ClassifyConfig (exactly one of checkpoint_path,
-      saved_model_dir, frozen_graph).
+      saved_model_dir, frozen_graph). A folder among its images stands for
+      the image files in it.
+    unreadable: None: a file that is no readable image is a UserError. A
+      list: such files are appended to it as (path, reason) and left out.
 
   Returns:
     [(path, [(class name, probability), ...top_k])] in the order given.
+
+  Raises:
+    UserError: a bad setting, a missing file, or no readable image.
   """
   config.validate()
   source = config.model_source()
   labels = load_labels(config.labels_file, config.dataset_dir)
-  contents = read_image_files(config.images)
+  paths, contents = read_image_files(expand_image_paths(config.images),
+                                     unreadable)
+  if not paths:
+    raise _unreadable_error(unreadable, len(unreadable))
   model_names = None
   with tf.Graph().as_default(), tf.Session() as session:
     if source == 'saved_model_dir':
@@ -318,24 +408,41 @@ def classify(config):
         probabilities, restore = _checkpoint_probabilities(config, encoded,
                                                            labels)
         restore(session)
-    values = session.run(probabilities, {encoded: contents})
+    values = _run_in_batches(session, probabilities, encoded, contents)
   num_classes = values.shape[1]
   if labels or not model_names:
     names = output_names(labels, num_classes, config.labels_offset)
   else:
     names = model_names
   results = []
-  for path, row in zip(config.images, values):
+  for path, row in zip(paths, values):
     top = np.argsort(-row, kind='stable')[:config.top_k]
     results.append((path, [(names[i], float(row[i])) for i in top]))
   return results
 
 
+def _unreadable_error(unreadable, total, shown=3):
+  """The UserError naming the (path, reason) pairs `unreadable` of `total`
+  files (the first `shown` of them)."""
+  text = ', '.join('%s (%s)' % item for item in unreadable[:shown])
+  if len(unreadable) > shown:
+    text += ' and %d more' % (len(unreadable) - shown)
+  return UserError('%d of %d file(s) could not be read as images, so were '
+                   'not classified: %s' % (len(unreadable), total, text))
+
+
 def print_classes(config):
-  """classify() and print each image's top classes; returns the results."""
-  results = classify(config)
+  """classify() and print each image's top classes; returns the results.
+
+  Files that are no readable image are left out; after the others are
+  printed, a UserError names them (so the command exits non-zero).
+  """
+  unreadable = []
+  results = classify(config, unreadable)
   for path, top in results:
     print(path)
     for name, probability in top:
       print('  %-20s %.4f' % (name, probability))
+  if unreadable:
+    raise _unreadable_error(unreadable, len(unreadable) + len(results))
   return results

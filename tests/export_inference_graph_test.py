@@ -304,6 +304,48 @@ def test_classify_names_the_trained_class(halves, exported, source):
       'bottom_light', 'bottom_light', 'top_light', 'top_light']
 
 
+def test_classify_takes_folders_and_other_formats_and_names_bad_files(
+    halves, tmp_path):
+  dataset_dir, source_dir, train_dir = halves
+  folder = os.path.join(source_dir, 'validation', 'top_light')
+  in_folder = sorted(os.path.join(folder, f) for f in os.listdir(folder))
+  tiff = str(tmp_path / 'bottom.tif')  # No format TensorFlow decodes.
+  Image.open(os.path.join(source_dir, 'validation', 'bottom_light',
+                          '001.png')).save(tiff)
+  broken = str(tmp_path / 'broken.jpg')
+  with open(broken, 'wb') as f:
+    f.write(b'\xff\xd8\xff\xe0 no more')
+  result = run_cli('classify_image.py', '--model_name=cifarnet',
+                   '--checkpoint_path=' + train_dir,
+                   '--dataset_dir=' + dataset_dir, '--top_k=1', folder,
+                   broken, tiff)
+  # The readable images are classified and printed; the bad file is named
+  # after them and the exit status says the input was not all honoured.
+  assert result.returncode == 2
+  lines = result.stdout.splitlines()
+  assert lines[0::2] == in_folder + [tiff]
+  assert [line.split()[0] for line in lines[1::2]] == (
+      ['top_light'] * len(in_folder) + ['bottom_light'])
+  assert error_line(result) == (
+      'error: 1 of %d file(s) could not be read as images, so were not '
+      'classified: %s (Truncated File Read)' % (len(in_folder) + 2, broken))
+
+
+def test_classify_feeds_a_fixed_batch_export_in_batches(halves, tmp_path):
+  dataset_dir, source_dir, train_dir = halves
+  export = str(tmp_path / 'batch2' / '1')
+  result = run_cli('export_inference_graph.py', '--model_name=cifarnet',
+                   '--dataset_name=halves', '--dataset_dir=' + dataset_dir,
+                   '--checkpoint_path=' + train_dir, '--batch_size=2',
+                   '--saved_model_dir=' + export)
+  assert result.returncode == 0, result.stderr[-3000:]
+  files = [os.path.join(source_dir, 'validation', name, '%03d.png' % i)
+           for name, i in (('top_light', 1), ('bottom_light', 1),
+                           ('top_light', 2))]
+  assert _top1(run_cli('classify_image.py', '--saved_model_dir=' + export,
+                       *files)) == ['top_light', 'bottom_light', 'top_light']
+
+
 def test_classify_needs_exactly_one_model(halves, exported):
   dataset_dir, source_dir, train_dir = halves
   image = os.path.join(source_dir, 'validation', 'top_light', '000.png')

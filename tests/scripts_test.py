@@ -181,4 +181,6 @@ def test_classify_refuses_a_file_that_is_not_an_image(trained, shapes_dir,
                       '--checkpoint_path=' + trained[0],
                       '--dataset_dir=' + shapes_dir, str(bogus))
   assert result.returncode == 2
-  assert 'photo.jpg is not a readable image' in error_line(result)
+  assert error_line(result).startswith(
+      'error: 1 of 1 file(s) could not be read as images, so were not '
+      'classified: %s (cannot identify image file' % bogus)
