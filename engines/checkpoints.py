@@ -102,7 +102,7 @@ def restorer(checkpoint_path, var_map):
     if list(shapes[name]) != var.shape.as_list():
       raise UserError(
           'checkpoint %s does not fit the model: %s has shape %s there but '
-          '%s in the model (different number of classes, or '
-          '--use_grayscale?)' % (checkpoint_path, name, list(shapes[name]),
-                                 var.shape.as_list()))
+          '%s in the model (a different number of classes, --use_grayscale, '
+          'or an image size that changes a fully connected layer?)' % (
+              checkpoint_path, name, list(shapes[name]), var.shape.as_list()))
   return tf.train.Saver(var_map)
