@@ -34,6 +34,39 @@ def _not_negative(flag, value):
     raise UserError('--%s must be 0 or more, got %s' % (flag, value))
 
 
+def _in_interval(flag, value, interval):
+  """Raises UserError unless `value` (None passes) lies in `interval`,
+  written as in the message: '[0, 1)', '(0, inf)', '(-inf, 0]'."""
+  if value is None:
+    return
+  low, high = (float(bound) for bound in interval[1:-1].split(','))
+  above = value > low if interval[0] == '(' else value >= low
+  below = value < high if interval[-1] == ')' else value <= high
+  if not (above and below):
+    raise UserError('--%s must be in %s, got %g' % (flag, interval, value))
+
+
+# The numeric training flags and the values that make sense for each (as in
+# TensorFlow's optimizers, which otherwise fail deep inside the graph or, as
+# a negative weight decay or decay period, train on nonsense).
+_TRAIN_INTERVALS = (
+    ('weight_decay', '[0, inf)'), ('label_smoothing', '[0, 1)'),
+    ('batch_norm_decay', '[0, 1)'), ('min_crop_area', '(0, 1]'),
+    ('moving_average_decay', '(0, 1)'),
+    ('learning_rate', '(0, inf)'), ('end_learning_rate', '[0, inf)'),
+    ('learning_rate_decay_factor', '(0, inf)'),
+    ('num_epochs_per_decay', '(0, inf)'), ('warmup_epochs', '[0, inf)'),
+    ('momentum', '[0, 1)'), ('rmsprop_momentum', '[0, 1)'),
+    ('rmsprop_decay', '[0, 1)'), ('adadelta_rho', '[0, 1)'),
+    ('adam_beta1', '[0, 1)'), ('adam_beta2', '[0, 1)'),
+    ('opt_epsilon', '(0, inf)'),
+    ('adagrad_initial_accumulator_value', '(0, inf)'),
+    ('ftrl_initial_accumulator_value', '[0, inf)'),
+    ('ftrl_learning_rate_power', '(-inf, 0]'),
+    ('ftrl_l1', '[0, inf)'), ('ftrl_l2', '[0, inf)'),
+)
+
+
 def _check_precision(precision):
   if precision not in PRECISIONS:
     raise UserError('Unknown --precision %r; valid: %s' %
@@ -162,6 +195,10 @@ class TrainConfig(_Model, _Data):
                        '--tflite_quantize) instead.')
     self._validate_data()
     _not_negative('image_cache_mb', self.image_cache_mb)
+    _positive('train_image_size', self.train_image_size)
+    _positive('num_readers', self.num_readers, allow_none=False)
+    for flag, interval in _TRAIN_INTERVALS:
+      _in_interval(flag, getattr(self, flag), interval)
     _positive('num_clones', self.num_clones, allow_none=False)
     _positive('max_number_of_steps', self.max_number_of_steps)
     _positive('save_summaries_steps', self.save_summaries_steps)
@@ -178,13 +215,6 @@ class TrainConfig(_Model, _Data):
     if self.learning_rate_decay_type not in DECAY_TYPES:
       raise UserError('Unknown --learning_rate_decay_type %r; valid: %s' %
                       (self.learning_rate_decay_type, ', '.join(DECAY_TYPES)))
-    if self.batch_norm_decay is not None and not (
-        0.0 <= self.batch_norm_decay < 1.0):
-      raise UserError('--batch_norm_decay must be in [0, 1), got %g' %
-                      self.batch_norm_decay)
-    if self.min_crop_area is not None and not 0.0 < self.min_crop_area <= 1.0:
-      raise UserError('--min_crop_area must be in (0, 1], got %g' %
-                      self.min_crop_area)
     if self.sync_replicas and self.replicas_to_aggregate < 1:
       raise UserError('--replicas_to_aggregate must be at least 1')
     _check_precision(self.precision)
@@ -223,6 +253,7 @@ class EvalConfig(_Model, _Data):
                        ' --tflite_file --tflite_quantize instead.')
     self._validate_data()
     _positive('max_num_batches', self.max_num_batches)
+    _positive('eval_image_size', self.eval_image_size)
     _check_precision(self.precision)
 
 
@@ -308,6 +339,7 @@ class ClassifyConfig(_Model):
     _positive('top_k', self.top_k, allow_none=False)
     _not_negative('labels_offset', self.labels_offset)
     _positive('num_classes', self.num_classes)
+    _positive('image_size', self.image_size)
 
 
 @dataclasses.dataclass(kw_only=True)

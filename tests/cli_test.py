@@ -114,6 +114,17 @@ def test_version_names_ours_and_tensorflows():
     (['--image_cache_mb=-1'], '--image_cache_mb must be 0 or more, got -1'),
     (['--intra_op_threads=-2'], '--intra_op_threads must be 0 or more'),
     (['--labels_offset=-1'], '--labels_offset must be 0 or more, got -1'),
+    (['--train_image_size=-5'], '--train_image_size must be positive'),
+    (['--weight_decay=-1'], '--weight_decay must be in [0, inf), got -1'),
+    (['--learning_rate=0'], '--learning_rate must be in (0, inf), got 0'),
+    (['--num_epochs_per_decay=0'], '--num_epochs_per_decay must be in (0, '
+     'inf), got 0'),
+    (['--label_smoothing=1'], '--label_smoothing must be in [0, 1), got 1'),
+    (['--momentum=2'], '--momentum must be in [0, 1), got 2'),
+    (['--moving_average_decay=1.5'], '--moving_average_decay must be in (0, '
+     '1), got 1.5'),
+    (['--ftrl_learning_rate_power=0.5'], '--ftrl_learning_rate_power must be '
+     'in (-inf, 0], got 0.5'),
 ])
 def test_bad_flags_are_one_line_and_exit_2(args, message):
   result = run_cli('train_image_classifier.py', *args)

@@ -144,6 +144,17 @@ def test_classify_prints_top_classes(trained, shapes_dir):
                                   '--model_name=lenet',
                                   '--checkpoint_path=TRAIN'],
      'does not fit the model: LeNet/conv1/weights|lacks'),
+    ('eval_image_classifier.py', ['--dataset_name=shapes',
+                                  '--model_name=cifarnet',
+                                  '--eval_image_size=-5'],
+     '--eval_image_size must be positive, got -5'),
+    ('train_image_classifier.py', ['--dataset_name=shapes',
+                                   '--model_name=cifarnet',
+                                   '--labels_offset=6'],
+     r'--labels_offset=6 leaves no classes: shapes has 6 \(labels 0-5\)'),
+    ('classify_image.py', ['--model_name=cifarnet', '--image_size=-5',
+                           '--checkpoint_path=TRAIN', 'x.png'],
+     '--image_size must be positive, got -5'),
 ])
 def test_bad_input_is_one_clear_line(shapes_dir, trained, script, args,
                                      message):
