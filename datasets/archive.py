@@ -15,6 +15,7 @@ import shutil
 import tarfile
 import zipfile
 
+from slimvision.core import errors
 from slimvision.core.errors import UserError
 
 
@@ -94,8 +95,11 @@ def open_tar(path):
   try:
     return tarfile.open(path, 'r:*')
   except (tarfile.TarError, OSError, EOFError) as e:
+    # tarfile lists each compression it tried, a line each: one line here.
+    reason = ('not a gzip, bzip2, xz or plain tar file'
+              if 'opened successfully' in str(e) else errors.first_line(e))
     raise ArchiveError('%s is not a readable tar archive (%s); delete it and '
-                       'download it again' % (path, e))
+                       'download it again' % (path, reason))
 
 
 def is_archive(path):

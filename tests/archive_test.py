@@ -87,6 +87,17 @@ def test_truncated_archive_is_a_clear_error(tmp_path):
     archive.extract(path, str(tmp_path / 'out'))
 
 
+def test_a_file_that_is_no_archive_is_one_line(tmp_path):
+  path = str(tmp_path / 'cifar-10-python.tar.gz')
+  with open(path, 'wb') as f:
+    f.write(b'<html>a proxy page, not the archive</html>' * 50)
+  with pytest.raises(archive.ArchiveError) as raised:
+    archive.open_tar(path)
+  assert str(raised.value) == (
+      '%s is not a readable tar archive (not a gzip, bzip2, xz or plain tar '
+      'file); delete it and download it again' % path)
+
+
 def test_converter_refuses_hostile_archive(tmp_path):
   path = _tar(str(tmp_path / 'flower_photos.tgz'), [
       ('flower_photos/daisy/a.jpg', 'file', b'not really'),
