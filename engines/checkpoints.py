@@ -5,9 +5,12 @@ number of classes, grayscale vs colour input) is reported by variable name
 and shape before TensorFlow's restore would fail with a long trace.
 """
 
+import os
+
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+from slimvision.core import log
 from slimvision.core.errors import UserError
 from slimvision.engines import zoo
 
@@ -28,7 +31,7 @@ def resolve(checkpoint_path, flag='--checkpoint_path'):
   if zoo.is_zoo(checkpoint_path):
     return zoo.resolve(checkpoint_path, flag=flag)
   if tf.gfile.IsDirectory(checkpoint_path):
-    latest = tf.train.latest_checkpoint(checkpoint_path)
+    latest = latest_in_dir(checkpoint_path)
     if not latest:
       raise UserError('%s %s: no checkpoint in this folder' %
                       (flag, checkpoint_path))
@@ -66,6 +69,26 @@ def variables_to_restore(moving_average_decay=None):
   return names
 
 
+def latest_in_dir(folder):
+  """The newest checkpoint of `folder` (a train_dir), or None.
+
+  As tf.train.latest_checkpoint, but always a checkpoint in `folder`: Savers
+  write absolute paths into the `checkpoint` state file unless told not to,
+  so in a train_dir copied or moved elsewhere TensorFlow's answer is the
+  original's checkpoint, and a run 'resumed' from another folder.
+  """
+  latest = tf.train.latest_checkpoint(folder)
+  if latest is None or os.path.dirname(os.path.abspath(latest)) == (
+      os.path.abspath(folder)):
+    return latest
+  local = os.path.join(folder, os.path.basename(latest))
+  if tf.train.checkpoint_exists(local):
+    return local
+  log.warning('the checkpoint file of %s names %s, outside it; ignored',
+              folder, latest)
+  return None
+
+
 def variable_shapes(checkpoint_path):
   """{name: shape list} of the variables in a checkpoint.
 
@@ -89,12 +112,33 @@ def restorer(checkpoint_path, var_map):
   Raises:
     UserError: names missing from the checkpoint or shapes that differ.
   """
+  check_fits(checkpoint_path, var_map)
+  return tf.train.Saver(var_map)
+
+
+def check_fits(checkpoint_path, var_map, resuming_in=None):
+  """Checks that every variable of `var_map` (checkpoint name -> variable)
+  is in the checkpoint with its shape.
+
+  Args:
+    resuming_in: the train_dir, when the checkpoint is the one a training
+      run resumes from there (the error then says so).
+
+  Raises:
+    UserError: names missing from the checkpoint or shapes that differ.
+  """
   shapes = variable_shapes(checkpoint_path)
   missing = sorted(n for n in var_map if n not in shapes)
+  resume_hint = (
+      ' (the run that wrote it in --train_dir %s had another model, '
+      'optimizer, --moving_average_decay or class count: see its %s; resume '
+      'with the same flags, or train in a new --train_dir)' % (
+          resuming_in, 'train_config.json') if resuming_in else None)
   if missing:
-    hint = (' (was it trained with --moving_average_decay?)'
-            if any(n.endswith('/ExponentialMovingAverage') for n in missing)
-            else ' (a different --model_name?)')
+    hint = resume_hint or (
+        ' (was it trained with --moving_average_decay?)'
+        if any(n.endswith('/ExponentialMovingAverage') for n in missing)
+        else ' (a different --model_name?)')
     raise UserError('checkpoint %s lacks %d of the model\'s %d variables, '
                     'e.g. %s%s' % (checkpoint_path, len(missing),
                                    len(var_map), ', '.join(missing[:3]), hint))
@@ -102,7 +146,8 @@ def restorer(checkpoint_path, var_map):
     if list(shapes[name]) != var.shape.as_list():
       raise UserError(
           'checkpoint %s does not fit the model: %s has shape %s there but '
-          '%s in the model (a different number of classes, --use_grayscale, '
-          'or an image size that changes a fully connected layer?)' % (
-              checkpoint_path, name, list(shapes[name]), var.shape.as_list()))
-  return tf.train.Saver(var_map)
+          '%s in the model%s' % (
+              checkpoint_path, name, list(shapes[name]), var.shape.as_list(),
+              resume_hint or ' (a different number of classes, '
+              '--use_grayscale, or an image size that changes a fully '
+              'connected layer?)'))

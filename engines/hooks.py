@@ -7,6 +7,7 @@ import tensorflow.compat.v1 as tf
 
 from slimvision.core import log as log_lib
 from slimvision.core.errors import UserError
+from slimvision.engines import checkpoints
 
 
 class ProgressHook(tf.train.SessionRunHook):
@@ -150,7 +151,7 @@ class FiniteLossHook(tf.train.SessionRunHook):
     step, loss = run_values.results
     if np.isfinite(loss):
       return
-    last = self._train_dir and tf.train.latest_checkpoint(self._train_dir)
+    last = self._train_dir and checkpoints.latest_in_dir(self._train_dir)
     raise UserError(
         'loss is %s at step %d: training stopped. The last good checkpoint '
         'is %s. Try a lower --learning_rate or check the input data.' %

@@ -11,6 +11,12 @@ start time for the message. Evaluation reads a train_dir without the lock.
 A checkpoint save cut short (a kill) leaves `*.tempstate*` files that
 nothing else removes; `remove_partial_saves()` deletes the train_dir's own
 at start and after each save.
+
+A train_dir copied or moved elsewhere keeps a `checkpoint` state file that
+names the original folder's checkpoints (Savers write absolute paths by
+default). Resumed as it is, training would restore the original's newest
+checkpoint and, keeping only its last 5, delete the original's older ones.
+`localize_checkpoint_state()` makes the state name the folder's own.
 """
 
 import datetime
@@ -114,3 +120,34 @@ class PartialSaveCleaner(tf.train.CheckpointSaverListener):
 
   def after_save(self, session, global_step_value):
     remove_partial_saves(self._train_dir)
+
+
+def localize_checkpoint_state(train_dir):
+  """Rewrites the train_dir's checkpoint state file, if it names checkpoints
+  outside the train_dir, to name the train_dir's own copies of them
+  (relative paths); those it lacks are dropped. Returns whether it did."""
+  state = tf.train.get_checkpoint_state(train_dir)
+  if state is None:
+    return False
+  here = os.path.abspath(train_dir)
+  named = list(state.all_model_checkpoint_paths)
+  if state.model_checkpoint_path not in named:
+    named.append(state.model_checkpoint_path)
+  if all(os.path.dirname(os.path.abspath(p)) == here for p in named):
+    return False
+  own = [os.path.basename(p) for p in named
+         if tf.train.checkpoint_exists(os.path.join(train_dir,
+                                                    os.path.basename(p)))]
+  newest = os.path.basename(state.model_checkpoint_path)
+  if newest not in own:
+    newest = own[-1] if own else None
+  if newest is None:
+    # Nothing of its own to name: the state goes, and training starts anew.
+    os.remove(os.path.join(train_dir, 'checkpoint'))
+  else:
+    tf.train.update_checkpoint_state(train_dir, newest, own)
+  log.warning('%s was copied or moved: its checkpoint file named the '
+              'checkpoints of %s; it now names its own (%s)', train_dir,
+              os.path.dirname(os.path.abspath(named[-1])),
+              ', '.join(own) or 'none')
+  return True

@@ -9,6 +9,7 @@ arguments so that they can be tested on their own.
 """
 
 import dataclasses
+import functools
 import inspect
 import math
 import os
@@ -285,6 +286,7 @@ def run(config):
       return _train(config, started)
   with train_dir_lib.lock(config.train_dir):
     train_dir_lib.remove_partial_saves(config.train_dir)
+    train_dir_lib.localize_checkpoint_state(config.train_dir)
     with tf.Graph().as_default():
       return _train(config, started)
 
@@ -384,14 +386,13 @@ def _train(config, started):
       replica_id=config.task, num_replicas=config.worker_replicas,
       num_ps_tasks=config.num_ps_tasks)
   _note_clones_on_the_cpu(config)
-  latest = tf.train.latest_checkpoint(config.train_dir)
-  if deployment.is_chief:
-    config_lib.write_json(config, os.path.join(config.train_dir,
-                                               CONFIG_FILENAME),
-                          image_size=image_size, num_classes=num_classes,
-                          num_samples=dataset.num_samples)
+  latest = checkpoints.latest_in_dir(config.train_dir)
+  write_config = functools.partial(
+      config_lib.write_json, config,
+      os.path.join(config.train_dir, CONFIG_FILENAME), image_size=image_size,
+      num_classes=num_classes, num_samples=dataset.num_samples)
   # From here on the config carries the precision chosen, not 'auto' (the
-  # train_config.json above keeps the flag as given).
+  # train_config.json keeps the flag as given).
   config = dataclasses.replace(config, precision=chosen)
   log.info(
       'Training %s on %s/%s (%d examples, %d classes) at %d px: batch %d, '
@@ -492,6 +493,14 @@ def _train(config, started):
   summary_op = tf.summary.merge(
       list(summaries | set(tf.get_collection(tf.GraphKeys.SUMMARIES,
                                              first_clone_scope))))
+  if latest and not config.num_ps_tasks:
+    # Before the session: TensorFlow's restore error names no variable.
+    checkpoints.check_fits(latest, {v.op.name: v for v in
+                                    tf.global_variables()},
+                           resuming_in=config.train_dir)
+  if deployment.is_chief:
+    # Only now, so a run refused above leaves the earlier run's record.
+    write_config()
   step = _loop(config, deployment, train_tensor, total_loss, summary_op,
                opt, global_step, started)
   if skipped is not None:
@@ -521,7 +530,7 @@ def _loop(config, deployment, train_tensor, total_loss, summary_op, opt,
   """Runs the training steps in a MonitoredSession; returns the last step."""
   is_chief = deployment.is_chief
   init_fn = None
-  latest = tf.train.latest_checkpoint(config.train_dir)
+  latest = checkpoints.latest_in_dir(config.train_dir)
   if config.checkpoint_path and latest:
     log.info('Ignoring --checkpoint_path because a checkpoint already '
              'exists in %s: resuming from %s', config.train_dir, latest)
@@ -536,7 +545,10 @@ def _loop(config, deployment, train_tensor, total_loss, summary_op, opt,
                                 config.ignore_missing_vars)
   scaffold = tf.train.Scaffold(
       init_fn=init_fn, summary_op=summary_op,
-      saver=tf.train.Saver(max_to_keep=5, sharded=config.num_ps_tasks > 0))
+      # Relative paths in the checkpoint state file: a train_dir copied or
+      # moved elsewhere resumes from its own checkpoints.
+      saver=tf.train.Saver(max_to_keep=5, sharded=config.num_ps_tasks > 0,
+                           save_relative_paths=True))
 
   hooks = [hooks_lib.FiniteLossHook(total_loss, config.train_dir)]
   if config.sync_replicas:

@@ -95,3 +95,66 @@ def test_the_cleaner_runs_after_each_save(tmp_path):
   (tmp_path / 'model.ckpt-3.index.tempstate5').write_bytes(b'x')
   train_dir.PartialSaveCleaner(str(tmp_path)).after_save(None, 3)
   assert os.listdir(tmp_path) == []
+
+
+def _absolute_state(folder, steps, where):
+  """Gives `folder` the checkpoint state file an older Saver wrote in
+  `where`: absolute paths."""
+  tf.train.update_checkpoint_state(
+      str(folder), os.path.join(where, 'model.ckpt-%d' % steps[-1]),
+      [os.path.join(where, 'model.ckpt-%d' % s) for s in steps])
+
+
+def test_a_copied_train_dir_names_its_own_checkpoints(tmp_path):
+  for step in (5, 7):  # Its copies of the original's 5 and 7, not of 3.
+    (tmp_path / ('model.ckpt-%d.index' % step)).write_bytes(b'')
+  _absolute_state(tmp_path, [3, 5, 7], '/elsewhere/train')
+  assert train_dir.localize_checkpoint_state(str(tmp_path))
+  state = tf.train.get_checkpoint_state(str(tmp_path))
+  assert state.model_checkpoint_path == str(tmp_path / 'model.ckpt-7')
+  assert list(state.all_model_checkpoint_paths) == [
+      str(tmp_path / 'model.ckpt-5'), str(tmp_path / 'model.ckpt-7')]
+  # Stored relative, so it survives the next copy too.
+  assert 'model_checkpoint_path: "model.ckpt-7"' in (
+      tmp_path / 'checkpoint').read_text()
+  assert not train_dir.localize_checkpoint_state(str(tmp_path))
+
+
+def test_training_in_a_copy_leaves_the_original_alone(shapes_dir, tmp_path):
+  original, copy = tmp_path / 'original', tmp_path / 'copy'
+  args = ['--dataset_dir=' + shapes_dir, '--save_interval_secs=1'] + _TRAIN
+  result = run_cli('train_image_classifier.py', '--train_dir=' + str(original),
+                   *args)
+  assert result.returncode == 0, result.stderr[-2000:]
+  # As a Saver without save_relative_paths (this project's before, TF-Slim's)
+  # leaves it; then copy the folder.
+  _absolute_state(original, [0, 2], str(original))
+  import shutil  # pylint: disable=g-import-not-at-top
+  shutil.copytree(original, copy)
+  before = sorted(os.listdir(original))
+  result = run_cli('train_image_classifier.py', '--train_dir=' + str(copy),
+                   *[a.replace('--max_number_of_steps=2',
+                               '--max_number_of_steps=9') for a in args])
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert 'Resuming from %s' % (copy / 'model.ckpt-2') in result.stderr
+  assert 'was copied or moved' in result.stderr
+  assert sorted(os.listdir(original)) == before
+  assert tf.train.latest_checkpoint(str(original)) == str(
+      original / 'model.ckpt-2')
+  assert tf.train.latest_checkpoint(str(copy)) == str(copy / 'model.ckpt-9')
+
+
+def test_resuming_with_another_optimizer_is_refused_and_keeps_the_record(
+    shapes_dir, tmp_path):
+  args = ['--dataset_dir=' + shapes_dir, '--train_dir=' + str(tmp_path)]
+  assert run_cli('train_image_classifier.py', *args + _TRAIN).returncode == 0
+  record = (tmp_path / 'train_config.json').read_text()
+  result = run_cli('train_image_classifier.py', '--optimizer=adam',
+                   *args + [a.replace('=2', '=3') for a in _TRAIN])
+  assert result.returncode == 2
+  assert error_line(result).startswith(
+      'error: checkpoint %s lacks 18 of the model\'s 27 variables, e.g. '
+      'LeNet/conv1/biases/Adam' % (tmp_path / 'model.ckpt-2'))
+  assert 'the run that wrote it in --train_dir %s had another model, ' \
+      'optimizer' % tmp_path in error_line(result)
+  assert (tmp_path / 'train_config.json').read_text() == record
