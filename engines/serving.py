@@ -68,10 +68,11 @@ class _Page(bytes):
 class HttpError(Exception):
   """A request the server answers with `status` and {"error": message}."""
 
-  def __init__(self, status, message):
+  def __init__(self, status, message, allow=None):
     super().__init__(message)
     self.status = status
     self.message = message
+    self.allow = allow  # For a 405: the method the path takes.
 
 
 def resolve_model_dir(path):
@@ -379,6 +380,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
   def do_GET(self):  # pylint: disable=invalid-name
     self._answer('GET')
 
+  def do_HEAD(self):  # pylint: disable=invalid-name
+    # GET's status and headers without the body (curl -I, link checkers).
+    self._answer('GET', send_body=False)
+
   def do_POST(self):  # pylint: disable=invalid-name
     self._answer('POST')
 
@@ -388,11 +393,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
   def do_DELETE(self):  # pylint: disable=invalid-name
     self._answer('DELETE')
 
-  def _answer(self, method):
+  def _answer(self, method, send_body=True):
+    allow = None
     try:
       status, body = 200, self._route(method)
     except HttpError as e:
-      status, body = e.status, {'error': e.message}
+      status, body, allow = e.status, {'error': e.message}, e.allow
     except Exception as e:  # pylint: disable=broad-except
       # Ours, not the client's: the traceback stays in the server's log.
       log.logger.exception('%s %s failed', method, self.path)
@@ -408,8 +414,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     self.send_response(status)
     self.send_header('Content-Type', content_type)
     self.send_header('Content-Length', str(len(data)))
+    if allow:
+      self.send_header('Allow', allow)
     self.end_headers()
-    self.wfile.write(data)
+    if send_body:
+      self.wfile.write(data)
 
   def log_message(self, format, *args):  # pylint: disable=redefined-builtin
     # http.server writes every request to stderr; ours go to the debug log
@@ -451,7 +460,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
   def _method(self, method, allowed, path):
     if method != allowed:
-      raise HttpError(405, 'use %s for %s' % (allowed, path))
+      raise HttpError(405, 'use %s for %s' % (allowed, path), allow=allowed)
 
   def _body(self):
     length = self.headers.get('Content-Length')

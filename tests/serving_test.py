@@ -223,6 +223,26 @@ def test_a_browser_gets_a_page_that_posts_the_files_to_classify(server):
   assert 'http://' not in page and 'https://' not in page
 
 
+def test_head_answers_as_get_without_a_body_and_405_says_allow(server):
+  connection = http.client.HTTPConnection(server, timeout=60)
+  try:
+    connection.request('GET', '/v1/models/slimvision')
+    get = connection.getresponse()
+    get_body = get.read()
+    connection.request('HEAD', '/v1/models/slimvision')
+    head = connection.getresponse()
+    assert head.read() == b''
+    connection.request('GET', '/classify')
+    wrong = connection.getresponse()
+    wrong.read()
+  finally:
+    connection.close()
+  assert (head.status, head.getheader('Content-Type')) == (
+      200, 'application/json')
+  assert int(head.getheader('Content-Length')) == len(get_body)
+  assert (wrong.status, wrong.getheader('Allow')) == (405, 'POST')
+
+
 def test_the_page_escapes_names_and_only_browsers_get_it():
   page = serving_page.render('/m/<1>', '2', 'a"b', ['<b>x</b>', 'r&d'],
                              4).decode('utf-8')
