@@ -78,8 +78,8 @@ def latest_in_dir(folder):
   original's checkpoint, and a run 'resumed' from another folder.
   """
   latest = tf.train.latest_checkpoint(folder)
-  if latest is None or os.path.dirname(os.path.abspath(latest)) == (
-      os.path.abspath(folder)):
+  if latest is None or os.path.dirname(os.path.realpath(latest)) == (
+      os.path.realpath(folder)):
     return latest
   local = os.path.join(folder, os.path.basename(latest))
   if tf.train.checkpoint_exists(local):

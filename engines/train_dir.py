@@ -129,11 +129,11 @@ def localize_checkpoint_state(train_dir):
   state = tf.train.get_checkpoint_state(train_dir)
   if state is None:
     return False
-  here = os.path.abspath(train_dir)
+  here = os.path.realpath(train_dir)
   named = list(state.all_model_checkpoint_paths)
   if state.model_checkpoint_path not in named:
     named.append(state.model_checkpoint_path)
-  if all(os.path.dirname(os.path.abspath(p)) == here for p in named):
+  if all(os.path.dirname(os.path.realpath(p)) == here for p in named):
     return False
   own = [os.path.basename(p) for p in named
          if tf.train.checkpoint_exists(os.path.join(train_dir,

@@ -120,6 +120,17 @@ def test_a_copied_train_dir_names_its_own_checkpoints(tmp_path):
   assert not train_dir.localize_checkpoint_state(str(tmp_path))
 
 
+def test_a_train_dir_reached_through_a_link_is_not_a_copy(tmp_path):
+  real, link = tmp_path / 'real', tmp_path / 'link'
+  real.mkdir()
+  link.symlink_to(real)
+  (real / 'model.ckpt-3.index').write_bytes(b'')
+  _absolute_state(real, [3], str(real))
+  assert not train_dir.localize_checkpoint_state(str(link))
+  assert 'model_checkpoint_path: "%s"' % (real / 'model.ckpt-3') in (
+      real / 'checkpoint').read_text()
+
+
 def test_training_in_a_copy_leaves_the_original_alone(shapes_dir, tmp_path):
   original, copy = tmp_path / 'original', tmp_path / 'copy'
   args = ['--dataset_dir=' + shapes_dir, '--save_interval_secs=1'] + _TRAIN
