@@ -47,15 +47,25 @@ KIND_NAMES = {
 
 # (model_name, hardware kind): training throughput in the reduced precision
 # of that kind (bf16 on a CPU, float16 on a GPU) over float32, from a bare
-# training step (no input pipeline) on a 2-core Xeon with AMX, TF 2.21.
+# training step (no input pipeline), TF 2.21, images/s where given.
 MEASURED = {
-    ('inception_v3', 'cpu-amx'): 15.0 / 7.0,  # 15.0 vs 7.0 images/s.
-    ('cifarnet', 'cpu-amx'): 1.41,
-    ('mobilenet_v1_025', 'cpu-amx'): 145.0 / 451.0,  # Images/s.
+    # A 2-core Xeon with AMX.
+    ('inception_v3', 'cpu-amx'): 15.0 / 7.0,  # @299, batch 8.
+    ('cifarnet', 'cpu-amx'): 1.41,  # @32, batch 32.
+    ('mobilenet_v1_025', 'cpu-amx'): 145.0 / 451.0,  # @128, batch 32.
+    # A 2-core AMD EPYC with AVX512-BF16 and no AMX (medians of 2 runs,
+    # alternated, benchmarks/train_throughput.py --bare).
+    ('inception_v3', 'cpu-avx512bf16'): 7.08 / 3.90,  # @299, batch 8.
+    ('cifarnet', 'cpu-avx512bf16'): 736.0 / 621.0,  # @32, batch 32.
+    ('mobilenet_v1_025', 'cpu-avx512bf16'): 202.0 / 396.0,  # @128, b 32.
+    ('mobilenet_v3_small_minimalistic', 'cpu-avx512bf16'): 154.0 / 330.0,
 }
 # Why a measured model is slower, where known.
 SLOWER_BECAUSE = {
     ('mobilenet_v1_025', 'cpu-amx'): 'depthwise convolutions',
+    ('mobilenet_v1_025', 'cpu-avx512bf16'): 'depthwise convolutions',
+    ('mobilenet_v3_small_minimalistic', 'cpu-avx512bf16'):
+        'depthwise convolutions',
 }
 
 
