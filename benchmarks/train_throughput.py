@@ -15,6 +15,8 @@ and the CPU flags that decide the precision.
   python benchmarks/train_throughput.py --dataset_dir=/tmp/satellite
   python benchmarks/train_throughput.py --dataset_dir=/tmp/satellite \
       --configs=cifarnet@32/32 --precisions=fp32 --rounds=3
+  python benchmarks/train_throughput.py --dataset_dir=/tmp/satellite \
+      --configs=cifarnet@32/32 --train_flags=--image_cache_mb=2000
 
 bf16 is only worth measuring where the CPU has native bf16 (amx_bf16 or
 avx512_bf16 in the flags printed): elsewhere TensorFlow emulates it, slowly.
@@ -52,6 +54,10 @@ PARSER.add_argument('--rounds', type=int, default=2,
                     'ratios come from one sitting.')
 PARSER.add_argument('--seconds', type=float, default=40,
                     help='About how long each training run trains.')
+PARSER.add_argument('--train_flags', default='',
+                    help='More flags for every training run, space-separated '
+                    '(e.g. "--image_cache_mb=2000" to take JPEG decoding '
+                    'out of the steps).')
 PARSER.add_argument('--bare', default=None, help=argparse.SUPPRESS)
 
 
@@ -143,7 +149,7 @@ def run_training(model, size, batch, precision, seconds, images_per_second):
          '--batch_size=%d' % batch, '--max_number_of_steps=%d' % steps,
          '--log_every_n_steps=%d' % every, '--optimizer=momentum',
          '--precision=' + precision, '--save_interval_secs=100000',
-         '--save_summaries_secs=100000'],
+         '--save_summaries_secs=100000'] + ARGS.train_flags.split(),
         capture_output=True, text=True)
   rates = [float(r) for r in re.findall(r'\(([\d.]+) images/sec',
                                         result.stderr)]
