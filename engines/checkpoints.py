@@ -69,6 +69,13 @@ def variables_to_restore(moving_average_decay=None):
   return names
 
 
+def is_in_folder(checkpoint_path, folder):
+  """Whether the checkpoint prefix lies directly in `folder` (symlinks
+  resolved, so a folder reached through a link is the same folder)."""
+  return os.path.dirname(os.path.realpath(checkpoint_path)) == (
+      os.path.realpath(folder))
+
+
 def latest_in_dir(folder):
   """The newest checkpoint of `folder` (a train_dir), or None.
 
@@ -78,8 +85,7 @@ def latest_in_dir(folder):
   original's checkpoint, and a run 'resumed' from another folder.
   """
   latest = tf.train.latest_checkpoint(folder)
-  if latest is None or os.path.dirname(os.path.realpath(latest)) == (
-      os.path.realpath(folder)):
+  if latest is None or is_in_folder(latest, folder):
     return latest
   local = os.path.join(folder, os.path.basename(latest))
   if tf.train.checkpoint_exists(local):
@@ -131,9 +137,9 @@ def check_fits(checkpoint_path, var_map, resuming_in=None):
   missing = sorted(n for n in var_map if n not in shapes)
   resume_hint = (
       ' (the run that wrote it in --train_dir %s had another model, '
-      'optimizer, --moving_average_decay or class count: see its %s; resume '
-      'with the same flags, or train in a new --train_dir)' % (
-          resuming_in, 'train_config.json') if resuming_in else None)
+      'optimizer, --moving_average_decay or class count: see its '
+      'train_config.json; resume with the same flags, or train in a new '
+      '--train_dir)' % resuming_in if resuming_in else None)
   if missing:
     hint = resume_hint or (
         ' (was it trained with --moving_average_decay?)'

@@ -30,6 +30,7 @@ import tensorflow.compat.v1 as tf
 
 from slimvision.core import log
 from slimvision.core.errors import UserError
+from slimvision.engines import checkpoints
 
 LOCK_FILENAME = 'train_dir.lock'
 
@@ -129,11 +130,10 @@ def localize_checkpoint_state(train_dir):
   state = tf.train.get_checkpoint_state(train_dir)
   if state is None:
     return False
-  here = os.path.realpath(train_dir)
   named = list(state.all_model_checkpoint_paths)
   if state.model_checkpoint_path not in named:
     named.append(state.model_checkpoint_path)
-  if all(os.path.dirname(os.path.realpath(p)) == here for p in named):
+  if all(checkpoints.is_in_folder(p, train_dir) for p in named):
     return False
   own = [os.path.basename(p) for p in named
          if tf.train.checkpoint_exists(os.path.join(train_dir,

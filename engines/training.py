@@ -502,7 +502,7 @@ def _train(config, started):
     # Only now, so a run refused above leaves the earlier run's record.
     write_config()
   step = _loop(config, deployment, train_tensor, total_loss, summary_op,
-               opt, global_step, started)
+               opt, global_step, started, latest)
   if skipped is not None:
     log.info('%s', skipped.summary())
   return step
@@ -526,11 +526,11 @@ def _quiet_chief_queue_runner(sync_optimizer):
 
 
 def _loop(config, deployment, train_tensor, total_loss, summary_op, opt,
-          global_step, started):
-  """Runs the training steps in a MonitoredSession; returns the last step."""
+          global_step, started, latest):
+  """Runs the training steps in a MonitoredSession; returns the last step.
+  `latest` is the train_dir's checkpoint the run resumes from, or None."""
   is_chief = deployment.is_chief
   init_fn = None
-  latest = checkpoints.latest_in_dir(config.train_dir)
   if config.checkpoint_path and latest:
     log.info('Ignoring --checkpoint_path because a checkpoint already '
              'exists in %s: resuming from %s', config.train_dir, latest)
