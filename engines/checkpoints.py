@@ -6,12 +6,13 @@ and shape before TensorFlow's restore would fail with a long trace.
 """
 
 import os
+import re
 
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 from slimvision.core import log
-from slimvision.core.errors import UserError
+from slimvision.core.errors import UserError, first_line
 from slimvision.engines import zoo
 
 
@@ -76,14 +77,72 @@ def is_in_folder(checkpoint_path, folder):
       os.path.realpath(folder))
 
 
+STATE_FILENAME = 'checkpoint'
+
+
+def read_state(folder):
+  """The folder's checkpoint state (a CheckpointState proto: the newest
+  checkpoint and those kept), or None when there is no state file.
+
+  Raises:
+    ValueError: the state file is there but cannot be read or names no
+      checkpoint (a crash while it was written, a hand edit); the message
+      says why.
+  """
+  if not tf.gfile.Exists(os.path.join(folder, STATE_FILENAME)):
+    return None
+  # TensorFlow logs a parse error as a warning and returns None (an empty
+  # file raises instead); one clear reason is better.
+  verbosity = tf.logging.get_verbosity()
+  tf.logging.set_verbosity(tf.logging.ERROR)
+  try:
+    state = tf.train.get_checkpoint_state(folder)
+  except (ValueError, tf.errors.OpError, UnicodeDecodeError) as e:
+    raise ValueError(first_line(e))
+  finally:
+    tf.logging.set_verbosity(verbosity)
+  if state is None or not state.model_checkpoint_path:
+    raise ValueError('it is not a checkpoint state file, or names no '
+                     'checkpoint')
+  return state
+
+
+def checkpoints_by_name(folder):
+  """The checkpoint prefixes in `folder` found by their file names
+  (`<prefix>-<step>.index`), lowest step first."""
+  found = []
+  for name in tf.gfile.ListDirectory(folder):
+    match = re.match(r'^(.+-(\d+))\.index$', name)
+    if match:
+      found.append((int(match.group(2)), os.path.join(folder,
+                                                      match.group(1))))
+  return [path for _, path in sorted(found)]
+
+
 def latest_in_dir(folder):
   """The newest checkpoint of `folder` (a train_dir), or None.
 
   As tf.train.latest_checkpoint, but always a checkpoint in `folder`: Savers
   write absolute paths into the `checkpoint` state file unless told not to,
   so in a train_dir copied or moved elsewhere TensorFlow's answer is the
-  original's checkpoint, and a run 'resumed' from another folder.
+  original's checkpoint, and a run 'resumed' from another folder. Where the
+  state file is missing or unreadable but checkpoints are there, the newest
+  by step in its file name (with a warning): TensorFlow would start afresh.
   """
+  try:
+    state = read_state(folder)
+  except ValueError as e:
+    state, problem = None, 'cannot be read (%s)' % e
+  else:
+    problem = 'is missing'
+  if state is None:
+    found = checkpoints_by_name(folder) if tf.gfile.IsDirectory(folder) else []
+    if found:
+      log.warning('Warning: the checkpoint state file of %s %s; taking %s, '
+                  'the newest checkpoint by its file name', folder, problem,
+                  os.path.basename(found[-1]))
+      return found[-1]
+    return None
   latest = tf.train.latest_checkpoint(folder)
   if latest is None or is_in_folder(latest, folder):
     return latest
@@ -95,17 +154,93 @@ def latest_in_dir(folder):
   return None
 
 
+class UnreadableCheckpoint(UserError):
+  """A checkpoint whose files are truncated, corrupt or missing."""
+
+
+# What TensorFlow's checkpoint reader raises for bad files: OpErrors, and
+# pybind's translations of them (a short read comes as IndexError).
+_READ_ERRORS = (tf.errors.OpError, IndexError, ValueError, RuntimeError,
+                OSError)
+
+
 def variable_shapes(checkpoint_path):
-  """{name: shape list} of the variables in a checkpoint.
+  """{name: shape list} of the variables in a checkpoint (read from its
+  index only).
 
   Raises:
-    UserError: the checkpoint cannot be read (corrupt, truncated).
+    UnreadableCheckpoint: the index cannot be read (corrupt, truncated).
   """
   try:
     return tf.train.load_checkpoint(checkpoint_path).get_variable_to_shape_map()
-  except (tf.errors.OpError, ValueError) as e:
-    raise UserError('checkpoint %s cannot be read: %s' %
-                    (checkpoint_path, str(e).splitlines()[0]))
+  except _READ_ERRORS as e:
+    raise UnreadableCheckpoint('checkpoint %s cannot be read: %s' %
+                               (checkpoint_path, first_line(e)))
+
+
+def check_readable(checkpoint_path, names=None):
+  """Reads each tensor of `names` (default: every one) from the checkpoint,
+  so that a truncated or corrupted data file (each tensor has a checksum)
+  shows here, naming the tensor, rather than as a restore traceback. Reads
+  the tensors one at a time: memory holds one tensor at most.
+
+  Raises:
+    UnreadableCheckpoint: a tensor (or the index) cannot be read.
+  """
+  try:
+    reader = tf.train.load_checkpoint(checkpoint_path)
+    if names is None:
+      names = reader.get_variable_to_shape_map()
+  except _READ_ERRORS as e:
+    raise UnreadableCheckpoint('checkpoint %s cannot be read: %s' %
+                               (checkpoint_path, first_line(e)))
+  for name in sorted(names):
+    try:
+      reader.get_tensor(name)
+    except _READ_ERRORS as e:
+      raise UnreadableCheckpoint(
+          'checkpoint %s cannot be read (a truncated or corrupt file?): '
+          'tensor %s: %s' % (checkpoint_path, name, first_line(e)))
+
+
+def latest_readable_in_dir(folder):
+  """The newest checkpoint of `folder` (a train_dir) whose tensors all read,
+  or None when it has none.
+
+  An older checkpoint stands in for a newer one that cannot be read (a
+  disk that filled, a file cut by a crash), with a warning naming both.
+
+  Raises:
+    UnreadableCheckpoint: the folder has checkpoints, but none reads.
+  """
+  latest = latest_in_dir(folder)
+  if latest is None:
+    return None
+  try:
+    state = read_state(folder)
+  except ValueError:
+    state = None
+  older = [os.path.join(folder, os.path.basename(path))
+           for path in (state.all_model_checkpoint_paths if state else
+                        checkpoints_by_name(folder))]
+  candidates = [latest] + [path for path in reversed(older)
+                           if path != latest and
+                           tf.train.checkpoint_exists(path)]
+  failures = []
+  for path in candidates:
+    try:
+      check_readable(path)
+    except UnreadableCheckpoint as e:
+      failures.append(str(e))
+      continue
+    if failures:
+      log.warning('Warning: %s; resuming from the older %s instead',
+                  '; '.join(failures), path)
+    return path
+  raise UnreadableCheckpoint(
+      '--train_dir %s: none of its checkpoints can be read (%s); move them '
+      'aside to train from scratch, or use a new --train_dir' %
+      (folder, '; '.join(failures)))
 
 
 def restorer(checkpoint_path, var_map):
@@ -132,6 +267,7 @@ def check_fits(checkpoint_path, var_map, resuming_in=None):
 
   Raises:
     UserError: names missing from the checkpoint or shapes that differ.
+    UnreadableCheckpoint: a tensor of `var_map` cannot be read.
   """
   shapes = variable_shapes(checkpoint_path)
   missing = sorted(n for n in var_map if n not in shapes)
@@ -157,3 +293,4 @@ def check_fits(checkpoint_path, var_map, resuming_in=None):
               resume_hint or ' (a different number of classes, '
               '--use_grayscale, or an image size that changes a fully '
               'connected layer?)'))
+  check_readable(checkpoint_path, var_map)

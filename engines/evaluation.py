@@ -321,11 +321,24 @@ def run(config):
   with tf.Graph().as_default():
     graph = _build_graph(config)
     if config.eval_interval_secs > 0:
+      unreadable = []
       for path in tf.train.checkpoints_iterator(
           config.checkpoint_path, min_interval_secs=config.eval_interval_secs,
           timeout=config.eval_timeout_secs):
-        results.append(_evaluate_checkpoint(config, path, graph,
-                                            session_config))
+        try:
+          results.append(_evaluate_checkpoint(config, path, graph,
+                                              session_config))
+        except checkpoints.UnreadableCheckpoint as e:
+          # The next checkpoint may well read: keep watching.
+          log.warning('Warning: skipping it: %s', e)
+          unreadable.append(path)
+      if not results:
+        raise UserError(
+            'no checkpoint evaluated: %s in --checkpoint_path %s within '
+            '--eval_timeout_secs=%s' % (
+                '%d unreadable, none readable' % len(unreadable)
+                if unreadable else 'none appeared',
+                config.checkpoint_path, config.eval_timeout_secs))
       log.info('No new checkpoint for %s s: evaluated %d checkpoint(s); done',
                config.eval_timeout_secs, len(results))
     else:

@@ -16,7 +16,8 @@ A train_dir copied or moved elsewhere keeps a `checkpoint` state file that
 names the original folder's checkpoints (Savers write absolute paths by
 default). Resumed as it is, training would restore the original's newest
 checkpoint and, keeping only its last 5, delete the original's older ones.
-`localize_checkpoint_state()` makes the state name the folder's own.
+`repair_checkpoint_state()` makes the state name the folder's own, and
+rebuilds a state file that is missing or unreadable.
 """
 
 import datetime
@@ -33,6 +34,8 @@ from slimvision.core.errors import UserError
 from slimvision.engines import checkpoints
 
 LOCK_FILENAME = 'train_dir.lock'
+# The checkpoints a training run's Saver keeps (max_to_keep).
+KEEP_CHECKPOINTS = 5
 
 
 class Lock(object):
@@ -123,13 +126,34 @@ class PartialSaveCleaner(tf.train.CheckpointSaverListener):
     remove_partial_saves(self._train_dir)
 
 
-def localize_checkpoint_state(train_dir):
-  """Rewrites the train_dir's checkpoint state file, if it names checkpoints
-  outside the train_dir, to name the train_dir's own copies of them
-  (relative paths); those it lacks are dropped. Returns whether it did."""
-  state = tf.train.get_checkpoint_state(train_dir)
+def repair_checkpoint_state(train_dir):
+  """Makes the train_dir's checkpoint state file name its own checkpoints,
+  so that training resumes from them; returns whether it changed it.
+
+  - A state file naming checkpoints outside the train_dir (a copy): it then
+    names the train_dir's own copies of them (relative paths); those it
+    lacks are dropped.
+  - A state file missing or unreadable where checkpoints are (a crash while
+    it was written, a folder copied without it): it then names the newest
+    `KEEP_CHECKPOINTS` by the step in their names. Older ones are left alone, never
+    deleted: the Saver's rotation only deletes what the state names.
+  """
+  try:
+    state = checkpoints.read_state(train_dir)
+  except ValueError as e:
+    state, problem = None, 'could not be read (%s)' % e
+  else:
+    problem = 'was missing'
   if state is None:
-    return False
+    found = [os.path.basename(p) for p in
+             checkpoints.checkpoints_by_name(train_dir)[-KEEP_CHECKPOINTS:]]
+    if not found:
+      return False
+    tf.train.update_checkpoint_state(train_dir, found[-1], found)
+    log.warning('Warning: the checkpoint state file of %s %s; it now names '
+                'the newest checkpoints by their file names (%s)', train_dir,
+                problem, ', '.join(found))
+    return True
   named = list(state.all_model_checkpoint_paths)
   if state.model_checkpoint_path not in named:
     named.append(state.model_checkpoint_path)

@@ -202,7 +202,8 @@ def fine_tune_init_fn(checkpoint_path, exclude_scopes='',
   Raises:
     UserError: no checkpoint there; a variable missing from the checkpoint
       (unless ignore_missing_vars); a variable whose shape differs (naming
-      both shapes and suggesting --checkpoint_exclude_scopes).
+      both shapes and suggesting --checkpoint_exclude_scopes); a tensor to
+      restore that cannot be read.
   """
   if not checkpoint_path:
     return None
@@ -240,6 +241,7 @@ def fine_tune_init_fn(checkpoint_path, exclude_scopes='',
                 'variables (after --checkpoint_exclude_scopes); training '
                 'from scratch', checkpoint_path, len(model_variables))
     return None
+  checkpoints.check_readable(checkpoint_path, [v.op.name for v in to_restore])
   for name in missing:
     log.info('Not in the checkpoint, left initialised: %s', name)
   log.info('Fine-tuning from %s: restoring %d variables, %d excluded or '
@@ -286,7 +288,7 @@ def run(config):
       return _train(config, started)
   with train_dir_lib.lock(config.train_dir):
     train_dir_lib.remove_partial_saves(config.train_dir)
-    train_dir_lib.localize_checkpoint_state(config.train_dir)
+    train_dir_lib.repair_checkpoint_state(config.train_dir)
     with tf.Graph().as_default():
       return _train(config, started)
 
@@ -386,7 +388,9 @@ def _train(config, started):
       replica_id=config.task, num_replicas=config.worker_replicas,
       num_ps_tasks=config.num_ps_tasks)
   _note_clones_on_the_cpu(config)
-  latest = checkpoints.latest_in_dir(config.train_dir)
+  # A sharded ps checkpoint is the chief's to restore, if it restores at all.
+  latest = (checkpoints.latest_in_dir(config.train_dir) if config.num_ps_tasks
+            else checkpoints.latest_readable_in_dir(config.train_dir))
   write_config = functools.partial(
       config_lib.write_json, config,
       os.path.join(config.train_dir, CONFIG_FILENAME), image_size=image_size,
@@ -547,7 +551,8 @@ def _loop(config, deployment, train_tensor, total_loss, summary_op, opt,
       init_fn=init_fn, summary_op=summary_op,
       # Relative paths in the checkpoint state file: a train_dir copied or
       # moved elsewhere resumes from its own checkpoints.
-      saver=tf.train.Saver(max_to_keep=5, sharded=config.num_ps_tasks > 0,
+      saver=tf.train.Saver(max_to_keep=train_dir_lib.KEEP_CHECKPOINTS,
+                           sharded=config.num_ps_tasks > 0,
                            save_relative_paths=True))
 
   hooks = [hooks_lib.FiniteLossHook(total_loss, config.train_dir)]
@@ -581,9 +586,11 @@ def _loop(config, deployment, train_tensor, total_loss, summary_op, opt,
           checkpoint_dir=config.train_dir, global_step=global_step,
           log=log.info)
     else:
+      # The checkpoint chosen above, which is older than the newest when
+      # that one cannot be read.
       creator = tf.train.ChiefSessionCreator(
           scaffold=scaffold, master=config.master, config=session_config,
-          checkpoint_dir=config.train_dir)
+          checkpoint_filename_with_path=latest)
   else:
     creator = cluster_lib.WorkerSessionCreator(
         scaffold=scaffold, master=config.master, config=session_config,

@@ -19,7 +19,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from conftest import ROOT, run_cli, shared_path
+from conftest import ROOT, error_line, run_cli, shared_path
 from slimvision.engines import inference
 from slimvision.datasets import image_folder
 
@@ -195,6 +195,48 @@ class _LineReader(object):
       line = self._queue.get()
       if line is not None:
         self.lines.append(line)
+
+
+def _cut_data_file(checkpoint):
+  """Truncates the checkpoint's data file to 1,000 bytes, as a full disk or
+  a crash during a copy can leave it."""
+  with open(checkpoint + '.data-00000-of-00001', 'r+b') as f:
+    f.truncate(1000)
+
+
+def test_a_truncated_checkpoint_is_one_line_naming_a_tensor(ten_examples,
+                                                           tmp_path):
+  checkpoint = write_bias_checkpoint(str(tmp_path / 'model.ckpt'), BIASES,
+                                     step=7)
+  _cut_data_file(checkpoint)
+  result = _eval(ten_examples, checkpoint, str(tmp_path / 'eval'))
+  assert result.returncode == 2
+  assert result.stdout == ''
+  assert error_line(result).startswith(
+      'error: checkpoint %s cannot be read (a truncated or corrupt file?): '
+      'tensor CifarNet/' % checkpoint)
+
+
+def test_loop_mode_skips_an_unreadable_checkpoint_and_fails_if_none_read(
+    ten_examples, tmp_path):
+  train_dir = tmp_path / 'train'
+  train_dir.mkdir()
+  _cut_data_file(write_bias_checkpoint(str(train_dir / 'model.ckpt'), BIASES,
+                                       step=1))
+  loop = ['--batch_size=4', '--eval_interval_secs=1', '--eval_timeout_secs=1']
+  result = _eval(ten_examples, str(train_dir), str(tmp_path / 'eval'), *loop)
+  assert result.returncode == 2
+  assert 'Warning: skipping it: checkpoint %s cannot be read' % (
+      train_dir / 'model.ckpt-1') in result.stderr
+  assert error_line(result) == (
+      'error: no checkpoint evaluated: 1 unreadable, none readable in '
+      '--checkpoint_path %s within --eval_timeout_secs=1' % train_dir)
+  # A readable checkpoint after it is evaluated; the run succeeds.
+  write_bias_checkpoint(str(train_dir / 'model.ckpt'), BIASES, step=2)
+  result = _eval(ten_examples, str(train_dir), str(tmp_path / 'eval'), *loop)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert _metric(result.stdout, 'Accuracy') == 0.2
+  assert 'evaluated 1 checkpoint(s)' in result.stderr
 
 
 def test_loop_mode_evaluates_each_new_checkpoint_once(ten_examples,

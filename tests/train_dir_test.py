@@ -109,7 +109,7 @@ def test_a_copied_train_dir_names_its_own_checkpoints(tmp_path):
   for step in (5, 7):  # Its copies of the original's 5 and 7, not of 3.
     (tmp_path / ('model.ckpt-%d.index' % step)).write_bytes(b'')
   _absolute_state(tmp_path, [3, 5, 7], '/elsewhere/train')
-  assert train_dir.localize_checkpoint_state(str(tmp_path))
+  assert train_dir.repair_checkpoint_state(str(tmp_path))
   state = tf.train.get_checkpoint_state(str(tmp_path))
   assert state.model_checkpoint_path == str(tmp_path / 'model.ckpt-7')
   assert list(state.all_model_checkpoint_paths) == [
@@ -117,7 +117,7 @@ def test_a_copied_train_dir_names_its_own_checkpoints(tmp_path):
   # Stored relative, so it survives the next copy too.
   assert 'model_checkpoint_path: "model.ckpt-7"' in (
       tmp_path / 'checkpoint').read_text()
-  assert not train_dir.localize_checkpoint_state(str(tmp_path))
+  assert not train_dir.repair_checkpoint_state(str(tmp_path))
 
 
 def test_a_train_dir_reached_through_a_link_is_not_a_copy(tmp_path):
@@ -126,7 +126,7 @@ def test_a_train_dir_reached_through_a_link_is_not_a_copy(tmp_path):
   link.symlink_to(real)
   (real / 'model.ckpt-3.index').write_bytes(b'')
   _absolute_state(real, [3], str(real))
-  assert not train_dir.localize_checkpoint_state(str(link))
+  assert not train_dir.repair_checkpoint_state(str(link))
   assert 'model_checkpoint_path: "%s"' % (real / 'model.ckpt-3') in (
       real / 'checkpoint').read_text()
 
@@ -169,3 +169,79 @@ def test_resuming_with_another_optimizer_is_refused_and_keeps_the_record(
   assert 'the run that wrote it in --train_dir %s had another model, ' \
       'optimizer' % tmp_path in error_line(result)
   assert (tmp_path / 'train_config.json').read_text() == record
+
+
+@pytest.mark.parametrize('content', [None, b'', b'garbage {{{\n'])
+def test_a_missing_or_unreadable_state_file_is_rebuilt_from_the_names(
+    tmp_path, content):
+  for step in (2, 10, 7, 1, 3, 4):
+    (tmp_path / ('model.ckpt-%d.index' % step)).write_bytes(b'')
+  if content is not None:
+    (tmp_path / 'checkpoint').write_bytes(content)
+  assert train_dir.repair_checkpoint_state(str(tmp_path))
+  state = tf.train.get_checkpoint_state(str(tmp_path))
+  assert state.model_checkpoint_path == str(tmp_path / 'model.ckpt-10')
+  # The newest 5 by step; model.ckpt-1 is left alone, and out of the
+  # Saver's rotation.
+  assert list(state.all_model_checkpoint_paths) == [
+      str(tmp_path / ('model.ckpt-%d' % step)) for step in (2, 3, 4, 7, 10)]
+  assert not train_dir.repair_checkpoint_state(str(tmp_path))
+
+
+def test_an_empty_train_dir_needs_no_state_file(tmp_path):
+  assert not train_dir.repair_checkpoint_state(str(tmp_path))
+  assert not (tmp_path / 'checkpoint').exists()
+
+
+def test_resuming_past_a_truncated_checkpoint_or_a_lost_state_file(
+    shapes_dir, tmp_path):
+  args = ['--dataset_dir=' + shapes_dir, '--train_dir=' + str(tmp_path)]
+  assert run_cli('train_image_classifier.py', *args + _TRAIN).returncode == 0
+  # The run saved steps 0 and 2; a crash or a full disk cut step 2's data.
+  newest = tmp_path / 'model.ckpt-2'
+  with open(str(newest) + '.data-00000-of-00001', 'r+b') as f:
+    f.truncate(1000)
+  result = run_cli('train_image_classifier.py',
+                   *args + [a.replace('=2', '=3') for a in _TRAIN])
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert ('Warning: checkpoint %s cannot be read (a truncated or corrupt '
+          'file?): tensor ' % newest) in result.stderr
+  assert 'resuming from the older %s instead' % (
+      tmp_path / 'model.ckpt-0') in result.stderr
+  assert 'Resuming from %s' % (tmp_path / 'model.ckpt-0') in result.stderr
+  assert 'step 3 (100%)' in result.stderr
+  assert tf.train.latest_checkpoint(str(tmp_path)) == str(
+      tmp_path / 'model.ckpt-3')
+  reader = tf.train.load_checkpoint(str(tmp_path / 'model.ckpt-3'))
+  assert reader.get_tensor('global_step') == 3
+  # Without the state file, TensorFlow would train afresh and overwrite
+  # the checkpoints as it reached their steps.
+  os.remove(str(tmp_path / 'checkpoint'))
+  result = run_cli('train_image_classifier.py',
+                   *args + [a.replace('=2', '=4') for a in _TRAIN])
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert 'the checkpoint state file of %s was missing' % tmp_path in (
+      result.stderr)
+  assert 'Resuming from %s' % (tmp_path / 'model.ckpt-3') in result.stderr
+  assert tf.train.latest_checkpoint(str(tmp_path)) == str(
+      tmp_path / 'model.ckpt-4')
+
+
+def test_resuming_when_no_checkpoint_reads_is_one_line(shapes_dir, tmp_path):
+  args = ['--dataset_dir=' + shapes_dir, '--train_dir=' + str(tmp_path)]
+  assert run_cli('train_image_classifier.py', *args + _TRAIN).returncode == 0
+  for step in (0, 2):
+    with open(str(tmp_path / ('model.ckpt-%d.data-00000-of-00001' % step)),
+              'r+b') as f:
+      f.truncate(1000)
+  record = (tmp_path / 'train_config.json').read_text()
+  result = run_cli('train_image_classifier.py',
+                   *args + [a.replace('=2', '=3') for a in _TRAIN])
+  assert result.returncode == 2
+  assert error_line(result).startswith(
+      'error: --train_dir %s: none of its checkpoints can be read '
+      '(checkpoint %s cannot be read' % (tmp_path, tmp_path / 'model.ckpt-2'))
+  assert error_line(result).endswith(
+      'move them aside to train from scratch, or use a new --train_dir')
+  assert (tmp_path / 'train_config.json').read_text() == record
+

@@ -2,6 +2,7 @@
 semantics: scopes, batch-norm statistics, unrelated checkpoints)."""
 
 import os
+import re
 import signal
 import subprocess
 import sys

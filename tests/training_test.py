@@ -248,3 +248,21 @@ def test_update_ops_in_scopes_follows_the_variables_not_the_op_names():
     kept = training.update_ops_in_scopes(update_ops, 'Net/head')
     assert sorted(u.op.inputs[0].op.name for u in kept) == [
         'Net/head/moving_mean', 'Net/head/moving_variance']
+
+
+def test_fine_tune_reads_only_and_all_the_tensors_it_restores(tmp_path):
+  checkpoint = str(tmp_path / 'model.ckpt')
+  _save_model(checkpoint)
+  # The data file holds the tensors by name; its last byte is head/weights'.
+  with open(checkpoint + '.data-00000-of-00001', 'r+b') as f:
+    f.seek(-1, 2)
+    last = f.read(1)
+    f.seek(-1, 2)
+    f.write(bytes([last[0] ^ 0xFF]))
+  with tf.Graph().as_default():
+    _two_layer_model()
+    with pytest.raises(UserError, match=r'checkpoint %s cannot be read \(a '
+                       r'truncated or corrupt file\?\): tensor head/weights: '
+                       r'.*Checksum does not match' % checkpoint):
+      training.fine_tune_init_fn(checkpoint)
+    assert training.fine_tune_init_fn(checkpoint, 'head')
