@@ -121,7 +121,7 @@ def run(config_class, main, doc, argv=None, positional=None):
   except errors.UserError as e:
     return _fail(e)
   except Exception as e:  # pylint: disable=broad-except
-    message = errors.describe_tf_error(e)
+    message = errors.describe_tf_error(e) or errors.describe_out_of_space(e)
     if message is None:
       raise
     return _fail(message)

@@ -10,6 +10,8 @@ A message of ours that can only reach the user inside a TensorFlow error
 `CLOSE`, so `describe_tf_error` finds it in TensorFlow's text.
 """
 
+import errno
+import os
 import re
 
 OPEN, CLOSE = '<<slimvision: ', '>>'
@@ -47,6 +49,26 @@ def ours(message):
     return None
   # The assertion printed it C-escaped (\" and \\).
   return re.sub(r'\\(.)', r'\1', match.group(1))
+
+
+def is_out_of_space(error):
+  """Whether `error` (an OSError or a TensorFlow error) is a full disk or
+  quota (ENOSPC, EDQUOT)."""
+  if isinstance(error, OSError):
+    return error.errno in (errno.ENOSPC, errno.EDQUOT)
+  text = str(getattr(error, 'message', ''))
+  return any(os.strerror(code) in text for code in (errno.ENOSPC,
+                                                     errno.EDQUOT))
+
+
+def describe_out_of_space(error):
+  """'out of disk space: <what could not be written>' for a full disk or
+  quota, or None for any other exception."""
+  if not is_out_of_space(error):
+    return None
+  if isinstance(error, OSError):
+    return 'out of disk space: %s' % error
+  return 'out of disk space: %s' % tf_error_text(error.message)
 
 
 def describe_tf_error(error):

@@ -18,6 +18,7 @@ import time
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+from slimvision.core import errors
 from slimvision.core import log
 from slimvision.core import summaries as summary_lib
 from slimvision.core.errors import UserError
@@ -289,8 +290,21 @@ def run(config):
   with train_dir_lib.lock(config.train_dir):
     train_dir_lib.remove_partial_saves(config.train_dir)
     train_dir_lib.repair_checkpoint_state(config.train_dir)
-    with tf.Graph().as_default():
-      return _train(config, started)
+    try:
+      with tf.Graph().as_default():
+        return _train(config, started)
+    except (tf.errors.OpError, OSError) as e:
+      if not errors.is_out_of_space(e):
+        raise
+      # Saves go to temporary names, so the checkpoints written hold; the
+      # cut one's temporary files only take space.
+      train_dir_lib.remove_partial_saves(config.train_dir)
+      latest = checkpoints.latest_in_dir(config.train_dir)
+      raise UserError('%s; --train_dir %s keeps %s' % (
+          errors.describe_out_of_space(e), config.train_dir,
+          'its checkpoints up to %s: free some space and run the same '
+          'command to resume from it' % os.path.basename(latest)
+          if latest else 'no checkpoint'))
 
 
 def _check_augmentation(config):

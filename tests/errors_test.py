@@ -45,3 +45,29 @@ def test_other_errors_are_not_described():
   assert errors.describe_tf_error(ValueError('x')) is None
   assert errors.describe_tf_error(
       tf.errors.ResourceExhaustedError(None, None, 'OOM')) is None
+
+
+# TensorFlow 2.21's text when a checkpoint save meets a full disk.
+NO_SPACE = (
+    'Graph execution error:\n\nDetected at node \'save/SaveV2\' defined at '
+    '(most recent call last):\nNode: \'save/SaveV2\'\n/t/model.ckpt-1.data-'
+    '00000-of-00001.tempstate1169; No space left on device\n\t [[{{node '
+    'save/SaveV2}}]]')
+
+
+def test_a_full_disk_is_one_line_naming_the_file():
+  import errno  # pylint: disable=g-import-not-at-top
+  error = tf.errors.ResourceExhaustedError(None, None, NO_SPACE)
+  assert errors.is_out_of_space(error)
+  assert errors.describe_out_of_space(error) == (
+      'out of disk space: /t/model.ckpt-1.data-00000-of-00001.tempstate1169; '
+      'No space left on device')
+  quota = OSError(errno.EDQUOT, 'Disk quota exceeded', '/d/shard-3')
+  assert errors.describe_out_of_space(quota) == (
+      "out of disk space: [Errno %d] Disk quota exceeded: '/d/shard-3'"
+      % errno.EDQUOT)
+  for other in (OSError(errno.EACCES, 'Permission denied', '/d'),
+                tf.errors.ResourceExhaustedError(None, None, 'OOM'),
+                ValueError('No space left on device')):
+    assert not errors.is_out_of_space(other)
+    assert errors.describe_out_of_space(other) is None

@@ -245,3 +245,34 @@ def test_resuming_when_no_checkpoint_reads_is_one_line(shapes_dir, tmp_path):
       'move them aside to train from scratch, or use a new --train_dir')
   assert (tmp_path / 'train_config.json').read_text() == record
 
+
+def test_a_full_disk_stops_with_one_line_and_keeps_the_checkpoints(
+    shapes_dir, tmp_path, monkeypatch):
+  save = tf.train.Saver.save
+  calls = []
+
+  def save_until_the_disk_fills(saver, session, prefix, *args, **kwargs):
+    calls.append(prefix)
+    if len(calls) == 1:  # The step-0 checkpoint fits.
+      return save(saver, session, prefix, *args, **kwargs)
+    partial = str(tmp_path / 'model.ckpt-2.data-00000-of-00001.tempstate77')
+    with open(partial, 'wb') as f:
+      f.write(b'half a checkpoint')
+    raise tf.errors.ResourceExhaustedError(
+        None, None, 'Graph execution error:\n\n%s; No space left on device'
+        % partial)
+
+  monkeypatch.setattr(tf.train.Saver, 'save', save_until_the_disk_fills)
+  args = ['--dataset_dir=' + shapes_dir, '--train_dir=' + str(tmp_path)]
+  result = run_cli('train_image_classifier.py', *args + _TRAIN)
+  assert result.returncode == 2
+  assert error_line(result) == (
+      'error: out of disk space: %s/model.ckpt-2.data-00000-of-00001.'
+      'tempstate77; No space left on device; --train_dir %s keeps its '
+      'checkpoints up to model.ckpt-0: free some space and run the same '
+      'command to resume from it' % (tmp_path, tmp_path))
+  assert not list(tmp_path.glob('*tempstate*'))
+  monkeypatch.setattr(tf.train.Saver, 'save', save)
+  result = run_cli('train_image_classifier.py', *args + _TRAIN)
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert 'Resuming from %s' % (tmp_path / 'model.ckpt-0') in result.stderr
