@@ -10,6 +10,7 @@ clear line on stderr and exit status 2 instead of a long trace.
 
 import importlib
 import os
+import signal
 import sys
 import textwrap
 import time
@@ -120,6 +121,12 @@ def run(config_class, main, doc, argv=None, positional=None):
     main(config)
   except errors.UserError as e:
     return _fail(e)
+  except errors.Interrupted as e:
+    log.warning('%s', e)
+    return 128 + e.signum
+  except KeyboardInterrupt:
+    log.warning('Interrupted (Ctrl-C)')
+    return 128 + signal.SIGINT
   except Exception as e:  # pylint: disable=broad-except
     message = errors.describe_tf_error(e) or errors.describe_out_of_space(e)
     if message is None:

@@ -25,6 +25,16 @@ class UserError(ValueError):
   """Input the program cannot honour: a flag, a file or data at fault."""
 
 
+class Interrupted(Exception):
+  """The user or a scheduler stopped the command (SIGINT, SIGTERM) and it
+  ended cleanly; the message says what was kept. Exits 128 + the signal
+  number, as a shell reports a command a signal ended."""
+
+  def __init__(self, message, signum):
+    super().__init__(message)
+    self.signum = signum
+
+
 def first_line(message):
   """The first non-empty line of a (TensorFlow) error message."""
   for line in str(message).splitlines():

@@ -1,5 +1,9 @@
-"""Session hooks of the training loop: progress lines and the NaN guard."""
+"""Session hooks of the training loop: progress lines, the NaN guard and
+clean stops on a signal."""
 
+import contextlib
+import signal
+import threading
 import time
 
 import numpy as np
@@ -202,3 +206,46 @@ class ReleaseSyncWorkersHook(tf.train.SessionRunHook):
 
   def end(self, session):
     session.run(self._release)
+
+
+class StopOnSignalHook(tf.train.SessionRunHook):
+  """Turns the first SIGINT (Ctrl-C) or SIGTERM (a scheduler's stop) into a
+  stop after the step in flight. The session then closes as after the last
+  step, so the checkpoint hook saves the step reached: no work is lost.
+
+  The handlers act only inside `installed()`, and only in the main thread
+  (Python delivers signals there). The first signal puts the previous
+  handlers back, so a second one acts at once (Ctrl-C raises
+  KeyboardInterrupt; SIGTERM ends the process).
+  """
+
+  SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+  def __init__(self):
+    self.received = None  # The signal number, once one came.
+    self._previous = {}
+
+  @contextlib.contextmanager
+  def installed(self):
+    if threading.current_thread() is threading.main_thread():
+      for signum in self.SIGNALS:
+        self._previous[signum] = signal.signal(signum, self._handle)
+    try:
+      yield self
+    finally:
+      self._restore()
+
+  def _restore(self):
+    for signum, handler in self._previous.items():
+      signal.signal(signum, handler)
+    self._previous = {}
+
+  def _handle(self, signum, unused_frame):
+    self.received = signum
+    self._restore()
+    log_lib.warning('%s: stopping after this step and saving a checkpoint '
+                    '(again to stop at once)', signal.Signals(signum).name)
+
+  def after_run(self, run_context, run_values):
+    if self.received is not None:
+      run_context.request_stop()

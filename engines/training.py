@@ -13,6 +13,7 @@ import functools
 import inspect
 import math
 import os
+import signal
 import time
 
 import tensorflow.compat.v1 as tf
@@ -617,10 +618,13 @@ def _loop(config, deployment, train_tensor, total_loss, summary_op, opt,
   # first step's share then includes, as the progress line's does.
   hooks.insert(0, hooks_lib.StartupHook(started, time.time(),
                                         log.command_start, log=log.info))
+  stop_on_signal = hooks_lib.StopOnSignalHook()
+  hooks.append(stop_on_signal)
   # The sync-replicas token queue runner can block on a queue nobody reads
   # once training stops; do not wait TF's default 2 minutes for it.
-  with tf.train.MonitoredSession(session_creator=creator, hooks=hooks,
-                                 stop_grace_period_secs=5) as session:
+  with stop_on_signal.installed(), tf.train.MonitoredSession(
+      session_creator=creator, hooks=hooks,
+      stop_grace_period_secs=5) as session:
     # The raw session, without the hooks: reading the step is not a step.
     def read_step():
       return int(session.run_step_fn(
@@ -630,12 +634,19 @@ def _loop(config, deployment, train_tensor, total_loss, summary_op, opt,
       log.info('Already at step %d of --max_number_of_steps=%d: nothing to '
                'train', step, config.max_number_of_steps)
     else:
-      while not session.should_stop():
+      while not session.should_stop() and stop_on_signal.received is None:
         session.run(train_tensor)
       step = read_step()
   if config.num_ps_tasks:
     cluster_lib.report_done(config.master, config.num_ps_tasks, config.task,
                             session_config, log.info)
+  if stop_on_signal.received is not None:
+    saved = is_chief and checkpoints.latest_in_dir(config.train_dir)
+    raise errors.Interrupted(
+        'Stopped by %s at step %d%s' % (
+            signal.Signals(stop_on_signal.received).name, step,
+            '; saved %s: run the same command to resume' % saved
+            if saved else ''), stop_on_signal.received)
   if is_chief:
     log.info('Training finished; checkpoints and TensorBoard logs in %s',
              config.train_dir)

@@ -1,6 +1,7 @@
 """The training loop's progress lines and NaN guard (engines/hooks.py)."""
 
 import re
+import signal
 import time
 
 import pytest
@@ -99,3 +100,28 @@ def test_start_up_is_broken_down_once_at_the_first_step():
   session_secs, step_secs, total = map(float, match.groups())
   # The parts add up to the whole: 5 s before the run, 2 s of graph.
   assert abs(5.0 + 2.0 + session_secs + step_secs - total) <= 0.2
+
+
+class _RunContext(object):
+  stop_requested = False
+
+  def request_stop(self):
+    self.stop_requested = True
+
+
+@pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_asks_for_a_stop_and_a_second_acts_at_once(signum):
+  stop = hooks.StopOnSignalHook()
+  before = signal.getsignal(signum)
+  with stop.installed():
+    context = _RunContext()
+    stop.after_run(context, None)
+    assert not context.stop_requested and stop.received is None
+    assert signal.getsignal(signum) == stop._handle  # pylint: disable=protected-access
+    signal.raise_signal(signum)
+    assert stop.received == signum
+    # The next signal meets the handler from before: it acts at once.
+    assert signal.getsignal(signum) is before
+    stop.after_run(context, None)
+    assert context.stop_requested
+  assert signal.getsignal(signum) is before

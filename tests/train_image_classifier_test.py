@@ -76,6 +76,45 @@ def test_killed_run_resumes_with_step_and_optimizer_state(shapes_dir,
   assert _step(tf.train.latest_checkpoint(train_dir)) == step + 3
 
 
+def test_ctrl_c_saves_the_step_reached_and_the_run_resumes_from_it(
+    shapes_dir, tmp_path):
+  train_dir = str(tmp_path / 'train')
+  args = ['--dataset_name=shapes', '--dataset_dir=' + shapes_dir,
+          '--train_dir=' + train_dir, '--log_every_n_steps=1'] + _LENET
+  log_path = tmp_path / 'train.log'
+  with open(str(log_path), 'w') as log_file:
+    process = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, 'train_image_classifier.py')] +
+        args + ['--max_number_of_steps=100000'],
+        stdout=subprocess.DEVNULL, stderr=log_file, cwd=ROOT)
+    try:
+      deadline = time.time() + 240
+      while 'step 5 (' not in log_path.read_text():
+        assert time.time() < deadline and process.poll() is None, (
+            log_path.read_text()[-3000:])
+        time.sleep(0.2)
+      process.send_signal(signal.SIGINT)
+      code = process.wait(timeout=120)
+    finally:
+      if process.poll() is None:
+        process.kill()
+  text = log_path.read_text()
+  assert code == 128 + signal.SIGINT, text[-3000:]
+  assert 'Traceback' not in text
+  stopped = re.search(r'Stopped by SIGINT at step (\d+); saved (\S+): run '
+                      r'the same command to resume', text)
+  assert stopped, text[-3000:]
+  step = int(stopped.group(1))
+  assert step >= 5
+  assert stopped.group(2) == os.path.join(train_dir, 'model.ckpt-%d' % step)
+  assert tf.train.latest_checkpoint(train_dir) == stopped.group(2)
+  assert _checkpoint_values(stopped.group(2))['global_step'] == step
+  more = run_cli('train_image_classifier.py', *args,
+                 '--max_number_of_steps=%d' % (step + 1))
+  assert more.returncode == 0
+  assert 'Resuming from %s' % stopped.group(2) in more.stderr
+
+
 def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
     shapes_dir, tmp_path):
   train_dir = str(tmp_path / 'train')
