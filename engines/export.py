@@ -64,7 +64,8 @@ def run(config):
     frozen_file, graph_file = graph_file, None
   # The TF1 export APIs each print a deprecation notice; they are the
   # supported way to write these formats from a graph.
-  with deprecation.silence():
+  with deprecation.silence(), nets_factory.naming_the_image_size_flag(
+      '--image_size'):
     if graph_file:
       with tf.Graph().as_default() as graph:
         exporter.build_graph(reference_variables=True)

@@ -364,7 +364,9 @@ def _checkpoint_probabilities(config, encoded, labels):
   checkpoint = checkpoints.resolve(config.checkpoint_path)
   images = preprocess_encoded(encoded, config.model_name, config.image_size,
                               config.preprocessing_name, config.use_grayscale)
-  _, probabilities = build_classifier(images, config.model_name, num_classes)
+  with nets_factory.naming_the_image_size_flag('--image_size'):
+    _, probabilities = build_classifier(images, config.model_name,
+                                        num_classes)
   saver = checkpoints.restorer(checkpoint, checkpoints.variables_to_restore(
       config.moving_average_decay))
   return probabilities, lambda session: saver.restore(session, checkpoint)

@@ -461,7 +461,8 @@ def _train(config, started):
                                     weights=1.0)
     return end_points, images
 
-  clones = model_deploy.create_clones(deployment, clone_fn)
+  with nets_factory.naming_the_image_size_flag('--train_image_size'):
+    clones = model_deploy.create_clones(deployment, clone_fn)
   first_clone_scope = deployment.clone_scope(0)
   end_points, images = clones[0].outputs
   update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS, first_clone_scope)

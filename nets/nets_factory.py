@@ -16,8 +16,10 @@ A model added through the maps uses the inception preprocessing unless
 """
 
 import collections.abc
+import contextlib
 import dataclasses
 import functools
+import re
 from typing import Any, Optional
 
 import tf_slim as slim
@@ -302,6 +304,40 @@ def batch_norm_decay_arg(name):
   return model_spec(name).batch_norm_decay_arg
 
 
+class ImageTooSmall(UserError):
+  """Images smaller than a network's strided layers and pools can take: one
+  shrinks them to nothing, and TensorFlow's error names only that layer."""
+
+  def __init__(self, name, size, layer, default_size):
+    self.name, self.size = name, size
+    self.layer, self.default_size = layer, default_size
+    super().__init__(self.naming('an image size of '))
+
+  def naming(self, flag):
+    """The message with `flag` (e.g. '--train_image_size=') before the
+    size."""
+    return ('%s%s is too small for %s: its layers shrink the image to '
+            'nothing (at %s); its default image size is %d px' % (
+                flag, self.size, self.name, self.layer, self.default_size))
+
+
+@contextlib.contextmanager
+def naming_the_image_size_flag(flag):
+  """Re-raises an ImageTooSmall from inside as a UserError naming `flag`
+  (e.g. '--train_image_size')."""
+  try:
+    yield
+  except ImageTooSmall as e:
+    raise UserError(e.naming(flag + '=')) from None
+
+
+def _layer_in(message):
+  """The node a TensorFlow shape error names, without its op's scope
+  prefix (`{{node A/B/Conv2D}}` -> 'A/B')."""
+  match = re.search(r'\{\{node ([^}]+)\}\}', message)
+  return match.group(1).rsplit('/', 1)[0] if match else 'a pooling layer'
+
+
 def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
                    batch_norm_decay=None):
   """Returns a network function for `name` with its arg_scope applied.
@@ -324,7 +360,9 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
 
   Raises:
     UserError (a ValueError): if `name` is not a known network, or
-      batch_norm_decay is given for a network that takes none.
+      batch_norm_decay is given for a network that takes none. The network
+      function raises ImageTooSmall (a UserError) for images its layers
+      shrink to nothing.
   """
   spec = model_spec(name)
   scope_args = {'weight_decay': weight_decay}
@@ -337,9 +375,16 @@ def get_network_fn(name, num_classes, weight_decay=0.0, is_training=False,
 
   @functools.wraps(func)
   def network_fn(images, **kwargs):
-    with slim.arg_scope(arg_scope_fn(**scope_args)):
-      return func(images, num_classes=num_classes, is_training=is_training,
-                  **kwargs)
+    try:
+      with slim.arg_scope(arg_scope_fn(**scope_args)):
+        return func(images, num_classes=num_classes, is_training=is_training,
+                    **kwargs)
+    except ValueError as e:
+      if 'Negative dimension size' not in str(e):
+        raise
+      height = images.shape[-3] if images.shape.rank else None
+      raise ImageTooSmall(name, height, _layer_in(str(e)),
+                          spec.image_size()) from None
 
   network_fn.default_image_size = spec.image_size()
   return network_fn

@@ -252,3 +252,23 @@ def test_networks_left_to_their_own_tests_have_them():
   assert sorted(_MANIFEST_TESTED_ELSEWHERE) == [
       'inception_v1', 'inception_v2', 'inception_v3', 'nasnet_mobile']
   assert set(_MANIFEST_TESTED_ELSEWHERE) < set(nets_factory.network_names())
+
+
+def test_an_image_too_small_for_the_network_names_size_layer_and_default():
+  network_fn = nets_factory.get_network_fn('lenet', 6)
+  # 2 px: conv1 keeps 2x2, pool1 makes it 1x1, pool2 has nothing to pool.
+  with tf.Graph().as_default():
+    with pytest.raises(nets_factory.ImageTooSmall) as error:
+      network_fn(tf.zeros([1, 2, 2, 1]))
+  assert str(error.value) == (
+      'an image size of 2 is too small for lenet: its layers shrink the '
+      'image to nothing (at LeNet/pool2); its default image size is 28 px')
+  with tf.Graph().as_default():
+    with pytest.raises(ValueError) as error:
+      with nets_factory.naming_the_image_size_flag('--eval_image_size'):
+        network_fn(tf.zeros([1, 2, 2, 1]))
+  assert str(error.value).startswith(
+      '--eval_image_size=2 is too small for lenet: ')
+  with tf.Graph().as_default():
+    logits, _ = network_fn(tf.zeros([1, 8, 8, 1]))  # 8 px is enough.
+  assert logits.shape.as_list() == [1, 6]

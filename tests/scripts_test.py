@@ -155,6 +155,18 @@ def test_classify_prints_top_classes(trained, shapes_dir):
     ('classify_image.py', ['--model_name=cifarnet', '--image_size=-5',
                            '--checkpoint_path=TRAIN', 'x.png'],
      '--image_size must be positive, got -5'),
+    ('train_image_classifier.py', ['--dataset_name=shapes',
+                                   '--model_name=lenet',
+                                   '--train_image_size=2',
+                                   '--train_dir=TRAIN/too_small'],
+     r'^error: --train_image_size=2 is too small for lenet: its layers '
+     r'shrink the image to nothing \(at LeNet/pool2\); its default image '
+     r'size is 28 px$'),
+    ('eval_image_classifier.py', ['--dataset_name=shapes',
+                                  '--dataset_split_name=validation',
+                                  '--model_name=lenet', '--eval_image_size=3',
+                                  '--checkpoint_path=TRAIN'],
+     r'^error: --eval_image_size=3 is too small for lenet: '),
 ])
 def test_bad_input_is_one_clear_line(shapes_dir, trained, script, args,
                                      message):
