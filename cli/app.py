@@ -8,11 +8,13 @@ and turns the errors a user can cause (bad flags, files or data) into one
 clear line on stderr and exit status 2 instead of a long trace.
 """
 
+import contextlib
 import importlib
 import os
 import signal
 import sys
 import textwrap
+import threading
 import time
 
 from absl import flags
@@ -118,12 +120,16 @@ def run(config_class, main, doc, argv=None, positional=None):
       log.info('%s: starting (loading TensorFlow)', os.path.basename(argv[0]))
       main = _load(main)
       log.quiet_tensorflow_deprecations()
-    main(config)
+    with _sigterm_unwinds():
+      main(config)
   except errors.UserError as e:
     return _fail(e)
   except errors.Interrupted as e:
     log.warning('%s', e)
     return 128 + e.signum
+  except errors.Terminated:
+    log.warning('Terminated (SIGTERM)')
+    return 128 + signal.SIGTERM
   except KeyboardInterrupt:
     log.warning('Interrupted (Ctrl-C)')
     return 128 + signal.SIGINT
@@ -133,6 +139,26 @@ def run(config_class, main, doc, argv=None, positional=None):
       raise
     return _fail(message)
   return 0
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds():
+  """Makes SIGTERM raise errors.Terminated inside the block, where Python
+  would end the process on the spot and leave staged files behind; unless
+  the process was started to ignore it, or a handler is already set."""
+  install = (threading.current_thread() is threading.main_thread() and
+             signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)
+  if install:
+    signal.signal(signal.SIGTERM, _raise_terminated)
+  try:
+    yield
+  finally:
+    if install:
+      signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _raise_terminated(unused_signum, unused_frame):
+  raise errors.Terminated()
 
 
 def main_entry(config_class, main, doc, positional=None):

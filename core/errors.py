@@ -35,6 +35,11 @@ class Interrupted(Exception):
     self.signum = signum
 
 
+class Terminated(KeyboardInterrupt):
+  """SIGTERM, raised where the program stands (cli/app.py), so that it
+  unwinds as after Ctrl-C and staged and temporary files are removed."""
+
+
 def first_line(message):
   """The first non-empty line of a (TensorFlow) error message."""
   for line in str(message).splitlines():

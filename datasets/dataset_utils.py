@@ -12,6 +12,7 @@ import glob
 import io
 import json
 import os
+import socket
 import time
 
 from PIL import Image
@@ -363,6 +364,40 @@ def shard_filename(pattern, split_name, shard_id, num_shards):
   return name.replace('*', '%05d-of-%05d' % (shard_id, num_shards))
 
 
+def _staging_name(pid):
+  """The staging folder's name for process `pid` of this host."""
+  return '.staging-%s-%s' % (socket.gethostname(), pid)
+
+
+def _is_running(pid):
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:  # Another user's live process.
+    return True
+  return True
+
+
+def _remove_stale_staging(dataset_dir):
+  """Deletes the staging folders of conversions whose process is gone (a
+  kill -9, a crash, a lost machine): they hold partial shards that nothing
+  else would remove. A live conversion's folder is left alone."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  # Only this host's: on a shared file system another host's live
+  # conversion has a PID this one cannot see.
+  prefix = _staging_name('')
+  for path in glob.glob(os.path.join(dataset_dir, glob.escape(prefix) + '*')):
+    pid = os.path.basename(path)[len(prefix):]
+    if not pid.isdigit() or _is_running(int(pid)):
+      continue
+    size = sum(os.path.getsize(os.path.join(path, name))
+               for name in os.listdir(path))
+    shutil.rmtree(path, ignore_errors=True)
+    log_lib.info('Removed %s (%.1f MB) of an interrupted conversion', path,
+                 size / 1e6)
+
+
 class StagedOutput(object):
   """Collects a conversion's files in a hidden folder, then moves them in.
 
@@ -372,14 +407,15 @@ class StagedOutput(object):
   nothing) and never a partial set of files that looks complete.
 
   Use as a context manager; leaving the block by an exception deletes the
-  staging folder.
+  staging folder. The folders of conversions killed outright are deleted by
+  the next conversion into the same dataset_dir.
   """
 
   def __init__(self, dataset_dir):
     self.dataset_dir = dataset_dir
     os.makedirs(dataset_dir, exist_ok=True)
-    self.staging_dir = os.path.join(dataset_dir,
-                                    '.staging-%d' % os.getpid())
+    _remove_stale_staging(dataset_dir)
+    self.staging_dir = os.path.join(dataset_dir, _staging_name(os.getpid()))
     os.makedirs(self.staging_dir, exist_ok=True)
 
   def __enter__(self):

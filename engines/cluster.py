@@ -122,8 +122,14 @@ def serve_until_done(server, cluster, log, grace_secs=60.0):
     dequeue = _done_queue(cluster.task).dequeue()
     with tf.Session(server.target, config=session_config) as session:
       finished = set()
+      # In slices of a second: a signal's Python handler (SIGTERM unwinds,
+      # cli/app.py) runs only between them, not inside a blocked run.
+      slice_options = tf.RunOptions(timeout_in_ms=1000)
       while 0 not in finished:
-        finished.add(int(session.run(dequeue)))
+        try:
+          finished.add(int(session.run(dequeue, options=slice_options)))
+        except tf.errors.DeadlineExceededError:
+          pass
       deadline = time.time() + grace_secs
       while len(finished) < num_workers:
         wait_ms = int(1000 * (deadline - time.time()))

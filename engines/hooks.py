@@ -216,20 +216,31 @@ class StopOnSignalHook(tf.train.SessionRunHook):
   The handlers act only inside `installed()`, and only in the main thread
   (Python delivers signals there). The first signal puts the previous
   handlers back, so a second one acts at once (Ctrl-C raises
-  KeyboardInterrupt; SIGTERM ends the process).
+  KeyboardInterrupt; SIGTERM ends the command).
+
+  A Python handler runs only between steps, so where a step can wait
+  without end (on the other tasks of a cluster), pass SIGTERM in
+  `immediate_signals`: inside `installed()` it then ends the process on the
+  spot, as by default.
   """
 
-  SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-  def __init__(self):
+  def __init__(self, stop_signals=(signal.SIGINT, signal.SIGTERM),
+               immediate_signals=()):
     self.received = None  # The signal number, once one came.
+    self._stop_signals = stop_signals
+    self._immediate_signals = immediate_signals
     self._previous = {}
 
   @contextlib.contextmanager
   def installed(self):
     if threading.current_thread() is threading.main_thread():
-      for signum in self.SIGNALS:
-        self._previous[signum] = signal.signal(signum, self._handle)
+      for signum in self._stop_signals + self._immediate_signals:
+        # A signal the process was started to ignore (a background job's
+        # SIGINT) stays ignored.
+        if signal.getsignal(signum) != signal.SIG_IGN:
+          self._previous[signum] = signal.signal(
+              signum, signal.SIG_DFL if signum in self._immediate_signals
+              else self._handle)
     try:
       yield self
     finally:

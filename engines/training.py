@@ -619,7 +619,11 @@ def _loop(config, deployment, train_tensor, total_loss, summary_op, opt,
   # first step's share then includes, as the progress line's does.
   hooks.insert(0, hooks_lib.StartupHook(started, time.time(),
                                         log.command_start, log=log.info))
-  stop_on_signal = hooks_lib.StopOnSignalHook()
+  # In a cluster a step can wait on the other tasks without end; a Python
+  # handler would then never run, so SIGTERM ends the task at once there.
+  stop_on_signal = (
+      hooks_lib.StopOnSignalHook((signal.SIGINT,), (signal.SIGTERM,))
+      if config.num_ps_tasks else hooks_lib.StopOnSignalHook())
   hooks.append(stop_on_signal)
   # The sync-replicas token queue runner can block on a queue nobody reads
   # once training stops; do not wait TF's default 2 minutes for it.

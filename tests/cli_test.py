@@ -142,3 +142,36 @@ def test_usage_wraps_each_flag_help():
   assert '  --top_k (default: 5)\n      How many classes to print per image.' \
       in text
   assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def test_sigterm_unwinds_a_conversion_leaving_nothing(tmp_path, monkeypatch):
+  import signal  # pylint: disable=g-import-not-at-top
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  from slimvision.datasets import dataset_utils  # pylint: disable=g-import-not-at-top
+  if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+    pytest.skip('this test process handles SIGTERM itself')
+  for name in ('a', 'b'):
+    os.makedirs(str(tmp_path / 'src' / name))
+    for i in range(4):
+      Image.new('RGB', (8, 8), (60 * i, 0, 0)).save(
+          str(tmp_path / 'src' / name / ('%d.png' % i)))
+  original = dataset_utils.StagedOutput.write_records
+  calls = []
+
+  def terminated_during_the_second(self, *args, **kwargs):
+    calls.append(1)
+    if len(calls) == 2:
+      os.kill(os.getpid(), signal.SIGTERM)
+    return original(self, *args, **kwargs)
+
+  monkeypatch.setattr(dataset_utils.StagedOutput, 'write_records',
+                      terminated_during_the_second)
+  out = tmp_path / 'out'
+  result = run_cli('download_and_convert_data.py', '--dataset_name=mine',
+                   '--source_dir=' + str(tmp_path / 'src'),
+                   '--dataset_dir=' + str(out))
+  assert result.returncode == 128 + signal.SIGTERM
+  assert 'Terminated (SIGTERM)' in result.stderr
+  assert len(calls) == 2
+  assert os.listdir(str(out)) == []  # The staging folder went with it.
+  assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL

@@ -125,3 +125,24 @@ def test_a_signal_asks_for_a_stop_and_a_second_acts_at_once(signum):
     stop.after_run(context, None)
     assert context.stop_requested
   assert signal.getsignal(signum) is before
+
+
+def test_an_ignored_signal_stays_ignored():
+  before = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+  try:
+    stop = hooks.StopOnSignalHook()
+    with stop.installed():
+      assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+      signal.raise_signal(signal.SIGTERM)
+    assert stop.received is None
+  finally:
+    signal.signal(signal.SIGTERM, before)
+
+
+def test_an_immediate_signal_gets_the_default_action_inside():
+  before = signal.getsignal(signal.SIGTERM)
+  stop = hooks.StopOnSignalHook((signal.SIGINT,), (signal.SIGTERM,))
+  with stop.installed():
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    assert signal.getsignal(signal.SIGINT) == stop._handle  # pylint: disable=protected-access
+  assert signal.getsignal(signal.SIGTERM) is before

@@ -187,3 +187,25 @@ def test_missing_or_empty_dataset_dir_is_a_clear_error(tmp_path):
     dataset_factory.get_dataset('satellite', 'train', str(tmp_path))
   with pytest.raises(dataset_utils.DatasetError, match='required'):
     dataset_factory.get_dataset('satellite', 'train', '')
+
+
+def test_a_killed_conversions_staging_folder_is_removed_by_the_next(
+    tmp_path):
+  import socket  # pylint: disable=g-import-not-at-top
+  import subprocess  # pylint: disable=g-import-not-at-top
+  out = tmp_path / 'out'
+  out.mkdir()
+  # A process that has ended: its PID is free (until reused, when its
+  # folder is kept, as for any live process).
+  ended = subprocess.Popen(['true'])
+  ended.wait()
+  host = socket.gethostname()
+  stale = out / ('.staging-%s-%d' % (host, ended.pid))
+  live = out / ('.staging-%s-%d' % (host, os.getppid()))
+  other_host = out / '.staging-elsewhere-1'
+  for folder in (stale, live, other_host):
+    folder.mkdir()
+    (folder / 'part_00000-of-00002.tfrecord').write_bytes(b'x' * 1000)
+  dataset_utils.StagedOutput(str(out)).__exit__(None, None, None)
+  assert not stale.exists()
+  assert live.exists() and other_host.exists()
