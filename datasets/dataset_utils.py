@@ -12,6 +12,7 @@ import glob
 import io
 import json
 import os
+import re
 import socket
 import time
 
@@ -172,10 +173,42 @@ def read_spec(dataset_dir):
     return None
   with open(path) as f:
     try:
-      return json.load(f)
+      spec = json.load(f)
     except ValueError as e:
       raise DatasetError('%s is not valid JSON (%s); re-run the conversion '
                          'with --overwrite' % (path, e))
+  problem = _spec_problem(spec)
+  if problem:
+    raise DatasetError('%s: %s; re-run the conversion with --overwrite' %
+                       (path, problem))
+  return spec
+
+
+def _is_count(value, least):
+  return isinstance(value, int) and not isinstance(value, bool) and (
+      value >= least)
+
+
+def _spec_problem(spec):
+  """What is wrong with a parsed dataset spec, or None."""
+  if not isinstance(spec, dict):
+    return 'expected a JSON object, got %s' % type(spec).__name__
+  splits = spec.get('splits')
+  if not isinstance(splits, dict) or not splits:
+    return '"splits" must map each split to its example count, got %r' % (
+        splits,)
+  for split, count in sorted(splits.items()):
+    if not _is_count(count, 0):
+      return ('"splits" must give each split a count of examples, got %r '
+              'for %r' % (count, split))
+  if not _is_count(spec.get('num_classes'), 1):
+    return '"num_classes" must be a positive integer, got %r' % (
+        spec.get('num_classes'),)
+  pattern = spec.get('file_pattern')
+  if not isinstance(pattern, str) or pattern.count('%s') != 1:
+    return ('"file_pattern" must be a file name pattern with one %%s for '
+            'the split, got %r' % (pattern,))
+  return None
 
 
 def check_dataset_dir(dataset_dir):
@@ -264,6 +297,37 @@ def object_box_features():
   return keys, handlers
 
 
+# `<prefix>_00001-of-00005.tfrecord`, or TF-Slim's `train-00001-of-01024`.
+_SHARD = re.compile(r'^(.*[-_])(\d+)-of-(\d+)(\.[^.]*)?$')
+
+
+def _check_shards(files, split_name, dataset_label):
+  """Raises DatasetError when the split's sharded record files
+  (`..._NNNNN-of-MMMMM...`) are not all there, as one count: a shard lost
+  or left over from another conversion would silently change the data."""
+  shards = [_SHARD.match(os.path.basename(f)) for f in files]
+  if not all(shards):
+    return  # Files named otherwise (a user's pattern): nothing to count.
+  counts = sorted({int(m.group(3)) for m in shards})
+  if len(counts) > 1:
+    raise DatasetError(
+        'split %r of %s mixes record files of %s shards (%s); remove those '
+        'of the other conversion, or re-run the conversion with --overwrite'
+        % (split_name, dataset_label, ' and '.join(map(str, counts)),
+           ', '.join(sorted(os.path.basename(f) for f in files)[:4])))
+  width = len(shards[0].group(2))
+  present = {int(m.group(2)) for m in shards}
+  missing = ['%s%0*d-of-%s%s' % (shards[0].group(1), width, index,
+                                  shards[0].group(3), shards[0].group(4) or '')
+             for index in range(counts[0]) if index not in present]
+  if missing:
+    raise DatasetError(
+        'split %r of %s lacks %d of its %d record files: %s; restore them '
+        'or re-run the conversion with --overwrite' % (
+            split_name, dataset_label, len(missing), counts[0],
+            ', '.join(missing[:3]) + (', ...' if len(missing) > 3 else '')))
+
+
 def make_split(split_name, dataset_dir, file_pattern, splits_to_sizes,
                num_classes, dataset_label, reader=None, decoder=None,
                items_to_descriptions=None):
@@ -290,10 +354,12 @@ def make_split(split_name, dataset_dir, file_pattern, splits_to_sizes,
                         ', '.join(sorted(splits_to_sizes))))
   check_dataset_dir(dataset_dir)
   pattern = os.path.join(dataset_dir, file_pattern % split_name)
-  if not glob.glob(pattern):
+  files = glob.glob(pattern)
+  if not files:
     raise DatasetError('No %s files for split %r match %s; convert it with '
                        'download_and_convert_data.py --dataset_name=%s' %
                        (dataset_label, split_name, pattern, dataset_label))
+  _check_shards(files, split_name, dataset_label)
   labels_to_names = (read_label_file(dataset_dir)
                      if has_labels(dataset_dir) else None)
   return slim.dataset.Dataset(

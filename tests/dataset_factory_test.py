@@ -199,3 +199,50 @@ def test_built_in_modules_have_the_common_functions(name):
   for option in parameters[5:]:  # Converter-specific, all optional.
     assert option.default is not inspect.Parameter.empty, option
     assert option.kind in (option.POSITIONAL_OR_KEYWORD, option.KEYWORD_ONLY)
+
+
+def test_a_lost_or_foreign_record_file_is_named(shapes_dir, tmp_path):
+  import dataset_records  # pylint: disable=g-import-not-at-top
+  copy = dataset_records.copy_dataset(shapes_dir, str(tmp_path / 'shapes'))
+  os.remove(os.path.join(copy, 'shapes_validation_00001-of-00002.tfrecord'))
+  with pytest.raises(dataset_utils.DatasetError) as error:
+    dataset_factory.get_dataset('shapes', 'validation', copy)
+  assert str(error.value) == (
+      "split 'validation' of shapes lacks 1 of its 2 record files: "
+      'shapes_validation_00001-of-00002.tfrecord; restore them or re-run the '
+      'conversion with --overwrite')
+  assert dataset_factory.get_dataset('shapes', 'train', copy).num_samples
+  # A shard of an earlier conversion into 3 files, left beside these 2.
+  shutil.copy(os.path.join(copy, 'shapes_train_00000-of-00002.tfrecord'),
+              os.path.join(copy, 'shapes_train_00002-of-00003.tfrecord'))
+  with pytest.raises(dataset_utils.DatasetError,
+                     match="split 'train' of shapes mixes record files of 2 "
+                     'and 3 shards'):
+    dataset_factory.get_dataset('shapes', 'train', copy)
+
+
+@pytest.mark.parametrize('field, value, message', [
+    ('num_classes', 'six', '"num_classes" must be a positive integer, got '
+     "'six'"),
+    ('num_classes', 0, '"num_classes" must be a positive integer, got 0'),
+    ('splits', {'train': -1}, '"splits" must give each split a count of '
+     "examples, got -1 for 'train'"),
+    ('splits', [], '"splits" must map each split to its example count'),
+    ('file_pattern', 'x.tfrecord', '"file_pattern" must be a file name '
+     'pattern with one %s'),
+])
+def test_a_spec_with_a_wrong_field_is_one_line(shapes_dir, tmp_path, field,
+                                               value, message):
+  import json  # pylint: disable=g-import-not-at-top
+  import dataset_records  # pylint: disable=g-import-not-at-top
+  copy = dataset_records.copy_dataset(shapes_dir, str(tmp_path / 'shapes'))
+  path = os.path.join(copy, dataset_utils.SPEC_FILENAME)
+  with open(path) as f:
+    spec = json.load(f)
+  spec[field] = value
+  with open(path, 'w') as f:
+    json.dump(spec, f)
+  with pytest.raises(dataset_utils.DatasetError) as error:
+    dataset_factory.get_dataset('shapes', 'train', copy)
+  assert str(error.value).startswith('%s: %s' % (path, message))
+  assert str(error.value).endswith('; re-run the conversion with --overwrite')
