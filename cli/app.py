@@ -134,7 +134,8 @@ def run(config_class, main, doc, argv=None, positional=None):
     log.warning('Interrupted (Ctrl-C)')
     return 128 + signal.SIGINT
   except Exception as e:  # pylint: disable=broad-except
-    message = errors.describe_tf_error(e) or errors.describe_out_of_space(e)
+    message = (errors.describe_tf_error(e) or errors.describe_out_of_space(e)
+               or errors.describe_file_error(e))
     if message is None:
       raise
     return _fail(message)

@@ -86,6 +86,14 @@ def describe_out_of_space(error):
   return 'out of disk space: %s' % tf_error_text(error.message)
 
 
+def describe_file_error(error):
+  """'<reason>: <file>' for an OSError about a file (permission denied, a
+  folder where a file should be, ...), or None for any other exception."""
+  if isinstance(error, OSError) and error.filename:
+    return '%s: %s' % (error.strerror or error, error.filename)
+  return None
+
+
 def describe_tf_error(error):
   """A one-line description of a TensorFlow error that bad input causes
   (corrupt records, undecodable images, missing files), or None for any
@@ -100,7 +108,8 @@ def describe_tf_error(error):
     return message
   prefixes = ((tf.errors.DataLossError, 'corrupt or truncated record file: '),
               (tf.errors.InvalidArgumentError, 'invalid data: '),
-              (tf.errors.NotFoundError, 'not found: '))
+              (tf.errors.NotFoundError, 'not found: '),
+              (tf.errors.PermissionDeniedError, 'permission denied: '))
   for error_class, prefix in prefixes:
     if isinstance(error, error_class):
       return prefix + tf_error_text(error.message)

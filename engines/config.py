@@ -34,6 +34,43 @@ def _not_negative(flag, value):
     raise UserError('--%s must be 0 or more, got %s' % (flag, value))
 
 
+def _local(path):
+  """Whether `path` is on this machine's file system (not gs://, s3://)."""
+  return bool(path) and '://' not in path
+
+
+def _under_a_folder(flag, path):
+  """Raises UserError when an ancestor of `path` is a file, so nothing can
+  be written there."""
+  parent = os.path.dirname(os.path.abspath(path))
+  while not os.path.exists(parent):
+    parent = os.path.dirname(parent)
+  if not os.path.isdir(parent):
+    raise UserError('--%s %s cannot be written: %s is a file, not a folder'
+                    % (flag, path, parent))
+
+
+def _output_file(flag, path):
+  """Checks a file the command will write: not a folder, not under a
+  file."""
+  if not _local(path):
+    return
+  if os.path.isdir(path):
+    raise UserError('--%s %s is a folder; give the name of the file to '
+                    'write' % (flag, path))
+  _under_a_folder(flag, path)
+
+
+def _output_folder(flag, path):
+  """Checks a folder the command will write into: not a file, not under a
+  file."""
+  if not _local(path):
+    return
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise UserError('--%s %s is a file, not a folder' % (flag, path))
+  _under_a_folder(flag, path)
+
+
 def _in_interval(flag, value, interval):
   """Raises UserError unless `value` (None passes) lies in `interval`,
   written as in the message: '[0, 1)', '(0, inf)', '(-inf, 0]'."""
@@ -194,6 +231,7 @@ class TrainConfig(_Model, _Data):
                        '(export_inference_graph.py --tflite_file '
                        '--tflite_quantize) instead.')
     self._validate_data()
+    _output_folder('train_dir', self.train_dir)
     _not_negative('image_cache_mb', self.image_cache_mb)
     _positive('train_image_size', self.train_image_size)
     _positive('num_readers', self.num_readers, allow_none=False)
@@ -252,6 +290,7 @@ class EvalConfig(_Model, _Data):
                        'quantized TFLite model with export_inference_graph.py'
                        ' --tflite_file --tflite_quantize instead.')
     self._validate_data()
+    _output_folder('eval_dir', self.eval_dir)
     _positive('max_num_batches', self.max_num_batches)
     _positive('eval_image_size', self.eval_image_size)
     _check_precision(self.precision)
@@ -300,6 +339,9 @@ class ExportConfig(_Model):
       raise UserError('nothing to export: give --output_file (and with '
                       '--checkpoint_path: --frozen_graph_file, '
                       '--saved_model_dir, --tflite_file)')
+    for flag in ('output_file', 'frozen_graph_file', 'tflite_file'):
+      _output_file(flag, getattr(self, flag))
+    _output_folder('saved_model_dir', self.saved_model_dir)
     needs_weights = [f for f in ('frozen_graph_file', 'saved_model_dir',
                                  'tflite_file') if getattr(self, f)]
     if needs_weights and not self.checkpoint_path:
@@ -361,6 +403,7 @@ class ConvertConfig:
       raise UserError('--validation_fraction must be in [0, 1), got %g' %
                       self.validation_fraction)
     _positive('num_shards', self.num_shards)
+    _output_folder('dataset_dir', self.dataset_dir)
 
 
 def flag_fields(config_class):

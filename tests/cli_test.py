@@ -175,3 +175,36 @@ def test_sigterm_unwinds_a_conversion_leaving_nothing(tmp_path, monkeypatch):
   assert len(calls) == 2
   assert os.listdir(str(out)) == []  # The staging folder went with it.
   assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_output_paths_that_cannot_be_written_are_one_line_before_tf(
+    tmp_path):
+  a_file = tmp_path / 'a_file'
+  a_file.write_text('x')
+  a_folder = str(tmp_path)
+  cases = [
+      ('train_image_classifier.py', ['--train_dir=%s/sub' % a_file],
+       '--train_dir %s/sub cannot be written: %s is a file, not a folder'
+       % (a_file, a_file)),
+      ('eval_image_classifier.py', ['--eval_dir=%s' % a_file],
+       '--eval_dir %s is a file, not a folder' % a_file),
+      ('export_inference_graph.py', ['--checkpoint_path=x',
+                                     '--saved_model_dir=%s' % a_file],
+       '--saved_model_dir %s is a file, not a folder' % a_file),
+      ('export_inference_graph.py', ['--checkpoint_path=x',
+                                     '--tflite_file=%s' % a_folder],
+       '--tflite_file %s is a folder; give the name of the file to write'
+       % a_folder),
+      ('export_inference_graph.py', ['--output_file=%s/g.pb' % a_file],
+       '--output_file %s/g.pb cannot be written: %s is a file, not a '
+       'folder' % (a_file, a_file)),
+      ('download_and_convert_data.py', ['--dataset_name=shapes',
+                                        '--dataset_dir=%s' % a_file],
+       '--dataset_dir %s is a file, not a folder' % a_file),
+  ]
+  for script, args, message in cases:
+    result = run_cli(script, *args)
+    assert result.returncode == 2, (script, args)
+    # One line, and before TensorFlow loads (no 'starting' line).
+    assert result.stderr.strip().splitlines() == ['error: ' + message], (
+        result.stderr)

@@ -71,3 +71,17 @@ def test_a_full_disk_is_one_line_naming_the_file():
                 ValueError('No space left on device')):
     assert not errors.is_out_of_space(other)
     assert errors.describe_out_of_space(other) is None
+
+
+def test_a_refused_file_is_one_line_naming_it():
+  import errno  # pylint: disable=g-import-not-at-top
+  assert errors.describe_file_error(PermissionError(
+      errno.EACCES, 'Permission denied', '/data/out')) == (
+          'Permission denied: /data/out')
+  assert errors.describe_file_error(IsADirectoryError(
+      errno.EISDIR, 'Is a directory', '/data')) == 'Is a directory: /data'
+  assert errors.describe_file_error(OSError('no file named')) is None
+  assert errors.describe_file_error(ValueError('x')) is None
+  assert errors.describe_tf_error(tf.errors.PermissionDeniedError(
+      None, None, '/data/model.ckpt-1.index; Permission denied')) == (
+          'permission denied: /data/model.ckpt-1.index; Permission denied')
