@@ -172,12 +172,12 @@ HELP = {
     # Logging and checkpoints.
     'log_every_n_steps': 'The frequency with which logs are printed.',
     'save_summaries_secs': 'The frequency with which summaries are saved, in '
-                           'seconds.',
+                           'seconds (0: only at the last step).',
     'save_summaries_steps': 'Save summaries every this many steps instead '
                             'of every --save_summaries_secs. Either way '
                             'they are also saved at the last step.',
     'save_interval_secs': 'The frequency with which the model is saved, in '
-                          'seconds.',
+                          'seconds (0: only at the start and the last step).',
     # Clones, replicas and the cluster.
     'num_clones': 'Number of model clones to deploy.',
     'clone_on_cpu': 'Use CPUs to deploy clones.',

@@ -240,6 +240,8 @@ class TrainConfig(_Model, _Data):
     _positive('num_clones', self.num_clones, allow_none=False)
     _positive('max_number_of_steps', self.max_number_of_steps)
     _positive('save_summaries_steps', self.save_summaries_steps)
+    _not_negative('save_summaries_secs', self.save_summaries_secs)
+    _not_negative('save_interval_secs', self.save_interval_secs)
     if (self.learning_rate_decay_type == 'cosine' and
         not self.max_number_of_steps):
       raise UserError('--learning_rate_decay_type=cosine needs '

@@ -187,6 +187,9 @@ def update_ops_in_scopes(update_ops, trainable_scopes, clone_scope=''):
                  for s in scopes)]
 
 
+# A period no run reaches: the checkpoint hook needs one.
+_NEVER_SECS = 10**9
+
 # The ops that hold a variable: resource handles and TF1 reference variables.
 _VARIABLE_OPS = ('VarHandleOp', 'VariableV2', 'Variable')
 
@@ -585,15 +588,19 @@ def _loop(config, deployment, train_tensor, total_loss, summary_op, opt,
       config.max_number_of_steps, log=log.info))
   session_config = _session_config(config)
   if is_chief:
-    if config.save_summaries_steps:
-      every = {'save_steps': config.save_summaries_steps}
-    else:
-      every = {'save_secs': config.save_summaries_secs}
-    hooks.append(tf.train.SummarySaverHook(
-        output_dir=config.train_dir, scaffold=scaffold, **every))
+    # A period of 0 seconds turns the periodic saves off, as it did in
+    # TF-Slim (its Supervisor); the last step's summaries and checkpoint,
+    # and the first checkpoint, are still written.
+    if config.save_summaries_steps or config.save_summaries_secs:
+      every = ({'save_steps': config.save_summaries_steps}
+               if config.save_summaries_steps else
+               {'save_secs': config.save_summaries_secs})
+      hooks.append(tf.train.SummarySaverHook(
+          output_dir=config.train_dir, scaffold=scaffold, **every))
     hooks.append(hooks_lib.LastStepSummaryHook(summary_op, config.train_dir))
     hooks.append(tf.train.CheckpointSaverHook(
-        config.train_dir, save_secs=config.save_interval_secs,
+        config.train_dir,
+        save_secs=config.save_interval_secs or _NEVER_SECS,
         scaffold=scaffold,
         listeners=[train_dir_lib.PartialSaveCleaner(config.train_dir)]))
     if config.num_ps_tasks:

@@ -207,3 +207,22 @@ def test_classify_refuses_a_file_that_is_not_an_image(trained, shapes_dir,
   assert error_line(result).startswith(
       'error: 1 of 1 file(s) could not be read as images, so were not '
       'classified: %s (cannot identify image file' % bogus)
+
+
+def test_a_period_of_0_saves_only_the_first_and_last(shapes_dir, tmp_path):
+  # TF-Slim's meaning (its Supervisor): 0 turns the periodic saves off.
+  # TensorFlow's hooks would save at every step instead.
+  train_dir = str(tmp_path / 'train')
+  result = run_cli(
+      'train_image_classifier.py', '--dataset_name=shapes',
+      '--dataset_dir=' + shapes_dir, '--model_name=lenet',
+      '--preprocessing_name=lenet', '--batch_size=4',
+      '--train_dir=' + train_dir, '--max_number_of_steps=5',
+      '--save_interval_secs=0', '--save_summaries_secs=0')
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert sorted(glob.glob(os.path.join(train_dir, '*.index'))) == [
+      os.path.join(train_dir, 'model.ckpt-%d.index' % s) for s in (0, 5)]
+  assert _tag_steps(train_dir, 'total_loss') == [5]
+  negative = run_cli('train_image_classifier.py', '--save_interval_secs=-1')
+  assert error_line(negative) == (
+      'error: --save_interval_secs must be 0 or more, got -1')
