@@ -132,6 +132,14 @@ class _Data:
   intra_op_threads: int = 0
   inter_op_threads: int = 0
 
+  def _require_dataset_dir(self):
+    """Last of the checks: before TensorFlow loads, and before the split is
+    looked up (evaluation's default split, 'test', is not every
+    dataset's)."""
+    if not self.dataset_dir:
+      raise UserError('--dataset_dir is required: the folder that holds '
+                      'the converted TFRecord files')
+
   def _validate_data(self):
     _positive('batch_size', self.batch_size, allow_none=False)
     _not_negative('labels_offset', self.labels_offset)
@@ -252,6 +260,19 @@ class TrainConfig(_Model, _Data):
     if self.optimizer not in OPTIMIZERS:
       raise UserError('Unknown --optimizer %r; valid: %s' %
                       (self.optimizer, ', '.join(OPTIMIZERS)))
+    if not self._is_parameter_server():  # A ps task reads no data.
+      self._require_dataset_dir()
+
+  def _is_parameter_server(self):
+    """Whether --job_name or $TF_CONFIG makes this a ps task (a TF_CONFIG
+    that does not parse is left to engines/cluster.py to report)."""
+    if self.job_name == 'ps':
+      return True
+    try:
+      task = json.loads(os.environ.get('TF_CONFIG') or '{}').get('task', {})
+      return task.get('type') == 'ps'
+    except (ValueError, AttributeError):
+      return True
     if self.learning_rate_decay_type not in DECAY_TYPES:
       raise UserError('Unknown --learning_rate_decay_type %r; valid: %s' %
                       (self.learning_rate_decay_type, ', '.join(DECAY_TYPES)))
@@ -296,6 +317,7 @@ class EvalConfig(_Model, _Data):
     _positive('max_num_batches', self.max_num_batches)
     _positive('eval_image_size', self.eval_image_size)
     _check_precision(self.precision)
+    self._require_dataset_dir()
 
 
 @dataclasses.dataclass(kw_only=True)

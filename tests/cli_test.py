@@ -208,3 +208,22 @@ def test_output_paths_that_cannot_be_written_are_one_line_before_tf(
     # One line, and before TensorFlow loads (no 'starting' line).
     assert result.stderr.strip().splitlines() == ['error: ' + message], (
         result.stderr)
+
+
+@pytest.mark.parametrize('script', ['train_image_classifier.py',
+                                    'eval_image_classifier.py'])
+def test_no_dataset_dir_is_the_line_and_comes_before_tf(script, monkeypatch):
+  monkeypatch.delenv('TF_CONFIG', raising=False)
+  result = run_cli(script)
+  # Not evaluation's "Unknown split 'test' for dataset imagenet" (its
+  # defaults), and without loading TensorFlow first.
+  assert result.stderr.strip().splitlines() == [
+      'error: --dataset_dir is required: the folder that holds the converted '
+      'TFRecord files']
+
+
+def test_a_parameter_server_needs_no_dataset_dir(monkeypatch):
+  monkeypatch.delenv('TF_CONFIG', raising=False)
+  config_lib.TrainConfig(job_name='ps').validate()
+  monkeypatch.setenv('TF_CONFIG', '{"cluster": {}, "task": {"type": "ps"}}')
+  config_lib.TrainConfig().validate()
