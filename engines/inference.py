@@ -31,6 +31,7 @@ from PIL import Image
 import tensorflow.compat.v1 as tf
 from tensorflow.python.util import deprecation
 
+from slimvision.core import errors
 from slimvision.core.errors import UserError
 from slimvision.datasets import dataset_utils
 from slimvision.datasets import image_folder
@@ -225,9 +226,16 @@ def load_saved_model(session, export_dir):
   """
   if not export_dir or not tf.saved_model.contains_saved_model(export_dir):
     raise UserError('--saved_model_dir %s holds no SavedModel' % export_dir)
-  with deprecation.silence():  # The TF1 loader is the graph-mode one.
-    meta_graph = tf.saved_model.loader.load(
-        session, [tf.saved_model.tag_constants.SERVING], export_dir)
+  try:
+    with deprecation.silence():  # The TF1 loader is the graph-mode one.
+      meta_graph = tf.saved_model.loader.load(
+          session, [tf.saved_model.tag_constants.SERVING], export_dir)
+  except (tf.errors.OpError, OSError, ValueError, RuntimeError,
+          IndexError) as e:
+    # Truncated or foreign files: a short read, a bad checksum, a .pb that
+    # does not parse.
+    raise UserError('--saved_model_dir %s cannot be loaded: %s' % (
+        export_dir, errors.tf_error_text(getattr(e, 'message', e))))
   signature = meta_graph.signature_def.get(SERVING_SIGNATURE)
   if (signature is None or BYTES_INPUT not in signature.inputs or
       PROBABILITIES_NAME not in signature.outputs):

@@ -180,7 +180,7 @@ class Model(object):
     except Exception as e:  # pylint: disable=broad-except
       # Unreadable or foreign files: protobuf, OS and TensorFlow errors.
       raise UserError('--saved_model_dir %s cannot be loaded: %s' % (
-          self.path, errors.first_line(e)))
+          self.path, errors.tf_error_text(getattr(e, 'message', e))))
     self.signatures = {
         name: _Signature(function)
         for name, function in self._loaded.signatures.items()

@@ -374,3 +374,30 @@ def test_the_command_serves_until_ctrl_c(models, shapes_dir):
       process.wait()
   assert process.returncode == 0, stderr[-3000:]
   assert 'Traceback' not in stderr
+
+
+@pytest.mark.parametrize('damage', ['truncated_variables', 'garbage_pb'])
+def test_a_damaged_saved_model_is_one_line_to_serve_and_classify(
+    models, shapes_dir, tmp_path, damage):
+  import shutil  # pylint: disable=g-import-not-at-top
+  damaged = str(tmp_path / 'damaged')
+  shutil.copytree(models['any'], damaged)
+  if damage == 'truncated_variables':
+    with open(os.path.join(damaged, 'variables',
+                           'variables.data-00000-of-00001'), 'r+b') as f:
+      f.truncate(100)
+    reason = 'Read less bytes than requested'
+  else:
+    with open(os.path.join(damaged, 'saved_model.pb'), 'wb') as f:
+      f.write(b'not a protocol buffer')
+    reason = 'Cannot parse file'
+  with pytest.raises(ValueError) as error:
+    serving.Model(damaged)
+  assert str(error.value).startswith(
+      '--saved_model_dir %s cannot be loaded: %s' % (damaged, reason))
+  image = os.path.join(shapes_dir, 'images', 'validation', 'star',
+                       '00000.png')
+  result = run_cli('classify_image.py', '--saved_model_dir=' + damaged, image)
+  assert result.returncode == 2
+  assert error_line(result).startswith(
+      'error: --saved_model_dir %s cannot be loaded: %s' % (damaged, reason))
