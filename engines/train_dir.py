@@ -167,7 +167,7 @@ def repair_checkpoint_state(train_dir):
     newest = own[-1] if own else None
   if newest is None:
     # Nothing of its own to name: the state goes, and training starts anew.
-    os.remove(os.path.join(train_dir, 'checkpoint'))
+    os.remove(os.path.join(train_dir, checkpoints.STATE_FILENAME))
   else:
     tf.train.update_checkpoint_state(train_dir, newest, own)
   log.warning('%s was copied or moved: its checkpoint file named the '
