@@ -39,14 +39,22 @@ KEEP_CHECKPOINTS = 5
 
 
 class Lock(object):
-  """An exclusive lock on a train_dir, held until `release()`."""
+  """An exclusive lock on a train_dir, held until `release()`.
 
-  def __init__(self, train_dir):
+  Used as a context manager, a run that fails takes back what it added:
+  the lock file if it created it, and the train_dir if it created that and
+  nothing else is in it. A run refused at its checks leaves no trace.
+  """
+
+  def __init__(self, train_dir, created=False):
     self.path = os.path.join(train_dir, LOCK_FILENAME)
+    self.created = created  # Whether this run created the train_dir.
+    self._created_file = False
     self._fd = None
 
   def acquire(self):
     """Takes the lock; raises UserError naming the holder if it is held."""
+    self._created_file = not os.path.exists(self.path)
     fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
       fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -74,8 +82,15 @@ class Lock(object):
   def __enter__(self):
     return self if self._fd is not None else self.acquire()
 
-  def __exit__(self, *unused_exc):
+  def __exit__(self, exc_type, *unused_exc):
+    if exc_type is None or self._fd is None or not self._created_file:
+      self.release()
+      return
+    os.remove(self.path)  # Still held: no other run can have taken it.
     self.release()
+    folder = os.path.dirname(self.path)
+    if self.created and not os.listdir(folder):
+      os.rmdir(folder)
 
 
 def _read_holder(fd):
@@ -96,8 +111,9 @@ def lock(train_dir):
   """
   if os.path.exists(train_dir) and not os.path.isdir(train_dir):
     raise UserError('--train_dir %s is a file, not a folder' % train_dir)
+  created = not os.path.isdir(train_dir)
   tf.gfile.MakeDirs(train_dir)
-  return Lock(train_dir).acquire()
+  return Lock(train_dir, created=created).acquire()
 
 
 def remove_partial_saves(train_dir):

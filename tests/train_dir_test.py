@@ -276,3 +276,21 @@ def test_a_full_disk_stops_with_one_line_and_keeps_the_checkpoints(
   result = run_cli('train_image_classifier.py', *args + _TRAIN)
   assert result.returncode == 0, result.stderr[-2000:]
   assert 'Resuming from %s' % (tmp_path / 'model.ckpt-0') in result.stderr
+
+
+def test_a_run_refused_at_its_checks_leaves_no_trace(shapes_dir, tmp_path):
+  refused = ['--dataset_dir=' + shapes_dir, '--train_image_size=2'] + _TRAIN
+  new = tmp_path / 'new' / 'train'
+  result = run_cli('train_image_classifier.py', '--train_dir=' + str(new),
+                   *refused)
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert 'too small for lenet' in error_line(result)
+  # The folder it created goes; its parent, also created, stays (harmless).
+  assert not new.exists()
+  kept = tmp_path / 'kept'
+  kept.mkdir()
+  (kept / 'notes.txt').write_text('mine')
+  result = run_cli('train_image_classifier.py', '--train_dir=' + str(kept),
+                   *refused)
+  assert result.returncode == 2
+  assert sorted(os.listdir(kept)) == ['notes.txt']
