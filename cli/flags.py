@@ -60,6 +60,14 @@ HELP = {
     'eval_image_size': 'Evaluation image size in pixels; default: the '
                        'network\'s own.',
     'image_size': 'Input image size in pixels; default: the network\'s own.',
+    'central_crop_fraction': 'Inception preprocessing: the fraction of the '
+                             'image\'s height and width that the central '
+                             'crop keeps before the resize (default: 0.875, '
+                             'as in TF-Slim). 1 keeps the whole image, which '
+                             'suits images whose label is the whole frame '
+                             '(scenes, textures, satellite tiles) and '
+                             'training with a large --min_crop_area. Not a '
+                             'TF-Slim flag.',
     'num_classes': 'Number of model outputs (default: the dataset\'s classes '
                    'minus --labels_offset, or the number of labels).',
     'moving_average_decay': 'The decay of the moving averages of the weights.'

@@ -300,6 +300,7 @@ class EvalConfig(_Model, _Data):
   checkpoint_path: Optional[str] = '/tmp/tfmodel/'
   eval_dir: str = '/tmp/tfmodel/'
   eval_image_size: Optional[int] = None
+  central_crop_fraction: Optional[float] = None
   max_num_batches: Optional[int] = None
   eval_interval_secs: int = 0
   eval_timeout_secs: Optional[int] = None
@@ -316,6 +317,7 @@ class EvalConfig(_Model, _Data):
     _output_folder('eval_dir', self.eval_dir)
     _positive('max_num_batches', self.max_num_batches)
     _positive('eval_image_size', self.eval_image_size)
+    _in_interval('central_crop_fraction', self.central_crop_fraction, '(0, 1]')
     _check_precision(self.precision)
     self._require_dataset_dir()
 
@@ -329,6 +331,7 @@ class ExportConfig(_Model):
   num_classes: Optional[int] = None
   checkpoint_path: Optional[str] = None
   image_size: Optional[int] = None
+  central_crop_fraction: Optional[float] = None
   batch_size: Optional[int] = None
   is_training: bool = False
   is_video_model: bool = False
@@ -348,6 +351,11 @@ class ExportConfig(_Model):
                        '--tflite_file --tflite_quantize instead.')
     _check_precision(self.precision)
     _not_negative('labels_offset', self.labels_offset)
+    _in_interval('central_crop_fraction', self.central_crop_fraction, '(0, 1]')
+    if self.central_crop_fraction is not None and not self.saved_model_dir:
+      raise UserError('--central_crop_fraction sets the preprocessing of the '
+                      'SavedModel\'s image_bytes input: give --saved_model_dir'
+                      ' (the other formats take preprocessed images)')
     if self.tflite_file and self.precision == 'bf16':
       raise UserError('--precision=bf16 cannot apply to --tflite_file: TFLite '
                       'has no bfloat16 weights; use --precision=fp16 (float16 '
@@ -382,6 +390,7 @@ class ClassifyConfig(_Model):
   saved_model_dir: Optional[str] = None
   frozen_graph: Optional[str] = None
   image_size: Optional[int] = None
+  central_crop_fraction: Optional[float] = None
   dataset_dir: Optional[str] = None
   labels_file: Optional[str] = None
   labels_offset: int = 0
@@ -401,7 +410,13 @@ class ClassifyConfig(_Model):
   def validate(self):
     if not self.images:
       raise UserError('give one or more image files to classify')
-    self.model_source()
+    if (self.model_source() == 'saved_model_dir' and
+        self.central_crop_fraction is not None):
+      raise UserError(
+          '--central_crop_fraction applies to --checkpoint_path and '
+          '--frozen_graph: a SavedModel keeps the preprocessing it was '
+          'exported with (export_inference_graph.py --central_crop_fraction)')
+    _in_interval('central_crop_fraction', self.central_crop_fraction, '(0, 1]')
     _positive('top_k', self.top_k, allow_none=False)
     _not_negative('labels_offset', self.labels_offset)
     _positive('num_classes', self.num_classes)

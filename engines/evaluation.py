@@ -18,6 +18,7 @@ from slimvision.core import log
 from slimvision.core.errors import UserError
 from slimvision.datasets import dataset_factory
 from slimvision.engines import checkpoints
+from slimvision.engines import inference
 from slimvision.engines import pipeline
 from slimvision.engines import precision as precision_lib
 from slimvision.nets import nets_factory
@@ -360,11 +361,13 @@ def _build_graph(config):
   preprocessing_fn = preprocessing_factory.get_preprocessing(
       config.preprocessing, is_training=False,
       use_grayscale=config.use_grayscale)
+  options = inference.eval_preprocessing_options(
+      config.preprocessing, config.central_crop_fraction)
   image_size = config.eval_image_size or network_fn.default_image_size
   tf.train.get_or_create_global_step()
 
   def preprocess(image):
-    return preprocessing_fn(image, image_size, image_size)
+    return preprocessing_fn(image, image_size, image_size, **options)
 
   skipped = (pipeline.SkippedRecords() if config.skip_corrupt_records
              else None)

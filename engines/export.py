@@ -43,6 +43,8 @@ def run(config):
     UserError: a setting, checkpoint or output path the export cannot use.
   """
   config.validate()
+  inference.eval_preprocessing_options(config.preprocessing,
+                                       config.central_crop_fraction)
   spec = nets_factory.model_spec(config.model_name)
   is_video = config.is_video_model or spec.is_video
   if is_video and not config.num_frames:
@@ -208,7 +210,8 @@ class _Exporter(object):
                                name='encoded_images')
       decoded = inference.preprocess_encoded(
           encoded, config.model_name, self.image_size,
-          config.preprocessing_name, config.use_grayscale)
+          config.preprocessing_name, config.use_grayscale,
+          config.central_crop_fraction)
       served_logits, served_probabilities = inference.build_classifier(
           decoded, config.model_name, self.num_classes,
           is_training=config.is_training, reuse=True)

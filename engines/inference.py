@@ -40,8 +40,34 @@ from slimvision.nets import nets_factory
 from slimvision.preprocessing import preprocessing_factory
 
 
+def eval_preprocessing_options(preprocessing_name, central_crop_fraction):
+  """Keyword arguments of the eval preprocessing set by the flags.
+
+  Args:
+    preprocessing_name: the preprocessing (or model) name.
+    central_crop_fraction: --central_crop_fraction, or None for the
+      preprocessing's own central crop.
+
+  Returns:
+    {} or {'central_fraction': central_crop_fraction}.
+
+  Raises:
+    UserError: the fraction is given for a preprocessing without a central
+      crop (only the inception family has one).
+  """
+  if central_crop_fraction is None:
+    return {}
+  family = preprocessing_factory.family(preprocessing_name)
+  if family != 'inception':
+    raise UserError('--central_crop_fraction applies to the inception '
+                    'preprocessing; %s uses the %s preprocessing' %
+                    (preprocessing_name, family))
+  return {'central_fraction': central_crop_fraction}
+
+
 def preprocess_encoded(encoded, model_name, image_size=None,
-                       preprocessing_name=None, use_grayscale=False):
+                       preprocessing_name=None, use_grayscale=False,
+                       central_crop_fraction=None):
   """Decodes and preprocesses a batch of encoded images.
 
   Args:
@@ -50,6 +76,8 @@ def preprocess_encoded(encoded, model_name, image_size=None,
     image_size: side in pixels (default: the network's).
     preprocessing_name: overrides the model's preprocessing family.
     use_grayscale: one-channel input.
+    central_crop_fraction: fraction of the height and width that the
+      inception preprocessing's central crop keeps (None: its default).
 
   Returns:
     float32 Tensor [batch, size, size, 1 or 3].
@@ -59,12 +87,14 @@ def preprocess_encoded(encoded, model_name, image_size=None,
   preprocess = preprocessing_factory.get_preprocessing(
       preprocessing_name or model_name, is_training=False,
       use_grayscale=use_grayscale)
+  options = eval_preprocessing_options(preprocessing_name or model_name,
+                                       central_crop_fraction)
 
   def one(image_bytes):
     image = tf.io.decode_image(image_bytes, channels=3,
                                expand_animations=False)
     image.set_shape([None, None, 3])
-    return preprocess(image, size, size)
+    return preprocess(image, size, size, **options)
 
   return tf.map_fn(one, encoded, fn_output_signature=tf.float32)
 
@@ -189,7 +219,8 @@ def read_graph_def(path, flag='--frozen_graph'):
                     (flag, path, str(e).splitlines()[0] if str(e) else e))
 
 
-def frozen_graph_classifier(path, encoded, model_name, preprocessing_name=None):
+def frozen_graph_classifier(path, encoded, model_name, preprocessing_name=None,
+                            central_crop_fraction=None):
   """Imports a frozen exported graph fed from encoded images.
 
   The images go through `preprocess_encoded` at the size and channel count
@@ -206,7 +237,8 @@ def frozen_graph_classifier(path, encoded, model_name, preprocessing_name=None):
   # A graph exported with --batch_size takes that many images at a time.
   encoded.set_shape([batch_size])
   images = preprocess_encoded(encoded, model_name, size, preprocessing_name,
-                              use_grayscale=channels == 1)
+                              use_grayscale=channels == 1,
+                              central_crop_fraction=central_crop_fraction)
   probabilities, = tf.import_graph_def(
       graph_def, input_map={INPUT_NAME + ':0': images},
       return_elements=[PROBABILITIES_NAME + ':0'], name='frozen')
@@ -371,7 +403,8 @@ def _checkpoint_probabilities(config, encoded, labels):
                     '--labels_file or --dataset_dir with a labels.txt')
   checkpoint = checkpoints.resolve(config.checkpoint_path)
   images = preprocess_encoded(encoded, config.model_name, config.image_size,
-                              config.preprocessing_name, config.use_grayscale)
+                              config.preprocessing_name, config.use_grayscale,
+                              config.central_crop_fraction)
   with nets_factory.naming_the_image_size_flag('--image_size'):
     _, probabilities = build_classifier(images, config.model_name,
                                         num_classes)
@@ -413,7 +446,7 @@ def classify(config, unreadable=None):
       if source == 'frozen_graph':
         probabilities = frozen_graph_classifier(
             config.frozen_graph, encoded, config.model_name,
-            config.preprocessing_name)
+            config.preprocessing_name, config.central_crop_fraction)
       else:
         probabilities, restore = _checkpoint_probabilities(config, encoded,
                                                            labels)

@@ -130,6 +130,36 @@ def test_ten_examples_in_batches_of_four_with_known_scores(ten_examples,
   assert '(step 7)' in result.stderr
 
 
+def test_central_crop_fraction_reaches_the_inception_preprocessing(
+    ten_examples, tmp_path, monkeypatch):
+  from slimvision.preprocessing import inception_preprocessing  # pylint: disable=g-import-not-at-top
+  original = inception_preprocessing.preprocess_for_eval
+  fractions = []
+
+  def recording(image, height, width, **kwargs):
+    fractions.append(kwargs.get('central_fraction'))
+    return original(image, height, width, **kwargs)
+
+  monkeypatch.setattr(inception_preprocessing, 'preprocess_for_eval',
+                      recording)
+  checkpoint = write_bias_checkpoint(str(tmp_path / 'model.ckpt'), BIASES)
+  result = _eval(ten_examples, checkpoint, str(tmp_path / 'eval'),
+                 '--preprocessing_name=inception',
+                 '--central_crop_fraction=0.5')
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert fractions and set(fractions) == {0.5}
+  assert _metric(result.stdout, 'Accuracy') == 0.2
+  for fraction, message in (
+      ('0.5', '--central_crop_fraction applies to the inception '
+              'preprocessing; cifarnet uses the cifarnet preprocessing'),
+      ('0', '--central_crop_fraction must be in (0, 1], got 0'),
+      ('1.5', '--central_crop_fraction must be in (0, 1], got 1.5')):
+    refused = _eval(ten_examples, checkpoint, str(tmp_path / 'eval2'),
+                    '--central_crop_fraction=' + fraction)
+    assert refused.returncode == 2
+    assert error_line(refused) == 'error: ' + message
+
+
 def test_moving_average_decay_restores_the_shadows(ten_examples, tmp_path):
   # The raw weights predict class0 (3 of 10); the averages predict class6
   # (1 of 10), with class0 and class1 outside their top 5 (recall 5 of 10);

@@ -22,6 +22,7 @@ import tensorflow.compat.v1 as tf
 
 from conftest import error_line, run_cli, shared_path
 from slimvision.engines import checkpoints
+from slimvision.engines import config as config_lib
 from slimvision.engines import inference
 from slimvision.datasets import image_folder
 
@@ -346,6 +347,52 @@ def test_classify_feeds_a_fixed_batch_export_in_batches(halves, tmp_path):
                        *files)) == ['top_light', 'bottom_light', 'top_light']
 
 
+def test_saved_model_keeps_the_central_crop_it_was_exported_with(halves,
+                                                                  tmp_path):
+  dataset_dir, _, train_dir = halves
+  export = str(tmp_path / 'whole' / '1')
+  result = run_cli('export_inference_graph.py', '--model_name=cifarnet',
+                   '--preprocessing_name=inception',
+                   '--central_crop_fraction=1', '--dataset_name=halves',
+                   '--dataset_dir=' + dataset_dir,
+                   '--checkpoint_path=' + train_dir,
+                   '--saved_model_dir=' + export)
+  assert result.returncode == 0, result.stderr[-3000:]
+  # Only the top 2 of 32 rows are lit: the default crop (0.875, the central
+  # 28 rows) cuts them off, the whole image keeps them.
+  pixels = np.full((32, 32, 3), 30, np.uint8)
+  pixels[:2] = 250
+  png = [_png_bytes(pixels)]
+  with tf.Graph().as_default(), tf.Session() as session:
+    encoded, probabilities, _ = inference.load_saved_model(session, export)
+    served = session.run(probabilities, {encoded: png})
+  _, whole = _checkpoint_outputs(train_dir, 'cifarnet', 2, encoded=png,
+                                 preprocessing_name='inception',
+                                 central_crop_fraction=1.0)
+  _, cropped = _checkpoint_outputs(train_dir, 'cifarnet', 2, encoded=png,
+                                   preprocessing_name='inception')
+  np.testing.assert_allclose(served, whole, atol=1e-5)
+  assert np.abs(whole - cropped).max() > 1e-3, (whole, cropped)
+  # classify_image.py from the checkpoint crops as it is told.
+  image_file = tmp_path / 'top_rows.png'
+  image_file.write_bytes(png[0])
+  for fraction, expected in ((1.0, whole), (None, cropped)):
+    (_, top), = inference.classify(config_lib.ClassifyConfig(
+        images=[str(image_file)], checkpoint_path=train_dir,
+        model_name='cifarnet', preprocessing_name='inception',
+        central_crop_fraction=fraction, dataset_dir=dataset_dir))
+    np.testing.assert_allclose(dict(top)['top_light'], expected[0, 1],
+                               atol=1e-5)
+  # Classify cannot change what the SavedModel was exported with.
+  refused = run_cli('classify_image.py', '--saved_model_dir=' + export,
+                    '--central_crop_fraction=0.5', __file__)
+  assert refused.returncode == 2
+  assert error_line(refused).startswith(
+      'error: --central_crop_fraction applies to --checkpoint_path and '
+      '--frozen_graph: a SavedModel keeps the preprocessing it was exported '
+      'with')
+
+
 def test_classify_needs_exactly_one_model(halves, exported):
   dataset_dir, source_dir, train_dir = halves
   image = os.path.join(source_dir, 'validation', 'top_light', '000.png')
@@ -421,6 +468,14 @@ def test_video_model_export_has_a_5d_input(tmp_path):
      r'--is_video_model needs --num_frames'),
     (['--model_name=cifarnet', '--num_classes=2'],
      r'nothing to export'),
+    (['--model_name=cifarnet', '--num_classes=2', '--output_file=OUT/g.pb',
+      '--central_crop_fraction=1'],
+     r"--central_crop_fraction sets the preprocessing of the SavedModel's "
+     r'image_bytes input: give --saved_model_dir'),
+    (['--model_name=cifarnet', '--checkpoint_path=TRAIN',
+      '--saved_model_dir=OUT/sm', '--central_crop_fraction=1'],
+     r'^error: --central_crop_fraction applies to the inception '
+     r'preprocessing; cifarnet uses the cifarnet preprocessing$'),
 ])
 def test_bad_input_is_one_clear_line(halves, tmp_path, args, message):
   args = [a.replace('TRAIN', halves[2]).replace('OUT', str(tmp_path))
