@@ -9,6 +9,7 @@ import contextlib
 import io
 import json
 import os
+import signal
 import sys
 
 import pytest
@@ -52,6 +53,20 @@ def shared_path(*parts):
   if not os.path.exists(path):
     pytest.skip('needs %s (the shared data beside the checkout)' % path)
   return path
+
+
+@pytest.fixture
+def terminal_sigint():
+  """Ctrl-C as in a terminal, for this test and the processes it starts.
+
+  A suite started in the background (`pytest &` in a script) inherits
+  SIGINT ignored, which the training hook rightly keeps ignored; the tests
+  of Ctrl-C start from Python's own handler instead (a child process gets
+  the default action, so its Python installs that handler too).
+  """
+  previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+  yield
+  signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(scope='session')

@@ -12,6 +12,16 @@ from slimvision.core.errors import UserError
 from slimvision.engines import hooks
 
 
+def _take_steps(session, increment, count):
+  """Runs `count` hooked steps of a MonitoredSession, moving the global step
+  between them with `increment`, outside the hooks: within one run the
+  hooks' read of the global step races its increment."""
+  for _ in range(count):
+    session.run([])
+    session.run_step_fn(lambda step_context: step_context.session.run(
+        increment))
+
+
 class _Clock(object):
   """A clock that reads the given times, one per call."""
 
@@ -32,10 +42,9 @@ def test_eta_is_measured_from_the_first_step_and_does_not_wrap():
     hook = hooks.ProgressHook(tf.constant(0.5), every_n_steps=3,
                               images_per_step=8, max_steps=100000,
                               log=lines.append, clock=clock)
-    step_op = tf.assign_add(global_step, 1)
+    increment = tf.assign_add(global_step, 1)
     with tf.train.MonitoredSession(hooks=[hook]) as session:
-      for _ in range(7):
-        session.run(step_op)
+      _take_steps(session, increment, 7)
   assert lines[0] == ('step 1: loss = 0.5000 (first step of this run: '
                       '30.0 s)')
   # Step 3: 2 steps of 2 s since step 1: 4 images/sec, and 99997 steps
@@ -54,10 +63,9 @@ def test_the_last_step_is_always_logged_with_its_percent():
     hook = hooks.ProgressHook(tf.constant(1.25), every_n_steps=100,
                               images_per_step=4, max_steps=3,
                               log=lines.append, clock=clock)
-    step_op = tf.assign_add(global_step, 1)
+    increment = tf.assign_add(global_step, 1)
     with tf.train.MonitoredSession(hooks=[hook]) as session:
-      for _ in range(3):
-        session.run(step_op)
+      _take_steps(session, increment, 3)
   assert lines[-1] == ('step 3 (100%): loss = 1.2500 (4.0 images/sec; 1.000 '
                        'sec/step; ETA 0:00:00)')
 
@@ -110,7 +118,8 @@ class _RunContext(object):
 
 
 @pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_asks_for_a_stop_and_a_second_acts_at_once(signum):
+def test_a_signal_asks_for_a_stop_and_a_second_acts_at_once(signum,
+                                                            terminal_sigint):
   stop = hooks.StopOnSignalHook()
   before = signal.getsignal(signum)
   with stop.installed():
@@ -139,7 +148,7 @@ def test_an_ignored_signal_stays_ignored():
     signal.signal(signal.SIGTERM, before)
 
 
-def test_an_immediate_signal_gets_the_default_action_inside():
+def test_an_immediate_signal_gets_the_default_action_inside(terminal_sigint):
   before = signal.getsignal(signal.SIGTERM)
   stop = hooks.StopOnSignalHook((signal.SIGINT,), (signal.SIGTERM,))
   with stop.installed():

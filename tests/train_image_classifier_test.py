@@ -77,7 +77,7 @@ def test_killed_run_resumes_with_step_and_optimizer_state(shapes_dir,
 
 
 def test_ctrl_c_saves_the_step_reached_and_the_run_resumes_from_it(
-    shapes_dir, tmp_path):
+    shapes_dir, tmp_path, terminal_sigint):
   train_dir = str(tmp_path / 'train')
   args = ['--dataset_name=shapes', '--dataset_dir=' + shapes_dir,
           '--train_dir=' + train_dir, '--log_every_n_steps=1'] + _LENET
