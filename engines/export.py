@@ -43,6 +43,7 @@ def run(config):
     UserError: a setting, checkpoint or output path the export cannot use.
   """
   config.validate()
+  # Before any file is written: a refused --central_crop_fraction leaves none.
   inference.eval_preprocessing_options(config.preprocessing,
                                        config.central_crop_fraction)
   spec = nets_factory.model_spec(config.model_name)

@@ -14,6 +14,15 @@ from slimvision.core.errors import UserError
 from slimvision.engines import checkpoints
 
 
+def step_after(train_op):
+  """The global step read after `train_op`, in the same run: the step just
+  taken (int64 scalar Tensor). Fetched beside the train op without this
+  dependency, the read races the update and can come before or after it.
+  Build it once and give it to each hook that needs the step."""
+  with tf.control_dependencies([train_op]):
+    return tf.identity(tf.train.get_global_step(), name='step_after')
+
+
 class ProgressHook(tf.train.SessionRunHook):
   """Logs the first step, then each multiple of n and the last step: the
   step, percent, loss,
@@ -24,28 +33,25 @@ class ProgressHook(tf.train.SessionRunHook):
   inflate it.
   """
 
-  def __init__(self, loss, every_n_steps, images_per_step, max_steps=None,
-               log=None, clock=time.time):
+  def __init__(self, loss, step, every_n_steps, images_per_step,
+               max_steps=None, log=None, clock=time.time):
     self._loss = loss
+    self._step = step  # step_after(train_op).
     self._every = max(1, every_n_steps)
     self._images_per_step = images_per_step
     self._max_steps = max_steps
     self._log = log or log_lib.info
     self._clock = clock
 
-  def begin(self):
-    self._global_step = tf.train.get_global_step()
-
   def after_create_session(self, session, coord):
     self._created = self._clock()
     self._first = None  # (step, time) at the end of the first step.
 
   def before_run(self, run_context):
-    return tf.train.SessionRunArgs([self._global_step, self._loss])
+    return tf.train.SessionRunArgs([self._step, self._loss])
 
   def after_run(self, run_context, run_values):
     step, loss = run_values.results
-    step += 1  # The step just taken.
     now = self._clock()
     if self._first is None:
       self._first = self._last = (step, now)
@@ -118,16 +124,12 @@ class StopAtStepHook(tf.train.SessionRunHook):
   other worker.
   """
 
-  def __init__(self, train_op, last_step):
-    self._train_op = train_op
+  def __init__(self, step, last_step):
+    self._step = step  # step_after(train_op).
     self._last_step = last_step
 
-  def begin(self):
-    with tf.control_dependencies([self._train_op]):
-      self._step_after = tf.identity(tf.train.get_global_step())
-
   def before_run(self, run_context):
-    return tf.train.SessionRunArgs(self._step_after)
+    return tf.train.SessionRunArgs(self._step)
 
   def after_run(self, run_context, run_values):
     if run_values.results >= self._last_step:
@@ -141,15 +143,13 @@ class FiniteLossHook(tf.train.SessionRunHook):
   the bad loss (and updated the weights with it) is never saved.
   """
 
-  def __init__(self, loss, train_dir=None):
+  def __init__(self, loss, step, train_dir=None):
     self._loss = loss
+    self._step = step  # step_after(train_op).
     self._train_dir = train_dir
 
-  def begin(self):
-    self._global_step = tf.train.get_global_step()
-
   def before_run(self, run_context):
-    return tf.train.SessionRunArgs([self._global_step, self._loss])
+    return tf.train.SessionRunArgs([self._step, self._loss])
 
   def after_run(self, run_context, run_values):
     step, loss = run_values.results
@@ -159,7 +159,7 @@ class FiniteLossHook(tf.train.SessionRunHook):
     raise UserError(
         'loss is %s at step %d: training stopped. The last good checkpoint '
         'is %s. Try a lower --learning_rate or check the input data.' %
-        (loss, step + 1, last or '(none written yet)'))
+        (loss, step, last or '(none written yet)'))
 
 
 class LastStepSummaryHook(tf.train.SessionRunHook):

@@ -574,17 +574,18 @@ def _loop(config, deployment, train_tensor, total_loss, summary_op, opt,
                            sharded=config.num_ps_tasks > 0,
                            save_relative_paths=True))
 
-  hooks = [hooks_lib.FiniteLossHook(total_loss, config.train_dir)]
+  step_after = hooks_lib.step_after(train_tensor)
+  hooks = [hooks_lib.FiniteLossHook(total_loss, step_after, config.train_dir)]
   if config.sync_replicas:
     hooks.append(opt.make_session_run_hook(is_chief))
     if is_chief:
       hooks.append(hooks_lib.ReleaseSyncWorkersHook(opt,
                                                     config.worker_replicas))
   if config.max_number_of_steps:
-    hooks.append(hooks_lib.StopAtStepHook(train_tensor,
+    hooks.append(hooks_lib.StopAtStepHook(step_after,
                                           config.max_number_of_steps))
   hooks.append(hooks_lib.ProgressHook(
-      total_loss, config.log_every_n_steps, config.batch_size,
+      total_loss, step_after, config.log_every_n_steps, config.batch_size,
       config.max_number_of_steps, log=log.info))
   session_config = _session_config(config)
   if is_chief:

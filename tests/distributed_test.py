@@ -88,10 +88,7 @@ def test_one_ps_two_workers_share_the_global_step(shapes_dir, tmp_path, sync):
   # Both workers took steps, and each saw the global step advance beyond its
   # own step count, because the other worker advanced it too.
   assert steps[0] and steps[1], logs
-  # A worker logs the global step it read plus one. Async, both workers can
-  # read the same step, so the last line may be one short of the end (the
-  # checkpoint below holds the true final step).
-  assert max(steps[0] + steps[1]) >= (_STEPS if sync else _STEPS - 1)
+  assert max(steps[0] + steps[1]) >= _STEPS
   if not sync:
     assert len(steps[0]) < max(steps[0]) or len(steps[1]) < max(steps[1])
   latest = tf.train.latest_checkpoint(train_dir)

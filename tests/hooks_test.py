@@ -12,16 +12,6 @@ from slimvision.core.errors import UserError
 from slimvision.engines import hooks
 
 
-def _take_steps(session, increment, count):
-  """Runs `count` hooked steps of a MonitoredSession, moving the global step
-  between them with `increment`, outside the hooks: within one run the
-  hooks' read of the global step races its increment."""
-  for _ in range(count):
-    session.run([])
-    session.run_step_fn(lambda step_context: step_context.session.run(
-        increment))
-
-
 class _Clock(object):
   """A clock that reads the given times, one per call."""
 
@@ -39,12 +29,13 @@ def test_eta_is_measured_from_the_first_step_and_does_not_wrap():
   clock = _Clock([0.0, 30.0] + [30.0 + 2 * i for i in range(1, 10)])
   with tf.Graph().as_default():
     global_step = tf.train.get_or_create_global_step()
-    hook = hooks.ProgressHook(tf.constant(0.5), every_n_steps=3,
-                              images_per_step=8, max_steps=100000,
-                              log=lines.append, clock=clock)
-    increment = tf.assign_add(global_step, 1)
+    step_op = tf.assign_add(global_step, 1)
+    hook = hooks.ProgressHook(tf.constant(0.5), hooks.step_after(step_op),
+                              every_n_steps=3, images_per_step=8,
+                              max_steps=100000, log=lines.append, clock=clock)
     with tf.train.MonitoredSession(hooks=[hook]) as session:
-      _take_steps(session, increment, 7)
+      for _ in range(7):
+        session.run(step_op)
   assert lines[0] == ('step 1: loss = 0.5000 (first step of this run: '
                       '30.0 s)')
   # Step 3: 2 steps of 2 s since step 1: 4 images/sec, and 99997 steps
@@ -60,12 +51,13 @@ def test_the_last_step_is_always_logged_with_its_percent():
   clock = _Clock([0.0, 5.0, 6.0, 7.0])
   with tf.Graph().as_default():
     global_step = tf.train.get_or_create_global_step()
-    hook = hooks.ProgressHook(tf.constant(1.25), every_n_steps=100,
-                              images_per_step=4, max_steps=3,
-                              log=lines.append, clock=clock)
-    increment = tf.assign_add(global_step, 1)
+    step_op = tf.assign_add(global_step, 1)
+    hook = hooks.ProgressHook(tf.constant(1.25), hooks.step_after(step_op),
+                              every_n_steps=100, images_per_step=4,
+                              max_steps=3, log=lines.append, clock=clock)
     with tf.train.MonitoredSession(hooks=[hook]) as session:
-      _take_steps(session, increment, 3)
+      for _ in range(3):
+        session.run(step_op)
   assert lines[-1] == ('step 3 (100%): loss = 1.2500 (4.0 images/sec; 1.000 '
                        'sec/step; ETA 0:00:00)')
 
@@ -81,7 +73,8 @@ def test_a_nan_loss_stops_with_the_last_good_checkpoint_named(tmp_path):
   with tf.Graph().as_default():
     global_step = tf.train.get_or_create_global_step()
     step_op = tf.assign_add(global_step, 1)
-    hook = hooks.FiniteLossHook(tf.constant(float('nan')), str(tmp_path))
+    hook = hooks.FiniteLossHook(tf.constant(float('nan')),
+                                hooks.step_after(step_op), str(tmp_path))
     with pytest.raises(UserError, match=r'loss is nan at step 1: training '
                        r'stopped. The last good checkpoint is \(none'):
       with tf.train.MonitoredSession(hooks=[hook]) as session:
