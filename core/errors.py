@@ -19,6 +19,13 @@ _OURS = re.compile(re.escape(OPEN) + r'(.*?)' + re.escape(CLOSE))
 # TensorFlow's framing of a graph error: its first line, where the failing
 # node was defined (indented traceback lines) and the node's name.
 _FRAMING = re.compile(r'Graph execution error:|Detected at node |Node: |\s')
+# The failing node's name in TensorFlow's text, and the op type the
+# runtime's NodeDef had (a fused op can differ from the graph's).
+_NODE = re.compile(r"Node: '([^']+)'|\{\{node ([^}]+)\}\}|"
+                   r"Cannot assign a device for operation '?([^':\s]+)")
+_OP_TYPE = re.compile(r'Op<name=([\w.]+)')
+# The input pipeline's nodes (tf.data iterators).
+_INPUT_NODES = ('IteratorGetNext', 'IteratorV2', 'OneShotIterator')
 
 
 class UserError(ValueError):
@@ -94,16 +101,58 @@ def describe_file_error(error):
   return None
 
 
+def failing_node(message):
+  """The name of the graph node a TensorFlow error names, or None."""
+  match = _NODE.search(str(message))
+  return next(g for g in match.groups() if g) if match else None
+
+
+def _reads_records(node):
+  """Whether errors of graph node `node` come from reading or decoding
+  records: the input pipeline's iterator, or no node at all (a dataset
+  function's own error, as the tests of the pipeline raise it)."""
+  return node is None or node.split('/')[-1].startswith(_INPUT_NODES)
+
+
+def describe_kernel_error(error, graph=None):
+  """'TensorFlow cannot run node N (op T) on D: <reason>' for an error of
+  a graph node outside the input pipeline that has no kernel for its types
+  or device (InvalidArgumentError, or NotFoundError naming an OpKernel);
+  None for any other error. `graph` (default: the default graph) gives the
+  device the node was placed on."""
+  import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
+  node = failing_node(getattr(error, 'message', ''))
+  if _reads_records(node) or not (
+      isinstance(error, tf.errors.InvalidArgumentError) or
+      (isinstance(error, tf.errors.NotFoundError) and
+       'OpKernel' in error.message)):
+    return None
+  runtime_type = _OP_TYPE.search(error.message)
+  op_type = runtime_type.group(1) if runtime_type else ''
+  device = ''
+  try:
+    operation = (graph or tf.get_default_graph()).get_operation_by_name(node)
+    device = operation.device
+    op_type = op_type or operation.type
+  except (KeyError, ValueError):
+    pass  # Not a node of this graph: the text is all there is.
+  return 'TensorFlow cannot run node %s%s%s: %s' % (
+      node, ' (op %s)' % op_type if op_type else '',
+      ' on ' + device if device else '', tf_error_text(error.message))
+
+
 def describe_tf_error(error):
   """A one-line description of a TensorFlow error that bad input causes
-  (corrupt records, undecodable images, missing files), or None for any
-  other exception. TensorFlow's whole text goes to the debug log."""
+  (corrupt records, undecodable images, missing files) or that names a
+  node without a kernel, or None for any other exception. "invalid data"
+  is said only of errors raised while reading or decoding records.
+  TensorFlow's whole text goes to the debug log."""
   import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
   from slimvision.core import log  # pylint: disable=g-import-not-at-top
   if not isinstance(error, tf.errors.OpError):
     return None
   log.logger.debug('%s: %s', type(error).__name__, error.message)
-  message = ours(error.message)
+  message = ours(error.message) or describe_kernel_error(error)
   if message is not None:
     return message
   prefixes = ((tf.errors.DataLossError, 'corrupt or truncated record file: '),

@@ -85,3 +85,52 @@ def test_a_refused_file_is_one_line_naming_it():
   assert errors.describe_tf_error(tf.errors.PermissionDeniedError(
       None, None, '/data/model.ckpt-1.index; Permission denied')) == (
           'permission denied: /data/model.ckpt-1.index; Permission denied')
+
+
+# TensorFlow 2.21's text when a task of a cluster refuses a bf16 fused
+# convolution (before the fused-op remapper was turned off there).
+NO_BF16_KERNEL = (
+    'Graph execution error:\n\nDetected at node \'CifarNet/conv1/Relu\' '
+    'defined at (most recent call last):\n    File "train.py", line 5\n'
+    'Node: \'CifarNet/conv1/Relu\'\nValue for attr \'T\' of bfloat16 is not '
+    'in the list of allowed values: half, float, double, int8, qint8\n\t; '
+    'NodeDef: {{node CifarNet/conv1/Relu}}; Op<name=_FusedConv2D; '
+    'signature=input:T, filter:T, args: -> output:T>')
+
+
+def test_a_node_without_a_kernel_is_not_called_invalid_data():
+  with tf.Graph().as_default() as graph:
+    with tf.device('/job:worker/task:1/device:CPU:0'):
+      tf.nn.relu(tf.zeros([1]), name='CifarNet/conv1/Relu')
+    error = tf.errors.InvalidArgumentError(None, None, NO_BF16_KERNEL)
+    line = errors.describe_tf_error(error)
+    assert errors.describe_kernel_error(error, graph) == line
+  assert line == (
+      'TensorFlow cannot run node CifarNet/conv1/Relu (op _FusedConv2D) on '
+      '/job:worker/task:1/device:CPU:0: Value for attr \'T\' of bfloat16 is '
+      'not in the list of allowed values: half, float, double, int8, qint8')
+  assert 'invalid data' not in line
+
+
+def test_only_the_input_pipelines_errors_are_invalid_data():
+  decode = tf.errors.InvalidArgumentError(None, None, (
+      'Graph execution error:\n\nDetected at node \'IteratorGetNext\'\n'
+      'Node: \'IteratorGetNext\'\nInvalid JPEG data or crop window\n\t '
+      '[[{{node IteratorGetNext}}]]'))
+  assert errors.describe_kernel_error(decode) is None
+  assert errors.describe_tf_error(decode) == (
+      'invalid data: Invalid JPEG data or crop window')
+  placement = tf.errors.InvalidArgumentError(None, None, (
+      'Cannot assign a device for operation logits/MatMul: Could not '
+      'satisfy explicit device specification \'/device:GPU:3\''))
+  with tf.Graph().as_default():
+    assert errors.describe_tf_error(placement) == (
+        'TensorFlow cannot run node logits/MatMul: Cannot '
+        'assign a device for operation logits/MatMul: Could not satisfy '
+        'explicit device specification \'/device:GPU:3\'')
+  no_kernel = tf.errors.NotFoundError(None, None, (
+      "No registered 'Foo' OpKernel for 'CPU' devices compatible with node "
+      "{{node net/Foo}}"))
+  with tf.Graph().as_default():
+    assert errors.describe_tf_error(no_kernel).startswith(
+        'TensorFlow cannot run node net/Foo: No registered ')
