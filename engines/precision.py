@@ -69,6 +69,22 @@ SLOWER_BECAUSE = {
 }
 
 
+# Why bf16 in a cluster runs without the fused-op remapper. The remapper
+# fuses Conv2D + BiasAdd + Relu into _FusedConv2D, whose registered op
+# allows half, float, double, int8 and qint8 only: bf16 is the oneDNN form's
+# alone. In one process, TensorFlow's oneDNN layout pass turns the fused op
+# into that form before any kernel is looked up. In a cluster, the master
+# sends each task its partition of the graph, and the task checks every
+# node against the op registry as it imports it, before its own passes
+# run: a bf16 _FusedConv2D is refused there ("Value for attr 'T' of
+# bfloat16 is not in the list of allowed values"). Unfused, each op has a
+# bf16 kernel. Measured on cifarnet@32/32, AVX512-BF16: bf16 without the
+# remapper is still 1.25-2x float32 (README, "Precision").
+CLUSTER_BF16_NOTE = ('bf16 in a cluster: the fused-op remapper is off '
+                     '(TensorFlow\'s distributed runtime refuses its bf16 '
+                     'fused convolutions)')
+
+
 class Hardware(collections.namedtuple(
     'Hardware', ['cpu_flags', 'gpu_capability', 'onednn'])):
   """What decides the precision: the CPU's native-bf16 flags (a frozenset
@@ -304,12 +320,15 @@ def _auto(model_name, hardware):
       model_name, _slower(speedup), name, _why(model_name, kind))
 
 
-def session_config_for(precision, base_config=None):
+def session_config_for(precision, base_config=None, in_cluster=False):
   """A tf.ConfigProto that runs the graph in `precision`.
 
   Args:
     precision: 'fp32', 'bf16' or 'fp16' (a `choose` result, not 'auto').
     base_config: a ConfigProto to start from (copied, not changed).
+    in_cluster: whether the session runs on TensorFlow's distributed
+      runtime (a grpc:// master: parameter-server training). In bf16 the
+      fused-op remapper is then turned off (see CLUSTER_BF16_NOTE).
 
   Returns:
     The ConfigProto with the graph rewrites of `precision` on and the
@@ -333,6 +352,8 @@ def session_config_for(precision, base_config=None):
   # whose config does not say OFF.
   rewrite.auto_mixed_precision = (
       toggle.ON if precision == 'fp16' else toggle.OFF)
+  if precision == 'bf16' and in_cluster:
+    rewrite.remapping = toggle.OFF
   return config
 
 

@@ -281,7 +281,9 @@ def run(config):
     if cluster.job_name == 'ps':
       log.info('Parameter server %d of %d serving on %s until training '
                'ends', cluster.task, len(cluster.spec['ps']), server.target)
-      cluster_lib.serve_until_done(server, cluster, log.info)
+      cluster_lib.serve_until_done(
+          server, cluster, log.info, worker_watch=cluster_lib.WorkerWatch(
+              cluster.spec['worker'], config.ps_worker_timeout_secs))
       return None
     config = dataclasses.replace(
         config, master=server.target, task=cluster.task,
@@ -385,6 +387,8 @@ def _train(config, started):
   `started` is when the run began (time.time()), for the start-up line.
   """
   chosen, reason = precision_lib.choose(config.precision, config.model_name)
+  if chosen == 'bf16' and _in_cluster(config):
+    reason += '; ' + precision_lib.CLUSTER_BF16_NOTE
   log.info('Precision: %s (%s)', chosen, reason)
   dataset = dataset_factory.get_dataset(
       config.dataset_name, config.dataset_split_name, config.dataset_dir)
@@ -524,11 +528,25 @@ def _train(config, started):
   if deployment.is_chief:
     # Only now, so a run refused above leaves the earlier run's record.
     write_config()
-  step = _loop(config, deployment, train_tensor, total_loss, summary_op,
-               opt, global_step, started, latest)
+  try:
+    step = _loop(config, deployment, train_tensor, total_loss, summary_op,
+                 opt, global_step, started, latest)
+  except tf.errors.OpError as e:
+    _raise_if_kernel_error(e, chosen)
+    raise
   if skipped is not None:
     log.info('%s', skipped.summary())
   return step
+
+
+def _raise_if_kernel_error(error, precision):
+  """Raises a UserError naming the node, its device and the precision when
+  `error` is a graph node without a kernel (not a data error)."""
+  line = errors.describe_kernel_error(error)
+  if line is not None:
+    raise UserError('%s (the run is in %s%s)' % (
+        line, precision, '' if precision == 'fp32' else
+        '; --precision=fp32 runs it without the reduced-precision rewrite'))
 
 
 def _quiet_chief_queue_runner(sync_optimizer):
@@ -690,11 +708,18 @@ def _fits_image_cache(config, dataset):
   return True
 
 
+def _in_cluster(config):
+  """Whether training runs on TensorFlow's distributed runtime (a master
+  address, or variables on ps tasks) rather than in this process alone."""
+  return bool(config.master) or config.num_ps_tasks > 0
+
+
 def _session_config(config):
   """The training session's ConfigProto; `config.precision` is the one
   chosen (not 'auto')."""
   session_config = precision_lib.session_config_for(
-      config.precision, pipeline.threads_config(config))
+      config.precision, pipeline.threads_config(config),
+      in_cluster=_in_cluster(config))
   if config.num_ps_tasks > 0:
     # A worker talks to the ps tasks and itself only, so it need not wait
     # for the other workers to come up.
