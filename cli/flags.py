@@ -203,6 +203,11 @@ HELP = {
                      'training.',
     'replicas_to_aggregate': 'The Number of gradients to collect before '
                              'updating params.',
+    'ps_worker_timeout_secs': 'A ps task exits, with an error, when no '
+                              'worker task has answered for this long before '
+                              'the chief reported the end of training (the '
+                              'workers died or never started); 0: wait '
+                              'forever. Not a TF-Slim flag.',
     # Evaluation.
     'eval_dir': 'Directory where the results are saved to.',
     'max_num_batches': 'Max number of batches to evaluate by default use all.',

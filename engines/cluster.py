@@ -14,6 +14,7 @@ and summaries) and the "worker" tasks follow it.
 import collections
 import json
 import os
+import socket
 import time
 
 import tensorflow.compat.v1 as tf
@@ -107,13 +108,59 @@ def _done_queue(ps_task):
                         name='training_done_%d' % ps_task)
 
 
-def serve_until_done(server, cluster, log, grace_secs=60.0):
+# How often a waiting ps task looks for its workers.
+_PROBE_EVERY_SECS = 5.0
+
+
+def worker_answers(host_port, timeout_secs=2.0):
+  """Whether a task's server accepts connections at `host_port`: a dead
+  task's port is closed, and a lost machine's does not answer."""
+  host, _, port = host_port.rpartition(':')
+  try:
+    with socket.create_connection((host.strip('[]'), int(port)),
+                                  timeout=timeout_secs):
+      return True
+  except (OSError, ValueError):
+    return False
+
+
+class WorkerWatch(object):
+  """Ends a ps task's wait when no worker has answered for `timeout_secs`
+  (0: never): the workers died, or never started, and nobody will report
+  the end of training. Counts from the start of the wait."""
+
+  def __init__(self, workers, timeout_secs, probe=worker_answers):
+    self._workers = workers
+    self._timeout_secs = timeout_secs
+    self._probe = probe
+    self._last_answer = time.time()
+    self._next_probe = 0.0
+
+  def check(self, ps_task):
+    """Raises UserError once the workers have been silent too long."""
+    now = time.time()
+    if not self._timeout_secs or now < self._next_probe:
+      return
+    self._next_probe = now + min(_PROBE_EVERY_SECS, self._timeout_secs / 2.0)
+    if any(self._probe(worker) for worker in self._workers):
+      self._last_answer = now
+    elif now - self._last_answer >= self._timeout_secs:
+      raise UserError(
+          'No worker task has answered for %d s (%s: stopped, or never '
+          'started), so training cannot end: parameter server %d exits '
+          '(--ps_worker_timeout_secs)' % (
+              now - self._last_answer, ', '.join(self._workers), ps_task))
+
+
+def serve_until_done(server, cluster, log, grace_secs=60.0,
+                     worker_watch=None):
   """Serves a ps task's variables until training has ended; returns.
 
   Blocks until the chief (worker 0) reports the end, then waits up to
   `grace_secs` for the other workers' reports, so that none loses the ps in
   its last step. A worker that died never reports: the grace period bounds
-  the wait for it.
+  the wait for it. `worker_watch` (a WorkerWatch) ends the wait for the
+  chief, with a UserError, once no worker answers.
   """
   num_workers = len(cluster.spec['worker'])
   session_config = tf.ConfigProto(
@@ -129,7 +176,8 @@ def serve_until_done(server, cluster, log, grace_secs=60.0):
         try:
           finished.add(int(session.run(dequeue, options=slice_options)))
         except tf.errors.DeadlineExceededError:
-          pass
+          if worker_watch is not None:
+            worker_watch.check(cluster.task)
       deadline = time.time() + grace_secs
       while len(finished) < num_workers:
         wait_ms = int(1000 * (deadline - time.time()))

@@ -230,6 +230,7 @@ class TrainConfig(_Model, _Data):
   job_name: str = ''
   sync_replicas: bool = False
   replicas_to_aggregate: int = 1
+  ps_worker_timeout_secs: int = 120
 
   def validate(self):
     """Raises UserError for a setting the training cannot honour."""
@@ -250,6 +251,7 @@ class TrainConfig(_Model, _Data):
     _positive('save_summaries_steps', self.save_summaries_steps)
     _not_negative('save_summaries_secs', self.save_summaries_secs)
     _not_negative('save_interval_secs', self.save_interval_secs)
+    _not_negative('ps_worker_timeout_secs', self.ps_worker_timeout_secs)
     if (self.learning_rate_decay_type == 'cosine' and
         not self.max_number_of_steps):
       raise UserError('--learning_rate_decay_type=cosine needs '

@@ -156,6 +156,56 @@ def test_a_restarted_chief_joins_the_live_cluster(shapes_dir, tmp_path):
   assert _logged_steps(chief_text)[0] > saved + 50
 
 
+def test_a_ps_whose_workers_never_start_exits_after_the_bound(tmp_path):
+  ps_port, worker_port = _free_ports(2)
+  started = time.time()
+  ps = subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'train_image_classifier.py'),
+       '--ps_hosts=127.0.0.1:%d' % ps_port,
+       '--worker_hosts=127.0.0.1:%d' % worker_port, '--job_name=ps',
+       '--task=0', '--ps_worker_timeout_secs=3'],
+      capture_output=True, text=True, cwd=ROOT, timeout=120)
+  assert ps.returncode == 2, ps.stderr[-3000:]
+  assert ('error: No worker task has answered for 3 s (127.0.0.1:%d: '
+          'stopped, or never started), so training cannot end: parameter '
+          'server 0 exits (--ps_worker_timeout_secs)\n' % worker_port
+          ) in ps.stderr
+  assert 'Traceback' not in ps.stderr
+  assert time.time() - started < 60
+
+
+def test_the_ps_waits_while_a_worker_answers_and_not_after():
+  watch = cluster.WorkerWatch(['w:1', 'w:2'], timeout_secs=2,
+                              probe=lambda worker: answering[worker])
+  answering = {'w:1': False, 'w:2': True}
+  deadline = time.time() + 3
+  while time.time() < deadline:  # w:2 answers: the wait goes on.
+    watch.check(ps_task=0)
+    time.sleep(0.05)
+  answering['w:2'] = False
+  silent_since = time.time()
+  with pytest.raises(UserError, match=r'No worker task has answered for 2 s '
+                     r'\(w:1, w:2: stopped, or never started\)'):
+    while time.time() < silent_since + 10:
+      watch.check(ps_task=0)
+      time.sleep(0.05)
+  # Counted from the last answer, up to one probe interval (1 s) earlier.
+  assert 1 <= time.time() - silent_since < 4
+  # 0 waits for ever.
+  cluster.WorkerWatch(['w:1'], 0, probe=lambda worker: False).check(0)
+
+
+def test_a_worker_answers_while_its_port_is_open():
+  listener = socket.socket()
+  listener.bind(('127.0.0.1', 0))
+  listener.listen()
+  address = '127.0.0.1:%d' % listener.getsockname()[1]
+  assert cluster.worker_answers(address)
+  listener.close()
+  assert not cluster.worker_answers(address)
+  assert not cluster.worker_answers('no-port')
+
+
 def test_tf_config_and_host_lists():
   spec = cluster.resolve(tf_config='{"cluster": {"chief": ["c:1"], '
                          '"worker": ["w:1", "w:2"], "ps": ["p:1"]}, '
