@@ -119,6 +119,13 @@ def checkpoints_by_name(folder):
   return [path for _, path in sorted(found)]
 
 
+def step_of(checkpoint_path):
+  """The global step in a checkpoint prefix's name (`model.ckpt-42`: 42),
+  or None for a name without one."""
+  match = re.match(r'^.+-(\d+)$', checkpoint_path)
+  return int(match.group(1)) if match else None
+
+
 def latest_in_dir(folder):
   """The newest checkpoint of `folder` (a train_dir), or None.
 

@@ -453,10 +453,13 @@ def flag_fields(config_class):
           if f.metadata.get('flag', True)]
 
 
-def write_json(config, path, **resolved):
-  """Writes the config (and any `resolved` values) as JSON, atomically."""
+def write_json(config, path, history=None, **resolved):
+  """Writes the config (and any `resolved` values, and a `history` list of
+  earlier records where given) as JSON, atomically."""
   record = {'config': type(config).__name__,
             'flags': dataclasses.asdict(config), 'resolved': resolved}
+  if history is not None:
+    record['history'] = history
   tmp = '%s.tmp-%d' % (path, os.getpid())
   with open(tmp, 'w') as f:
     json.dump(record, f, indent=2, sort_keys=True)

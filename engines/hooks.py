@@ -260,3 +260,39 @@ class StopOnSignalHook(tf.train.SessionRunHook):
   def after_run(self, run_context, run_values):
     if self.received is not None:
       run_context.request_stop()
+
+
+class CheckpointSaverHook(tf.train.CheckpointSaverHook):
+  """tf.train.CheckpointSaverHook that does not save again, at the start,
+  the checkpoint the run resumed from (`restored_step`, or None).
+
+  The stock hook saves as soon as the session is up. For a resumed run that
+  rewrites the checkpoint it has just restored, and with it the state file,
+  before the run has done anything: a run that then fails would leave the
+  train_dir's records changed. The graph and its meta graph are still
+  written at the start.
+  """
+
+  def __init__(self, checkpoint_dir, restored_step=None, **kwargs):
+    super().__init__(checkpoint_dir, **kwargs)
+    self._restored_step = restored_step
+
+  def _save(self, session, step):
+    if step == self._restored_step:
+      self._restored_step = None  # Only the start's save is skipped.
+      return False
+    return super()._save(session, step)
+
+
+class FirstSaveListener(tf.train.CheckpointSaverListener):
+  """Calls `on_first_save()` once, after the run's first checkpoint save:
+  the moment a run has changed its train_dir's checkpoints."""
+
+  def __init__(self, on_first_save):
+    self._on_first_save = on_first_save
+
+  def after_save(self, session, global_step_value):
+    if self._on_first_save is not None:
+      on_first_save, self._on_first_save = self._on_first_save, None
+      on_first_save()
+

@@ -32,8 +32,11 @@ import tensorflow.compat.v1 as tf
 from slimvision.core import log
 from slimvision.core.errors import UserError
 from slimvision.engines import checkpoints
+from slimvision.engines import config as config_lib
 
 LOCK_FILENAME = 'train_dir.lock'
+# The settings of the runs that wrote the train_dir's checkpoints.
+CONFIG_FILENAME = 'train_config.json'
 # The checkpoints a training run's Saver keeps (max_to_keep).
 KEEP_CHECKPOINTS = 5
 
@@ -116,6 +119,29 @@ def lock(train_dir):
   return Lock(train_dir, created=created).acquire()
 
 
+def record_settings(train_dir, config, **resolved):
+  """Writes the run's settings to TRAIN_DIR/train_config.json, keeping the
+  earlier runs' records in its `history` list, oldest first.
+
+  `config` is the TrainConfig as given; `resolved` are values the run
+  worked out (image size, class and example counts). The training engine
+  calls this when the run saves its first checkpoint: the record is of the
+  runs whose checkpoints are there.
+  """
+  path = os.path.join(train_dir, CONFIG_FILENAME)
+  history = []
+  try:
+    with open(path) as f:
+      earlier = json.load(f)
+    history = earlier.pop('history', []) + [earlier]
+  except FileNotFoundError:
+    pass
+  except (OSError, ValueError, AttributeError, TypeError) as e:
+    log.warning('Warning: %s could not be read (%s); it now records this run '
+                'only', path, e)
+  config_lib.write_json(config, path, history=history, **resolved)
+
+
 def remove_partial_saves(train_dir):
   """Deletes the `*.tempstate*` files interrupted saves left in train_dir;
   returns their names."""
@@ -140,6 +166,21 @@ class PartialSaveCleaner(tf.train.CheckpointSaverListener):
 
   def after_save(self, session, global_step_value):
     remove_partial_saves(self._train_dir)
+
+
+def recover_saved_checkpoints(saver, train_dir):
+  """Tells a new Saver which checkpoints the train_dir's state file names.
+
+  A Saver starts with none: its first save would write a state file naming
+  only the new checkpoint, and the older ones would stay on disk, named by
+  nothing and never rotated away. Knowing them, it keeps the last
+  KEEP_CHECKPOINTS across runs and names each one it keeps.
+  """
+  state = tf.train.get_checkpoint_state(train_dir)
+  if state is not None:
+    saver.recover_last_checkpoints(
+        [p for p in state.all_model_checkpoint_paths
+         if tf.train.checkpoint_exists(p)])
 
 
 def repair_checkpoint_state(train_dir):

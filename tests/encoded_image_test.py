@@ -258,24 +258,24 @@ def test_the_decoded_size_estimate(jpeg_dir):
 def test_the_cache_is_used_when_the_split_fits(jpeg_dir, caplog, budget_mb,
                                                cached, line):
   from slimvision.engines import config as config_lib
-  from slimvision.engines import training
+  from slimvision.engines import train_graph
   dataset = dataset_factory.get_dataset('jpegs', 'train', jpeg_dir)
   config = config_lib.TrainConfig(dataset_name='jpegs',
                                   image_cache_mb=budget_mb)
   with caplog.at_level('INFO', logger='slimvision'):
-    assert training._fits_image_cache(config, dataset) is cached
+    assert train_graph._fits_image_cache(config, dataset) is cached
   assert (line in caplog.text) if line else not caplog.text
 
 
 def test_a_split_too_large_for_the_cache_is_read_as_usual(jpeg_dir, caplog,
                                                           monkeypatch):
   from slimvision.engines import config as config_lib
-  from slimvision.engines import training
+  from slimvision.engines import train_graph
   dataset = dataset_factory.get_dataset('jpegs', 'train', jpeg_dir)
   monkeypatch.setattr(pipeline, 'decoded_size_bytes', lambda _: 3 << 20)
   config = config_lib.TrainConfig(dataset_name='jpegs', image_cache_mb=2)
   with caplog.at_level('INFO', logger='slimvision'):
-    assert not training._fits_image_cache(config, dataset)
+    assert not train_graph._fits_image_cache(config, dataset)
   assert ('Not caching the decoded images: the 9 images of jpegs/train take '
           'about 3 MiB decoded, more than --image_cache_mb=2') in caplog.text
 

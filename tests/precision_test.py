@@ -24,7 +24,7 @@ from slimvision.core import log
 from slimvision.core.errors import UserError
 from slimvision.engines import config as config_lib
 from slimvision.engines import precision
-from slimvision.engines import training
+from slimvision.engines import train_session
 
 _AMX = ('processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 '
         'amx_bf16 amx_tile amx_int8\n\nprocessor\t: 1\nflags\t\t: fpu sse2 '
@@ -156,13 +156,19 @@ def test_session_config_carries_the_rewrite():
   with pytest.raises(ValueError):
     precision.session_config_for('auto')
   # Training's session: the rewrite and the worker's device filters.
-  session_config = training._session_config(  # pylint: disable=protected-access
+  session_config = train_session._session_config(  # pylint: disable=protected-access
       config_lib.TrainConfig(precision='bf16', num_ps_tasks=1, task=2))
   rewrite = session_config.graph_options.rewrite_options
   assert rewrite.auto_mixed_precision_onednn_bfloat16 == _ON
   assert rewrite.auto_mixed_precision == _OFF
   assert list(session_config.device_filters) == [
       '/job:ps', '/job:worker/task:2']
+  # In a cluster, bf16 runs unfused: a task refuses the fused op in bf16.
+  assert rewrite.remapping == _OFF
+  for local in (config_lib.TrainConfig(precision='bf16'),
+                config_lib.TrainConfig(precision='fp32', num_ps_tasks=1)):
+    assert train_session._session_config(  # pylint: disable=protected-access
+        local).graph_options.rewrite_options.remapping != _OFF
 
 
 def test_fp16_optimizer_scales_the_loss_and_saves_nothing_more():

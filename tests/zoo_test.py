@@ -21,7 +21,7 @@ from conftest import error_line, run_cli
 from slimvision.core.errors import UserError
 from slimvision.datasets import download
 from slimvision.engines import checkpoints
-from slimvision.engines import training
+from slimvision.engines import fine_tuning
 from slimvision.engines import zoo
 from slimvision.nets import nets_factory
 
@@ -184,8 +184,8 @@ def test_the_1001_class_logits_must_be_excluded_for_other_classes(
                        r'Conv2d_1c_1x1/weights has shape \[1, 1, 256, 6\] '
                        r'in the model but \[1, 1, 256, 1001\] in checkpoint '
                        r'.*--checkpoint_exclude_scopes'):
-      training.fine_tune_init_fn('zoo:mobilenet_v1_025')
-    assert training.fine_tune_init_fn('zoo:mobilenet_v1_025', LOGITS)
+      fine_tuning.fine_tune_init_fn('zoo:mobilenet_v1_025')
+    assert fine_tuning.fine_tune_init_fn('zoo:mobilenet_v1_025', LOGITS)
 
 
 def test_second_resolve_uses_the_cache_without_the_network(
