@@ -2,29 +2,37 @@
 
 A *clone* is a copy of the model on one device of this machine; *replicas*
 are worker processes on several machines sharing variables held by
-parameter-server (ps) tasks. As in TF-Slim:
+parameter-server (ps) tasks. As in TF-Slim's research/slim/deployment:
 
   * variables are created once (by the first clone) on the variables device
-    (round-robin over the ps tasks, or this worker's CPU) and shared;
+    (round-robin over the ps tasks' CPUs, or this machine's CPU) and shared;
+  * with ps tasks the clones, the inputs and the optimizer run on
+    `/job:worker` with no task: every worker builds its own graph (between-
+    graph replication), and the session's device filters (the training
+    engine sets them) resolve `/job:worker` to the worker's own task;
+  * the input pipeline and the optimizer run on the CPU, off the GPUs;
   * each clone's loss is its own losses divided by the number of clones, and
     the regularization losses are added to the first clone only, so they
     count once;
   * gradients are summed over clones, which (given the division above) is
     the gradient of the average clone loss plus the regularization;
-  * TensorBoard gets TF-Slim's `Losses/clone_loss` (one per clone,
+  * TensorBoard gets `Losses/clone_loss` (one per clone,
     `Losses/clone_<i>/clone_loss`, with several) and
-    `Losses/regularization_loss`.
+    `Losses/regularization_loss`, made on the optimizer's device (the CPU),
+    not on the clones' GPUs.
 
 Usage:
   config = DeploymentConfig(num_clones=2, clone_on_cpu=True)
-  with tf.device(config.variables_device()):
-    global_step = tf.train.get_or_create_global_step()
   with tf.device(config.inputs_device()):
     images, labels = ...
-  clones = create_clones(config, model_fn, [images, labels])
   with tf.device(config.optimizer_device()):
     optimizer = tf.train.MomentumOptimizer(...)
-  total_loss, grads_and_vars = optimize_clones(clones, optimizer)
+  model = deploy(config, model_fn, [images, labels], optimizer=optimizer)
+  # model.train_op, model.summary_op, model.total_loss, model.clones
+
+`deploy` without an optimizer builds the clones and their losses only (for
+evaluation); `create_clones`, `optimize_clones` and `train_op` are the
+pieces, for a caller that builds its own training step.
 """
 
 import collections
@@ -32,11 +40,22 @@ import collections
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+from slimvision.core import log
 from slimvision.core import summaries as summary_lib
+from slimvision.core.errors import UserError
 
+__all__ = ['create_clones', 'deploy', 'optimize_clones', 'train_op',
+           'DeployedModel', 'DeploymentConfig', 'Clone']
+
+# What model_fn returned, the name scope it ran in ('' or 'clone_<i>/') and
+# the device it ran on.
 Clone = collections.namedtuple('Clone', ['outputs', 'scope', 'device'])
+# train_op and total_loss are None when deploy() had no optimizer or found
+# no loss; summary_op is None when there is nothing to summarize.
 DeployedModel = collections.namedtuple(
     'DeployedModel', ['train_op', 'summary_op', 'total_loss', 'clones'])
+
+_CPU = '/device:CPU:0'
 
 
 class DeploymentConfig(object):
@@ -54,81 +73,113 @@ class DeploymentConfig(object):
       worker_job_name, ps_job_name: job names in the cluster spec.
 
     Raises:
-      ValueError: replicas without ps tasks, or counts out of range.
+      UserError (a ValueError): replicas without ps tasks, a job name
+        missing, or counts out of range.
     """
     if num_clones < 1:
-      raise ValueError('num_clones must be at least 1, got %d' % num_clones)
+      raise UserError('num_clones must be at least 1, got %d' % num_clones)
     if num_replicas > 1 and num_ps_tasks < 1:
-      raise ValueError('With several replicas (--worker_replicas=%d) the '
-                       'variables need parameter servers: set --num_ps_tasks'
-                       % num_replicas)
+      raise UserError('With several replicas (--worker_replicas=%d) the '
+                      'variables need parameter servers: set --num_ps_tasks'
+                      % num_replicas)
     if num_ps_tasks > 0 and (not worker_job_name or not ps_job_name):
-      raise ValueError('worker_job_name and ps_job_name are required with '
-                       'parameter servers')
+      raise UserError('worker_job_name and ps_job_name are required with '
+                      'parameter servers')
     if not 0 <= replica_id < max(1, num_replicas):
-      raise ValueError('replica_id %d out of range [0, %d)' %
-                       (replica_id, num_replicas))
-    self.num_clones = num_clones
-    self.clone_on_cpu = clone_on_cpu
-    self.replica_id = replica_id
-    self.num_replicas = num_replicas
-    self.num_ps_tasks = num_ps_tasks
-    self.worker_job_name = worker_job_name
-    self.ps_job_name = ps_job_name
-    self._worker_device = ('/job:%s/task:%d' % (worker_job_name, replica_id)
-                           if num_ps_tasks > 0 else '')
-    self._ps_device = '/job:' + ps_job_name if num_ps_tasks > 0 else ''
+      raise UserError('replica_id %d out of range [0, %d)' %
+                      (replica_id, num_replicas))
+    self._num_clones = num_clones
+    self._clone_on_cpu = clone_on_cpu
+    self._replica_id = replica_id
+    self._num_replicas = num_replicas
+    self._num_ps_tasks = num_ps_tasks
+    self._worker_device = '/job:' + worker_job_name if num_ps_tasks else ''
+    self._ps_device = '/job:' + ps_job_name if num_ps_tasks else ''
+
+  @property
+  def num_clones(self):
+    return self._num_clones
+
+  @property
+  def clone_on_cpu(self):
+    return self._clone_on_cpu
+
+  @property
+  def replica_id(self):
+    return self._replica_id
+
+  @property
+  def num_replicas(self):
+    return self._num_replicas
+
+  @property
+  def num_ps_tasks(self):
+    return self._num_ps_tasks
+
+  @property
+  def worker_device(self):
+    """'/job:<worker>' with ps tasks, else ''. No task: see the module doc."""
+    return self._worker_device
+
+  @property
+  def ps_device(self):
+    """'/job:<ps>' with ps tasks, else ''."""
+    return self._ps_device
 
   @property
   def is_chief(self):
-    return self.replica_id == 0
+    return self._replica_id == 0
 
   def caching_device(self):
-    """Caches ps variables on the worker that reads them (None if local)."""
-    if self.num_ps_tasks > 0:
+    """Caches ps variables on the device that reads them (None if local)."""
+    if self._num_ps_tasks > 0:
       return lambda op: op.device
     return None
 
-  def clone_device(self, clone_index):
-    """Device string of clone `clone_index`."""
-    if not 0 <= clone_index < self.num_clones:
+  def _check_clone_index(self, clone_index):
+    if not 0 <= clone_index < self._num_clones:
       raise ValueError('clone_index %d out of range [0, %d)' %
-                       (clone_index, self.num_clones))
-    if self.clone_on_cpu:
-      return self._worker_device + '/device:CPU:0'
+                       (clone_index, self._num_clones))
+
+  def clone_device(self, clone_index):
+    """Device string of clone `clone_index` (GPU i, or the CPU)."""
+    self._check_clone_index(clone_index)
+    if self._clone_on_cpu:
+      return self._worker_device + _CPU
     return self._worker_device + '/device:GPU:%d' % clone_index
 
   def clone_scope(self, clone_index):
     """Name scope of clone `clone_index` ('' when there is one clone)."""
-    if not 0 <= clone_index < self.num_clones:
-      raise ValueError('clone_index %d out of range [0, %d)' %
-                       (clone_index, self.num_clones))
-    return 'clone_%d' % clone_index if self.num_clones > 1 else ''
+    self._check_clone_index(clone_index)
+    return 'clone_%d' % clone_index if self._num_clones > 1 else ''
 
   def optimizer_device(self):
-    """The optimizer (gradient sums, updates) runs on this worker's CPU."""
-    return self._worker_device + '/device:CPU:0'
+    """The optimizer (gradient sums, updates, summaries) runs on the CPU."""
+    return self._worker_device + _CPU
 
   def inputs_device(self):
-    """The input pipeline runs on this worker's CPU."""
-    return self._worker_device + '/device:CPU:0'
+    """The input pipeline runs on the CPU, leaving the GPUs to the clones."""
+    return self._worker_device + _CPU
 
   def variables_device(self):
-    """Device (function) for variables: round-robin over the ps tasks."""
-    local = self._worker_device + '/device:CPU:0'
-    if self.num_ps_tasks == 0:
-      return local
-    strategy = tf.train.replica_device_setter(
-        ps_tasks=self.num_ps_tasks, ps_device=self._ps_device,
-        worker_device=local, merge_devices=True)
-    return strategy
+    """For tf.device(): the CPU, or, with ps tasks, a function placing each
+    variable on the next ps task's CPU (round-robin) and leaving other ops
+    where the enclosing scopes put them."""
+    if self._num_ps_tasks == 0:
+      return _CPU
+    # worker_device=None: a non-variable op keeps the device it would have
+    # had without this function (e.g. its clone's).
+    return tf.train.replica_device_setter(
+        ps_tasks=self._num_ps_tasks, ps_device=self._ps_device + _CPU,
+        worker_device=None, merge_devices=True)
 
 
 def create_clones(config, model_fn, args=None, kwargs=None):
   """Calls `model_fn(*args, **kwargs)` once per clone, sharing variables.
 
   `model_fn` adds its losses with tf.losses / slim.losses; whatever it
-  returns becomes the clone's `outputs`.
+  returns becomes the clone's `outputs`. A clone's losses, summaries and
+  update ops are the collections' entries under its `scope`.
 
   Returns:
     A list of Clone(outputs, scope, device), one per clone.
@@ -150,26 +201,45 @@ def create_clones(config, model_fn, args=None, kwargs=None):
 
 
 def _clone_loss(clone, num_clones, regularization_losses):
-  """This clone's share of the loss (None if it has no loss at all)."""
-  parts = []
+  """This clone's share of the loss (None if it has no loss at all).
+
+  The sums run on the clone's device; their summaries are made outside it,
+  on the caller's device (the optimizer's CPU in deploy()).
+  """
+  clone_loss, regularization_loss = None, None
   with tf.device(clone.device):
     losses = tf.get_collection(tf.GraphKeys.LOSSES, clone.scope)
     if losses:
       clone_loss = tf.add_n(losses, name='clone_loss')
-      summary_lib.scalar('/'.join(filter(None, [
-          'Losses', clone.scope.rstrip('/'), 'clone_loss'])), clone_loss)
       if num_clones > 1:
         clone_loss = tf.div(clone_loss, 1.0 * num_clones,
                             name='scaled_clone_loss')
-      parts.append(clone_loss)
     if regularization_losses:
       regularization_loss = tf.add_n(regularization_losses,
                                      name='regularization_loss')
-      summary_lib.scalar('Losses/regularization_loss', regularization_loss)
-      parts.append(regularization_loss)
-    if not parts:
-      return None
-    return tf.add_n(parts)
+    parts = [l for l in (clone_loss, regularization_loss) if l is not None]
+    total = tf.add_n(parts) if parts else None
+  if clone_loss is not None:
+    summary_lib.scalar('/'.join(filter(None, [
+        'Losses', clone.scope.rstrip('/'), 'clone_loss'])), clone_loss)
+  if regularization_loss is not None:
+    summary_lib.scalar('Losses/regularization_loss', regularization_loss)
+  return total
+
+
+def _clone_losses(clones, regularization_losses, on_loss=None):
+  """The clones' losses, regularization in the first clone's only; calls
+  `on_loss(clone, loss)` for each clone with a loss (in its name scope)."""
+  losses = []
+  for clone in clones:
+    with tf.name_scope(clone.scope):
+      loss = _clone_loss(clone, len(clones), regularization_losses)
+      if loss is not None:
+        losses.append(loss)
+        if on_loss:
+          on_loss(clone, loss)
+    regularization_losses = None  # Counted once, in the first clone.
+  return losses
 
 
 def _sum_gradients(clone_grads):
@@ -192,28 +262,54 @@ def optimize_clones(clones, optimizer, regularization_losses=None, **kwargs):
     clones: from create_clones().
     optimizer: a tf.train.Optimizer.
     regularization_losses: defaults to tf.GraphKeys.REGULARIZATION_LOSSES;
-      added to the first clone's loss only.
+      added to the first clone's loss only ([] leaves them out).
     **kwargs: passed to optimizer.compute_gradients (e.g. var_list).
 
   Returns:
     (total_loss scalar Tensor, list of (gradient, variable)).
+
+  Raises:
+    ValueError: no clone has a loss.
   """
   if regularization_losses is None:
     regularization_losses = tf.get_collection(
         tf.GraphKeys.REGULARIZATION_LOSSES)
-  clone_losses, clone_grads = [], []
-  for clone in clones:
-    with tf.name_scope(clone.scope):
-      loss = _clone_loss(clone, len(clones), regularization_losses)
-      if loss is not None:
-        clone_losses.append(loss)
-        with tf.device(clone.device):
-          clone_grads.append(optimizer.compute_gradients(loss, **kwargs))
-      regularization_losses = None  # Counted once, in the first clone.
-  if not clone_losses:
-    raise ValueError('The model function added no loss to tf.GraphKeys.LOSSES')
-  total_loss = tf.add_n(clone_losses, name='total_loss')
+  clone_grads = []
+
+  def compute_gradients(clone, loss):
+    with tf.device(clone.device):
+      clone_grads.append(optimizer.compute_gradients(loss, **kwargs))
+
+  losses = _clone_losses(clones, regularization_losses, compute_gradients)
+  if not losses:
+    raise ValueError('The model function added no loss to '
+                     'tf.GraphKeys.LOSSES and there is no regularization '
+                     'loss: nothing to optimize')
+  total_loss = tf.add_n(losses, name='total_loss')
   return total_loss, _sum_gradients(clone_grads)
+
+
+def _gradient_summaries(grads_and_vars):
+  """Histograms of each gradient and of its norm; returns the summaries."""
+  summaries = []
+  for grad, var in grads_and_vars:
+    if grad is None:
+      log.info('Variable %s has no gradient', var.op.name)
+      continue
+    values = grad.values if isinstance(grad, tf.IndexedSlices) else grad
+    summaries.append(summary_lib.histogram(var.op.name + '/gradients',
+                                           values))
+    summaries.append(summary_lib.histogram(var.op.name + '/gradient_norm',
+                                           tf.global_norm([values])))
+  return summaries
+
+
+def _apply(optimizer, grads_and_vars, global_step, total_loss, update_ops):
+  """A tensor that applies the gradients and runs `update_ops`, then gives
+  `total_loss` (its value from before the update)."""
+  apply_op = optimizer.apply_gradients(grads_and_vars, global_step=global_step)
+  with tf.control_dependencies([apply_op] + list(update_ops or [])):
+    return tf.identity(total_loss, name='train_op')
 
 
 def train_op(clones, optimizer, global_step, var_list=None, update_ops=None,
@@ -227,7 +323,7 @@ def train_op(clones, optimizer, global_step, var_list=None, update_ops=None,
     var_list: the variables to train (default: all trainable variables).
     update_ops: ops to run with every step (batch-norm statistics, moving
       averages).
-    summarize_gradients: add a histogram of each gradient.
+    summarize_gradients: add histograms of each gradient and its norm.
 
   Returns:
     (train_tensor, total_loss): scalar Tensors; running `train_tensor` takes
@@ -236,41 +332,64 @@ def train_op(clones, optimizer, global_step, var_list=None, update_ops=None,
   total_loss, grads_and_vars = optimize_clones(clones, optimizer,
                                                var_list=var_list)
   if summarize_gradients:
-    for grad, var in grads_and_vars:
-      summary_lib.histogram(var.op.name + '/gradients', grad)
-  apply_op = optimizer.apply_gradients(grads_and_vars, global_step=global_step)
-  with tf.control_dependencies([apply_op] + list(update_ops or [])):
-    train_tensor = tf.identity(total_loss, name='train_op')
-  return train_tensor, total_loss
+    _gradient_summaries(grads_and_vars)
+  return _apply(optimizer, grads_and_vars, global_step, total_loss,
+                update_ops), total_loss
+
+
+def _deploy_training(config, clones, optimizer, update_ops,
+                     summarize_gradients):
+  """(train_op or None, total_loss, gradient summaries) for deploy()."""
+  with tf.device(config.variables_device()):
+    global_step = tf.train.get_or_create_global_step()
+  total_loss, grads_and_vars = optimize_clones(clones, optimizer)
+  if not grads_and_vars:  # Nothing trainable: no step to take.
+    return None, total_loss, []
+  summaries = (_gradient_summaries(grads_and_vars) if summarize_gradients
+               else [])
+  return (_apply(optimizer, grads_and_vars, global_step, total_loss,
+                 update_ops), total_loss, summaries)
 
 
 def deploy(config, model_fn, args=None, kwargs=None, optimizer=None,
            summarize_gradients=False):
-  """Creates the clones and, given an optimizer, the train op.
+  """Creates the clones, their total loss and, given an optimizer, the
+  train op; the losses, updates and summaries run on the optimizer device.
+
+  Args:
+    config: a DeploymentConfig.
+    model_fn: called as model_fn(*args, **kwargs) once per clone.
+    args, kwargs: its arguments.
+    optimizer: a tf.train.Optimizer, or None to build the model only (an
+      evaluation): no global step and no train op then.
+    summarize_gradients: add histograms of each gradient and its norm.
 
   Returns:
-    DeployedModel(train_op, summary_op, total_loss, clones). Without an
-    optimizer train_op is None and total_loss sums the clone losses.
+    DeployedModel(train_op, summary_op, total_loss, clones). total_loss sums
+    the clone losses and the regularization losses; it is None when the
+    model has no loss (allowed without an optimizer only). The summaries are
+    those from before deploy(), the first clone's and total_loss.
   """
   summaries = set(tf.get_collection(tf.GraphKeys.SUMMARIES))
-  with tf.device(config.variables_device()):
-    global_step = tf.train.get_or_create_global_step()
   clones = create_clones(config, model_fn, args, kwargs)
   first_clone = clones[0]
+  # The first clone's updates (batch-norm statistics) stand for all clones.
   update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS, first_clone.scope)
   train_tensor = None
-  if optimizer is not None:
-    with tf.device(config.optimizer_device()):
-      train_tensor, total_loss = train_op(
-          clones, optimizer, global_step, update_ops=update_ops,
-          summarize_gradients=summarize_gradients)
-  else:
-    losses = [_clone_loss(c, len(clones), None) for c in clones]
-    total_loss = tf.add_n([l for l in losses if l is not None])
-  summaries.add(summary_lib.scalar('total_loss', total_loss))
-  # The first clone's summaries stand for all clones, as in TF-Slim.
-  other_clones = tuple(clone.scope for clone in clones[1:])
-  summaries |= {s for s in tf.get_collection(tf.GraphKeys.SUMMARIES)
-                if not (other_clones and s.name.startswith(other_clones))}
-  summary_op = tf.summary.merge(list(summaries), name='summary_op')
+  with tf.device(config.optimizer_device()):
+    if optimizer is not None:
+      train_tensor, total_loss, gradient_summaries = _deploy_training(
+          config, clones, optimizer, update_ops, summarize_gradients)
+      summaries.update(gradient_summaries)
+    else:
+      losses = _clone_losses(
+          clones, tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES))
+      total_loss = (tf.add_n(losses, name='total_loss') if losses else None)
+    # The first clone's summaries stand for all clones, as in TF-Slim.
+    summaries.update(tf.get_collection(tf.GraphKeys.SUMMARIES,
+                                       first_clone.scope))
+    if total_loss is not None:
+      summaries.add(summary_lib.scalar('total_loss', total_loss))
+    summary_op = (tf.summary.merge(list(summaries), name='summary_op')
+                  if summaries else None)
   return DeployedModel(train_tensor, summary_op, total_loss, clones)

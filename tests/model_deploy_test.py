@@ -1,10 +1,13 @@
 """Clones, replicas and device placement (deployment/model_deploy.py)."""
 
+import socket
+
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+from slimvision.core.errors import UserError
 from slimvision.deployment import model_deploy
 
 _INPUTS = np.random.RandomState(0).normal(size=(8, 5)).astype(np.float32)
@@ -67,21 +70,64 @@ def test_devices():
   assert local.variables_device() == '/device:CPU:0'
   assert local.optimizer_device() == local.inputs_device() == '/device:CPU:0'
   assert local.caching_device() is None
+  assert local.worker_device == local.ps_device == ''
   single = model_deploy.DeploymentConfig(clone_on_cpu=True)
   assert single.clone_scope(0) == '' and single.clone_device(0) == (
       '/device:CPU:0')
-  cluster = model_deploy.DeploymentConfig(num_replicas=2, replica_id=1,
-                                          num_ps_tasks=2)
-  assert not cluster.is_chief
-  assert cluster.clone_device(0) == '/job:worker/task:1/device:GPU:0'
-  assert cluster.optimizer_device() == '/job:worker/task:1/device:CPU:0'
+
+
+@pytest.mark.parametrize('kwargs', [{}, dict(clone_on_cpu=True),
+                                    dict(num_clones=4)])
+def test_inputs_and_optimizer_run_on_the_cpu_without_ps(kwargs):
+  # The input pipeline is pinned to the CPU, keeping it off the GPUs.
+  config = model_deploy.DeploymentConfig(**kwargs)
+  assert config.inputs_device() == '/device:CPU:0'
+  assert config.optimizer_device() == '/device:CPU:0'
+
+
+@pytest.mark.parametrize('replica_id', [0, 1])
+def test_devices_with_ps_name_the_worker_job_but_no_task(replica_id):
+  # Every worker builds its own graph: '/job:worker' is its own task there.
+  cluster = model_deploy.DeploymentConfig(
+      num_clones=2, num_replicas=2, replica_id=replica_id, num_ps_tasks=2)
+  assert cluster.is_chief == (replica_id == 0)
+  assert cluster.worker_device == '/job:worker'
+  assert cluster.ps_device == '/job:ps'
+  assert cluster.clone_device(0) == '/job:worker/device:GPU:0'
+  assert cluster.clone_device(1) == '/job:worker/device:GPU:1'
+  assert cluster.optimizer_device() == '/job:worker/device:CPU:0'
+  assert cluster.inputs_device() == '/job:worker/device:CPU:0'
+  on_cpu = model_deploy.DeploymentConfig(clone_on_cpu=True, num_ps_tasks=1)
+  assert on_cpu.clone_device(0) == '/job:worker/device:CPU:0'
   with tf.Graph().as_default():
     with tf.device(cluster.variables_device()):
       a = tf.Variable(1.0)
       b = tf.Variable(2.0)
       c = tf.constant(3.0)
-  assert {a.device, b.device} == {'/job:ps/task:0', '/job:ps/task:1'}
-  assert c.device == '/job:worker/task:1/device:CPU:0'
+    assert cluster.caching_device()(c.op) == ''
+  # Round-robin over the ps tasks' CPUs; other ops stay where they were.
+  assert [a.device, b.device] == ['/job:ps/task:0/device:CPU:0',
+                                  '/job:ps/task:1/device:CPU:0']
+  assert c.device == ''
+
+
+def test_variables_of_gpu_clones_go_to_the_ps_cpus():
+  config = model_deploy.DeploymentConfig(num_clones=2, num_ps_tasks=2)
+  with tf.Graph().as_default():
+
+    def model_fn():
+      net = slim.fully_connected(tf.constant(_INPUTS), 4, scope='fc1')
+      return slim.fully_connected(net, 3, scope='fc2')
+
+    clones = model_deploy.create_clones(config, model_fn)
+    variables = [(v.op.name, v.device) for v in tf.global_variables()]
+  assert variables == [('fc1/weights', '/job:ps/task:0/device:CPU:0'),
+                       ('fc1/biases', '/job:ps/task:1/device:CPU:0'),
+                       ('fc2/weights', '/job:ps/task:0/device:CPU:0'),
+                       ('fc2/biases', '/job:ps/task:1/device:CPU:0')]
+  assert [(c.scope, c.device, c.outputs.device) for c in clones] == [
+      ('clone_0/', '/job:worker/device:GPU:0', '/job:worker/device:GPU:0'),
+      ('clone_1/', '/job:worker/device:GPU:1', '/job:worker/device:GPU:1')]
 
 
 @pytest.mark.parametrize('kwargs, message', [
@@ -90,7 +136,7 @@ def test_devices():
     (dict(num_replicas=2, num_ps_tasks=1, replica_id=2), 'out of range'),
 ])
 def test_invalid_configs(kwargs, message):
-  with pytest.raises(ValueError, match=message):
+  with pytest.raises(UserError, match=message):
     model_deploy.DeploymentConfig(**kwargs)
 
 
@@ -114,3 +160,127 @@ def test_deploy_builds_a_train_op_that_steps():
       assert sess.run(tf.train.get_global_step()) == 21
       assert sess.run(model.summary_op)  # Serialized summaries.
   assert last < first
+
+
+def _summary_tags(summary_op):
+  with tf.Session(config=tf.ConfigProto(allow_soft_placement=True)) as sess:
+    sess.run(tf.global_variables_initializer())
+    summary = tf.Summary.FromString(sess.run(summary_op))
+  return sorted(value.tag for value in summary.value)
+
+
+def test_deploy_makes_the_summaries_on_the_cpu():
+  with tf.Graph().as_default():
+    config = model_deploy.DeploymentConfig(num_clones=2)
+
+    def model_fn():
+      logits = slim.fully_connected(
+          tf.constant(_INPUTS[:4]), 3, activation_fn=None, scope='fc',
+          weights_regularizer=slim.l2_regularizer(0.1))
+      tf.losses.sparse_softmax_cross_entropy(_LABELS[:4], logits)
+
+    model = model_deploy.deploy(
+        config, model_fn, optimizer=tf.train.GradientDescentOptimizer(0.5),
+        summarize_gradients=True)
+    # The clones' GPUs compute the losses; the summaries are the CPU's.
+    assert {t.device for t in model.summary_op.op.inputs} == {
+        '/device:CPU:0'}
+    assert model.train_op.device == '/device:CPU:0'
+    assert tf.train.get_global_step().device == '/device:CPU:0'
+    assert _summary_tags(model.summary_op) == [
+        'Losses/clone_0/clone_loss', 'Losses/regularization_loss',
+        'fc/biases/gradient_norm', 'fc/biases/gradients',
+        'fc/weights/gradient_norm', 'fc/weights/gradients', 'total_loss']
+
+
+def test_deploy_for_evaluation_without_any_loss():
+  with tf.Graph().as_default():
+    config = model_deploy.DeploymentConfig(num_clones=2, clone_on_cpu=True)
+    model = model_deploy.deploy(
+        config, lambda: slim.fully_connected(tf.constant(_INPUTS), 3))
+    assert [c.scope for c in model.clones] == ['clone_0/', 'clone_1/']
+    assert [c.outputs.shape.as_list() for c in model.clones] == [[8, 3]] * 2
+    assert model.total_loss is None and model.train_op is None
+    assert model.summary_op is None  # Nothing to summarize.
+    assert tf.train.get_global_step() is None  # Evaluation takes no step.
+
+
+def test_deploy_for_evaluation_counts_the_regularization_once():
+  weights = np.arange(15).reshape(5, 3) / 10.0
+  with tf.Graph().as_default():
+    config = model_deploy.DeploymentConfig(num_clones=2, clone_on_cpu=True)
+
+    def model_fn():
+      slim.fully_connected(
+          tf.constant(_INPUTS), 3,
+          weights_initializer=tf.constant_initializer(weights),
+          weights_regularizer=slim.l2_regularizer(0.1))
+
+    model = model_deploy.deploy(config, model_fn)
+    assert model.train_op is None
+    assert model.total_loss.op.name == 'total_loss'
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      total = sess.run(model.total_loss)
+    assert _summary_tags(model.summary_op) == [
+        'Losses/regularization_loss', 'total_loss']
+  assert total == pytest.approx(0.1 * np.sum(weights ** 2) / 2, rel=1e-5)
+
+
+def _free_ports(count):
+  sockets = [socket.socket() for _ in range(count)]
+  for s in sockets:
+    s.bind(('127.0.0.1', 0))
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports
+
+
+def _devices_run_on(server, task, config):
+  """{node name: device} of one training step of worker `task`, in a
+  session with the device filters that training's sessions have."""
+  with tf.Graph().as_default():
+    with tf.device(config.inputs_device()):
+      inputs = tf.random.uniform([4, 5], name='inputs')
+
+    def model_fn():
+      logits = slim.fully_connected(inputs, 3, scope='fc')
+      tf.losses.sparse_softmax_cross_entropy(_LABELS[:4], logits)
+
+    model = model_deploy.deploy(config, model_fn,
+                                optimizer=tf.train.GradientDescentOptimizer(
+                                    0.1))
+    filters = tf.ConfigProto(
+        device_filters=['/job:ps', '/job:worker/task:%d' % task])
+    with tf.Session(server.target, config=filters) as sess:
+      sess.run(tf.global_variables_initializer())
+      metadata = tf.RunMetadata()
+      sess.run(model.train_op, run_metadata=metadata, options=tf.RunOptions(
+          trace_level=tf.RunOptions.FULL_TRACE))
+  return {node.node_name: device.device
+          for device in metadata.step_stats.dev_stats
+          for node in device.node_stats}
+
+
+def test_each_worker_runs_its_clones_and_inputs_on_its_own_task():
+  ps_port, w0_port, w1_port = _free_ports(3)
+  spec = tf.train.ClusterSpec({
+      'ps': ['127.0.0.1:%d' % ps_port],
+      'worker': ['127.0.0.1:%d' % w0_port, '127.0.0.1:%d' % w1_port]})
+  # In-process servers: they serve until the test process ends.
+  servers = [tf.train.Server(spec, job_name='ps', task_index=0)] + [
+      tf.train.Server(spec, job_name='worker', task_index=i)
+      for i in range(2)]
+  for task in (1, 0):
+    config = model_deploy.DeploymentConfig(
+        num_clones=2, clone_on_cpu=True, replica_id=task, num_replicas=2,
+        num_ps_tasks=1)
+    devices = _devices_run_on(servers[1 + task], task, config)
+    own = '/job:worker/replica:0/task:%d/device:CPU:0' % task
+    # (Node names after grappler's rewrites: MatMul is fused into Relu.)
+    for name in ('inputs/RandomUniform', 'clone_0/fc/Relu', 'clone_1/fc/Relu',
+                 'clone_1/scaled_clone_loss', 'fc/weights/sum_grads',
+                 'total_loss', 'train_op'):
+      assert devices[name] == own, (name, devices[name])
+    assert devices['fc/weights'] == '/job:ps/replica:0/task:0/device:CPU:0'
