@@ -294,3 +294,56 @@ def test_a_run_refused_at_its_checks_leaves_no_trace(shapes_dir, tmp_path):
                    *refused)
   assert result.returncode == 2
   assert sorted(os.listdir(kept)) == ['notes.txt']
+
+
+def _records(folder):
+  """The train_dir's bookkeeping files, as bytes."""
+  return {name: (folder / name).read_bytes()
+          for name in ('train_config.json', 'checkpoint')}
+
+
+def test_a_run_failing_mid_run_leaves_the_records_as_they_were(
+    shapes_dir, tmp_path):
+  import dataset_records  # pylint: disable=g-import-not-at-top
+  import shutil  # pylint: disable=g-import-not-at-top
+  data, train = tmp_path / 'data', tmp_path / 'train'
+  shutil.copytree(shapes_dir, data)
+  args = ['--dataset_dir=%s' % data, '--train_dir=%s' % train]
+  assert run_cli('train_image_classifier.py', *args + _TRAIN).returncode == 0
+  before = _records(train)
+  # Each shard holds 24 records; the resumed run meets the cut after its
+  # first steps (a batch of 4, 40 steps: several epochs).
+  dataset_records.truncate_in_record(
+      str(data / 'shapes_train_00001-of-00002.tfrecord'), 20)
+  result = run_cli('train_image_classifier.py', '--log_every_n_steps=1',
+                   *args + [a.replace('=2', '=40') for a in _TRAIN])
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert 'shapes_train_00001-of-00002.tfrecord record 20' in error_line(
+      result), error_line(result)
+  assert 'step 3' in result.stderr  # It trained before it met the cut.
+  assert _records(train) == before
+  assert sorted(p for p in os.listdir(train) if '.index' in p) == [
+      'model.ckpt-0.index', 'model.ckpt-2.index']
+
+
+def test_the_records_keep_every_run_and_every_checkpoint_on_disk(
+    shapes_dir, tmp_path):
+  import json  # pylint: disable=g-import-not-at-top
+  args = ['--dataset_dir=' + shapes_dir, '--train_dir=' + str(tmp_path)]
+  assert run_cli('train_image_classifier.py', *args + _TRAIN).returncode == 0
+  result = run_cli('train_image_classifier.py', '--learning_rate=0.02',
+                   *args + [a.replace('=2', '=4') for a in _TRAIN])
+  assert result.returncode == 0, result.stderr[-2000:]
+  with open(tmp_path / 'train_config.json') as f:
+    record = json.load(f)
+  assert record['flags']['max_number_of_steps'] == 4
+  assert record['flags']['learning_rate'] == 0.02
+  assert [run['flags']['max_number_of_steps'] for run in record['history']
+          ] == [2]
+  assert record['history'][0]['flags']['learning_rate'] == 0.01
+  assert 'history' not in record['history'][0]
+  # The resumed run's Saver knew the first run's checkpoints: the state
+  # names each one on disk, model.ckpt-0 included.
+  state = tf.train.get_checkpoint_state(str(tmp_path))
+  assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == [
+      'model.ckpt-0', 'model.ckpt-2', 'model.ckpt-4']
