@@ -67,7 +67,7 @@ def run(config):
     frozen_file, graph_file = graph_file, None
   # The TF1 export APIs each print a deprecation notice; they are the
   # supported way to write these formats from a graph.
-  with deprecation.silence(), nets_factory.naming_the_image_size_flag(
+  with deprecation.silence(), nets_factory.image_too_small_names_flag(
       '--image_size'):
     if graph_file:
       with tf.Graph().as_default() as graph:
@@ -149,7 +149,8 @@ class _Exporter(object):
 
     Returns:
       (images placeholder, logits, probabilities); `self.output_names` is
-      set to the names of every output op (inference.build_network).
+      set to the names of every output op
+      (inference.build_with_output_names).
     """
     images = tf.placeholder(tf.float32, self._input_shape(),
                             name=inference.INPUT_NAME)
@@ -157,9 +158,10 @@ class _Exporter(object):
     # inherited by the network's own scopes. None: TF2's resource default.
     with tf.variable_scope(tf.get_variable_scope(), use_resource=(
         False if reference_variables else None)):
-      logits, probabilities, self.output_names = inference.build_network(
-          images, self.config.model_name, self.num_classes,
-          is_training=self.config.is_training)
+      logits, probabilities, self.output_names = (
+          inference.build_with_output_names(
+              images, self.config.model_name, self.num_classes,
+              is_training=self.config.is_training))
     return images, logits, probabilities
 
   def write_graph_def(self, graph_def, path):
@@ -213,7 +215,7 @@ class _Exporter(object):
           encoded, config.model_name, self.image_size,
           config.preprocessing_name, config.use_grayscale,
           config.central_crop_fraction)
-      served_logits, served_probabilities = inference.build_classifier(
+      served = inference.build_logits_and_probabilities(
           decoded, config.model_name, self.num_classes,
           is_training=config.is_training, reuse=True)
       # Preprocessing may add image summaries inside the decoding loop; the
@@ -223,8 +225,7 @@ class _Exporter(object):
       signatures = {
           inference.SERVING_SIGNATURE: signature_def(
               {inference.BYTES_INPUT: encoded},
-              self._outputs(served_logits, served_probabilities,
-                            names_table)),
+              self._outputs(*served, names_table)),
           inference.IMAGES_SIGNATURE: signature_def(
               {inference.IMAGES_INPUT: images},
               self._outputs(logits, probabilities, names_table)),

@@ -464,7 +464,7 @@ def _train(config, started):
                                     weights=1.0)
     return end_points, images
 
-  with nets_factory.naming_the_image_size_flag('--train_image_size'):
+  with nets_factory.image_too_small_names_flag('--train_image_size'):
     clones = model_deploy.create_clones(deployment, clone_fn)
   first_clone_scope = deployment.clone_scope(0)
   end_points, images = clones[0].outputs
