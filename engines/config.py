@@ -14,6 +14,7 @@ import os
 from typing import List, Optional
 
 from slimvision.core.errors import UserError
+from slimvision.core.files import write_atomically
 
 OPTIMIZERS = ('adadelta', 'adagrad', 'adam', 'ftrl', 'momentum', 'rmsprop',
               'sgd')
@@ -455,11 +456,7 @@ def write_json(config, path, **resolved):
   """Writes the config (and any `resolved` values) as JSON, atomically."""
   record = {'config': type(config).__name__,
             'flags': dataclasses.asdict(config), 'resolved': resolved}
-  tmp = '%s.tmp-%d' % (path, os.getpid())
-  with open(tmp, 'w') as f:
-    json.dump(record, f, indent=2, sort_keys=True)
-    f.write('\n')
-  os.replace(tmp, path)
+  write_atomically(path, json.dumps(record, indent=2, sort_keys=True) + '\n')
 
 
 @dataclasses.dataclass(kw_only=True)

@@ -29,6 +29,7 @@ from tensorflow.python.util import deprecation
 
 from slimvision.core import log
 from slimvision.core.errors import UserError
+from slimvision.core.files import write_atomically
 from slimvision.datasets import dataset_factory
 from slimvision.engines import checkpoints
 from slimvision.engines import inference
@@ -101,12 +102,9 @@ def _make_parent(path):
   tf.gfile.MakeDirs(os.path.dirname(os.path.abspath(path)))
 
 
-def _write_atomically(data, path):
+def _write_file(path, content):
   _make_parent(path)
-  tmp = _temporary(path)
-  with tf.gfile.GFile(tmp, 'wb') as f:
-    f.write(data)
-  tf.gfile.Rename(tmp, path, overwrite=True)
+  write_atomically(path, content)
 
 
 def _replace_folder(tmp, path):
@@ -170,7 +168,7 @@ class _Exporter(object):
       data = str(graph_def).encode('utf-8')
     else:
       data = graph_def.SerializeToString()
-    _write_atomically(data, path)
+    _write_file(path, data)
     log.info('Wrote %s (%d nodes)', path, len(graph_def.node))
 
   def _restore(self, session, checkpoint):
@@ -264,9 +262,8 @@ class _Exporter(object):
     model = self._convert_tflite(frozen)
     labels_path = tflite_labels_path(path)
     names = self.class_names()
-    _write_atomically(model, path)
-    _write_atomically(''.join(n + '\n' for n in names).encode('utf-8'),
-                      labels_path)
+    _write_file(path, model)
+    _write_file(labels_path, ''.join(n + '\n' for n in names))
     if self.config.tflite_quantize:
       weights = ', dynamic-range quantized'
     elif self.config.precision == 'fp16':
