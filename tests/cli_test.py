@@ -2,6 +2,8 @@
 
 import os
 import re
+import subprocess
+import sys
 
 from absl import flags
 import pytest
@@ -95,11 +97,29 @@ def test_train_help_gives_the_help_of_its_main_flags():
     assert first_words in ' '.join(result.stdout.split())
 
 
-def test_version_names_ours_and_tensorflows():
-  result = run_cli('eval_image_classifier.py', '--version')
-  assert result.returncode == 0
-  assert re.match(r'slimvision \d+\.\d+\.\d+ \(TensorFlow 2\.\d+',
-                  result.stdout)
+# The console entry point of a script, run as `slim-... --version` runs it;
+# at exit it tells whether TensorFlow was imported.
+_VERSION_RUN = """
+import atexit, sys
+atexit.register(lambda: sys.stderr.write(
+    'tensorflow imported: %s' % ('tensorflow' in sys.modules)))
+sys.argv = ['slim-command', '--version']
+from slimvision import {module}
+{module}.main()
+"""
+
+
+@pytest.mark.parametrize('script', ['train_image_classifier.py',
+                                    'eval_image_classifier.py'])
+def test_version_is_one_line_before_tensorflow_loads(script):
+  result = subprocess.run(
+      [sys.executable, '-c', _VERSION_RUN.format(module=script[:-3])],
+      capture_output=True, text=True, timeout=120, cwd=ROOT)
+  assert result.returncode == 0, result.stderr
+  assert re.fullmatch(r'slimvision \d+\.\d+\.\d+ \(TensorFlow 2\.\d+\.\S+, '
+                      r'tf-slim \d+\.\d+\.\d+\)\n', result.stdout)
+  # Nothing else: no TensorFlow start-up lines, and TensorFlow not loaded.
+  assert result.stderr == 'tensorflow imported: False'
 
 
 @pytest.mark.parametrize('args, message', [
