@@ -261,6 +261,13 @@ class TrainConfig(_Model, _Data):
     if self.optimizer not in OPTIMIZERS:
       raise UserError('Unknown --optimizer %r; valid: %s' %
                       (self.optimizer, ', '.join(OPTIMIZERS)))
+    if self.learning_rate_decay_type not in DECAY_TYPES:
+      raise UserError('Unknown --learning_rate_decay_type %r; valid: %s' %
+                      (self.learning_rate_decay_type, ', '.join(DECAY_TYPES)))
+    if self.sync_replicas and self.replicas_to_aggregate < 1:
+      raise UserError('--replicas_to_aggregate must be at least 1 with '
+                      '--sync_replicas, got %d' % self.replicas_to_aggregate)
+    _check_precision(self.precision)
     if not self._is_parameter_server():  # A ps task reads no data.
       self._require_dataset_dir()
 
@@ -274,12 +281,6 @@ class TrainConfig(_Model, _Data):
       return task.get('type') == 'ps'
     except (ValueError, AttributeError):
       return True
-    if self.learning_rate_decay_type not in DECAY_TYPES:
-      raise UserError('Unknown --learning_rate_decay_type %r; valid: %s' %
-                      (self.learning_rate_decay_type, ', '.join(DECAY_TYPES)))
-    if self.sync_replicas and self.replicas_to_aggregate < 1:
-      raise UserError('--replicas_to_aggregate must be at least 1')
-    _check_precision(self.precision)
 
   def augmentation(self):
     """Keyword arguments of the training preprocessing set by the flags."""
