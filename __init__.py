@@ -9,7 +9,7 @@ Layers, each importing only those below it:
   scripts, cli/        flags -> config -> engine, errors -> exit codes
   engines/             training, evaluation, export, inference, pipeline
   datasets/, nets/, preprocessing/, deployment/   the model packages
-  core/                compat, errors, log, registry, summaries
+  core/                compat, errors, files, log, registry, summaries
 
 Importing the package itself loads no TensorFlow, so a command answers
 --help and prints its first line at once. The model packages (datasets,
