@@ -9,7 +9,7 @@ Layers, each importing only those below it:
   scripts, cli/        flags -> config -> engine, errors -> exit codes
   engines/             training, evaluation, export, inference, pipeline
   datasets/, nets/, preprocessing/, deployment/   the model packages
-  core/                compat, errors, log, registry, summaries
+  core/                compat, errors, files, log, registry, summaries
 
 Importing the package itself loads no TensorFlow, so a command answers
 --help and prints its first line at once. The model packages (datasets,
@@ -21,8 +21,9 @@ calls tf-slim.
 import os
 
 # TensorFlow's C++ start-up chatter (CUDA probing, CPU features) hides our
-# own messages; the setting must come before TensorFlow loads, and users can
-# still set the variable themselves.
+# own messages; the setting must come before TensorFlow loads, so it is made
+# here, which runs before any module of ours (core/compat.py included), and
+# users can still set the variable themselves.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 # TensorFlow turns its oneDNN kernels on only for CPUs with AVX512-VNNI,
 # AVX512-BF16 or AMX. On an AVX2 CPU (2-core AMD EPYC) they trained faster

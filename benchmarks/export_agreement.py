@@ -7,7 +7,8 @@ agreements:
     eval_image_classifier.py command is also run, and its printed confusion
     matrix must equal the one of these predictions;
   * frozen: the graph from export_inference_graph.py --frozen_graph_file,
-    fed the record's encoded image through core/inference.py;
+    fed the record's encoded image through engines/inference.py's
+    preprocessing (frozen_graph_classifier);
   * saved_model: the `serving_default` signature of the exported SavedModel
     fed the encoded image bytes;
   * classify: classify_image.py --checkpoint_path on the image files.

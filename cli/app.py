@@ -10,6 +10,7 @@ clear line on stderr and exit status 2 instead of a long trace.
 
 import contextlib
 import importlib
+from importlib import metadata
 import os
 import signal
 import sys
@@ -44,15 +45,25 @@ def usage(doc, flag_values, names):
 
 
 def version():
-  """The --version text: ours, TensorFlow's and tf-slim's."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from importlib import metadata  # pylint: disable=g-import-not-at-top
-  from slimvision.core import compat  # pylint: disable=g-import-not-at-top
-  compat.apply()
-  repairs = compat.applied_repairs()
-  return 'slimvision %s (TensorFlow %s, tf-slim %s; %d tf-slim repair(s))' % (
-      slimvision.__version__, tf.__version__, metadata.version('tf-slim'),
-      len(repairs))
+  """The --version line: ours, TensorFlow's and tf-slim's versions.
+
+  Read from the installed packages' metadata: importing TensorFlow would
+  take seconds and print its start-up lines after ours.
+  """
+  return 'slimvision %s (TensorFlow %s, tf-slim %s)' % (
+      slimvision.__version__,
+      _installed_version('tensorflow', 'tensorflow-cpu', 'tf-nightly'),
+      _installed_version('tf-slim'))
+
+
+def _installed_version(*distributions):
+  """The version of the first of `distributions` that is installed."""
+  for name in distributions:
+    try:
+      return metadata.version(name)
+    except metadata.PackageNotFoundError:
+      pass
+  return 'not installed'
 
 
 def _fail(message):
@@ -92,7 +103,8 @@ def run(config_class, main, doc, argv=None, positional=None):
   argv = list(sys.argv if argv is None else argv)
   args = argv[1:argv.index('--')] if '--' in argv else argv[1:]
   if '--version' in args:
-    print(version())
+    sys.stdout.write(version() + '\n')
+    sys.stdout.flush()
     return 0
   flag_values = flags.FlagValues()
   names = cli_flags.define(config_class, flag_values)

@@ -50,18 +50,13 @@ layer to find these; its remaining failures are in the tests themselves
 
 import functools
 import importlib
-import os
 import sys
 
-# TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) hides our own
-# messages on the command line; users can still set the variable themselves.
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-
-from tensorflow.python.framework import ops  # noqa: E402
-from tensorflow.python.framework import tensor as tensor_lib  # noqa: E402
-from tensorflow.python.ops import array_ops  # noqa: E402
-from tensorflow.python.ops import control_flow_ops  # noqa: E402
-from tensorflow.python.ops import variable_scope  # noqa: E402
+from tensorflow.python.framework import ops
+from tensorflow.python.framework import tensor as tensor_lib
+from tensorflow.python.ops import array_ops
+from tensorflow.python.ops import control_flow_ops
+from tensorflow.python.ops import variable_scope
 
 _APPLIED = []
 
@@ -167,5 +162,5 @@ def apply():
 
 
 def applied_repairs():
-  """Returns the list of repairs made in this process, e.g. for --version."""
+  """Returns the list of repairs made in this process."""
   return list(_APPLIED)

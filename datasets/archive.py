@@ -102,16 +102,6 @@ def open_tar(path):
                        'download it again' % (path, reason))
 
 
-def is_archive(path):
-  """Whether `path` is a file that looks like a tar or zip archive."""
-  if not os.path.isfile(path):
-    return False
-  try:
-    return tarfile.is_tarfile(path) or zipfile.is_zipfile(path)
-  except OSError:
-    return False
-
-
 def extract(archive_path, target_dir):
   """Extracts a tar or zip archive into target_dir, after checking it all.
 

@@ -22,6 +22,7 @@ import tf_slim as slim
 
 from slimvision.core import log as log_lib
 from slimvision.core.errors import UserError
+from slimvision.core.files import write_atomically
 
 LABELS_FILENAME = 'labels.txt'
 SPEC_FILENAME = 'dataset_spec.json'
@@ -114,14 +115,6 @@ def encode_png(pixels):
 
 # ----------------------------------------------------------------------------
 # Files written beside the records.
-
-
-def write_atomically(path, text):
-  """Writes `text` to `path` through a temporary name and a rename."""
-  tmp = '%s.tmp-%d' % (path, os.getpid())
-  with open(tmp, 'w') as f:
-    f.write(text)
-  os.replace(tmp, path)
 
 
 def write_label_file(labels_to_class_names, dataset_dir,

@@ -1,11 +1,14 @@
 """Typed run configurations: what each engine is asked to do.
 
-One dataclass per command. A field's name is its command-line flag's name
-and its default is that flag's default for that command (TF-Slim's names
-and defaults), so `cli.flags` defines the flags of a command from its
-config class and builds the config from the parsed flags; tests and library
-users build configs directly. `validate()` checks a config before any graph
-is built and raises a UserError naming the flag at fault.
+One dataclass per command. A field's name is its command-line flag's name,
+its default is that flag's default for that command (TF-Slim's names and
+defaults) and its metadata holds the flag's help (and an enum flag's
+choices), written beside it with `setting()`; so `cli.flags` defines the
+flags of a command from its config class and builds the config from the
+parsed flags; tests and library users build configs directly. A setting
+that several commands share is declared once, in a mixin. `validate()`
+checks a config before any graph is built and raises a UserError naming the
+flag at fault.
 """
 
 import dataclasses
@@ -14,12 +17,33 @@ import os
 from typing import List, Optional
 
 from slimvision.core.errors import UserError
+from slimvision.core.files import write_atomically
 
 OPTIMIZERS = ('adadelta', 'adagrad', 'adam', 'ftrl', 'momentum', 'rmsprop',
               'sgd')
 DECAY_TYPES = ('exponential', 'fixed', 'polynomial', 'cosine')
 PRECISIONS = ('fp32', 'bf16', 'fp16', 'auto')
 JPEG_DECODES = ('partial', 'whole')
+
+
+def setting(default, help_text, **metadata):
+  """A config field that is a flag: its default and its help.
+
+  Args:
+    default: the flag's default (an immutable value).
+    help_text: the flag's help, shown by --help.
+    **metadata: `choices`, the values of an enum flag; `alias`, another
+      name of the flag (TF-Slim's).
+  """
+  return dataclasses.field(default=default,
+                           metadata=dict(metadata, help=help_text))
+
+
+def redefault(mixin, name, default):
+  """Field `name` of `mixin` with another default, for a command whose
+  TF-Slim default differs; its help and choices stay the mixin's."""
+  return dataclasses.field(
+      default=default, metadata=mixin.__dataclass_fields__[name].metadata)
 
 
 def _positive(flag, value, allow_none=True):
@@ -117,20 +141,122 @@ def _refuse_quantize(flag, instead):
       '%s' % (flag, instead))
 
 
+# ----------------------------------------------------------------------------
+# Settings shared by several commands, each declared once with its help.
+# A command's flags are its config's fields in dataclass order: those of its
+# bases, the last base's first, then its own. Where a command needs another
+# default, its class declares the field again through `redefault`, which
+# keeps the help of the one declaration.
+
+
 @dataclasses.dataclass(kw_only=True)
-class _Data:
-  """The dataset, split and batching."""
-  dataset_name: str = 'imagenet'
-  dataset_split_name: str = 'train'
-  dataset_dir: Optional[str] = None
-  labels_offset: int = 0
-  batch_size: int = 32
-  num_preprocessing_threads: int = 4
-  skip_corrupt_records: bool = False
-  jpeg_decode: str = 'partial'
-  # Thread pools of TensorFlow's ops (0: one thread per core).
-  intra_op_threads: int = 0
-  inter_op_threads: int = 0
+class _DatasetName:
+  """Which dataset (training, evaluation, export, conversion)."""
+  dataset_name: str = setting(
+      'imagenet',
+      'The name of the dataset (a registered dataset, or the name a folder was '
+      'converted under with --source_dir).')
+
+
+@dataclasses.dataclass(kw_only=True)
+class _DatasetDir:
+  """Where the converted dataset is (every command but serving)."""
+  dataset_dir: Optional[str] = setting(
+      None,
+      'The directory where the converted dataset files are (conversion: where '
+      'they are written; export and classify: its labels.txt names the '
+      'classes).')
+
+
+@dataclasses.dataclass(kw_only=True)
+class _Model:
+  """The network, its input, its weights and how its outputs map to the
+  dataset's labels (training, evaluation, export, classify)."""
+  model_name: str = setting(
+      'inception_v3', 'The name of the architecture to use.')
+  preprocessing_name: Optional[str] = setting(
+      None,
+      'The name of the preprocessing to use. If left as `None`, then the '
+      'model_name flag is used.')
+  use_grayscale: bool = setting(
+      False, 'Whether to convert input images to grayscale.')
+  moving_average_decay: Optional[float] = setting(
+      None,
+      'The decay of the moving averages of the weights. Training keeps such '
+      'averages (None: none); evaluation, export and classify restore the '
+      'weights from them (give the decay the model was trained with).')
+  checkpoint_path: Optional[str] = setting(
+      None,
+      'A checkpoint file prefix, a folder whose latest checkpoint is used, or '
+      'zoo:<model_name> (e.g. zoo:mobilenet_v1_025) for the published TF-Slim '
+      'ImageNet checkpoint of that network, downloaded once into '
+      '$SLIMVISION_CACHE/zoo (by default ~/.cache/slimvision/zoo); the README '
+      'lists the names. Training: the checkpoint to fine-tune from (ignored '
+      'when --train_dir already holds one, which is resumed); evaluation, '
+      'export and classify: the weights to use.')
+  labels_offset: int = setting(
+      0,
+      'An offset for the labels in the dataset. This flag is primarily used to '
+      'evaluate the VGG and ResNet architectures which do not use a background '
+      'class for the ImageNet dataset.')
+
+  @property
+  def preprocessing(self):
+    """The preprocessing (or model) name that selects the input functions."""
+    return self.preprocessing_name or self.model_name
+
+
+@dataclasses.dataclass(kw_only=True)
+class _Batch:
+  """The batch size of the graph (training, evaluation, export)."""
+  batch_size: Optional[int] = setting(
+      None,
+      'The number of samples in each batch (training: over all clones; export: '
+      'the fixed batch of the graph, or any if unset).')
+
+
+@dataclasses.dataclass(kw_only=True)
+class _Precision:
+  """The arithmetic of the graph (training, evaluation, export)."""
+  precision: str = setting(
+      'auto',
+      'The arithmetic: fp32; bf16 (TensorFlow\'s oneDNN bf16 graph rewrite, '
+      'fast on CPUs with AMX or AVX512-BF16); fp16 (float16 rewrite of the GPU '
+      'ops, GPUs of compute capability 7.0 or newer; training adds dynamic '
+      'loss scaling); auto (bf16 where it was measured faster for the model on '
+      'this hardware, else fp32; the log says which and why). Variables and '
+      'checkpoints stay float32. Export: every graph stays float32; fp16 '
+      'writes the --tflite_file with float16 weights, bf16 is refused for it '
+      '(TFLite has no bf16 weights). Not a TF-Slim flag.', choices=PRECISIONS)
+
+
+@dataclasses.dataclass(kw_only=True)
+class _Data(_Batch, _DatasetDir, _DatasetName):
+  """Reading a split of a converted dataset, and the TensorFlow session
+  that runs the graph (training, evaluation)."""
+  dataset_split_name: str = setting('train', 'The name of the split to use.')
+  num_preprocessing_threads: int = setting(
+      4, 'The number of threads used to decode and preprocess the images.')
+  skip_corrupt_records: bool = setting(
+      False,
+      'Skip a record that cannot be read or decoded, or whose label is out of '
+      'range, with a warning naming its file and index, and report how many '
+      'were skipped (default: stop with an error naming it). Not a TF-Slim '
+      'flag.')
+  jpeg_decode: str = setting(
+      'partial',
+      'How JPEG images are decoded: partial (only the part the preprocessing '
+      'keeps - its crop window - and at 1/2, 1/4 or 1/8 scale in the DCT '
+      'domain when it shrinks the image at least that much anyway) or whole '
+      '(decode the whole image, then crop and resize, as TF-Slim did). Other '
+      'formats are always decoded whole.', choices=JPEG_DECODES)
+  intra_op_threads: int = setting(
+      0,
+      'Threads that one TensorFlow op (a convolution) may use; 0 means one per '
+      'core.')
+  inter_op_threads: int = setting(
+      0, 'TensorFlow ops run at once; 0 means one per core.')
+  master: str = setting('', 'The address of the TensorFlow master.')
 
   def _require_dataset_dir(self):
     """Last of the checks: before TensorFlow loads, and before the split is
@@ -153,84 +279,218 @@ class _Data:
 
 
 @dataclasses.dataclass(kw_only=True)
-class _Model:
-  """The network and its input."""
-  model_name: str = 'inception_v3'
-  preprocessing_name: Optional[str] = None
-  use_grayscale: bool = False
-  moving_average_decay: Optional[float] = None
-
-  @property
-  def preprocessing(self):
-    """The preprocessing (or model) name that selects the input functions."""
-    return self.preprocessing_name or self.model_name
+class _Seed:
+  """The random seed (training, conversion)."""
+  seed: Optional[int] = setting(
+      None,
+      'Random seed. Training: shuffling and initialisation (None: random); '
+      'conversion: shuffling and the split assignment.')
 
 
 @dataclasses.dataclass(kw_only=True)
-class TrainConfig(_Model, _Data):
+class _CentralCrop:
+  """The eval preprocessing's central crop (evaluation, export, classify)."""
+  central_crop_fraction: Optional[float] = setting(
+      None,
+      'Inception preprocessing: the fraction of the image\'s height and width '
+      'that the central crop keeps before the resize (default: 0.875, as in '
+      'TF-Slim). 1 keeps the whole image, which suits images whose label is '
+      'the whole frame (scenes, textures, satellite tiles) and training with a '
+      'large --min_crop_area. Not a TF-Slim flag.')
+
+
+@dataclasses.dataclass(kw_only=True)
+class _InferenceGraph:
+  """The input size and output width of an inference graph (export,
+  classify)."""
+  image_size: Optional[int] = setting(
+      None, 'Input image size in pixels; default: the network\'s own.')
+  num_classes: Optional[int] = setting(
+      None,
+      'Number of model outputs (default: the dataset\'s classes minus '
+      '--labels_offset, or the number of labels).')
+
+
+@dataclasses.dataclass(kw_only=True)
+class _Quantize:
+  """TF-Slim's quantized graphs (evaluation, export), refused."""
+  quantize: bool = setting(
+      False,
+      'whether to use quantized graph or not (not available: '
+      'tf.contrib.quantize was removed; see --tflite_quantize).')
+
+
+@dataclasses.dataclass(kw_only=True)
+class _SavedModelDir:
+  """A SavedModel folder (export, classify, serving)."""
+  saved_model_dir: Optional[str] = setting(
+      None,
+      'A SavedModel folder: export writes one there (TensorFlow Serving, '
+      'tf.saved_model.load); classify and serve read one (classify: instead of '
+      'a checkpoint; serve: also a folder of numbered versions, the highest of '
+      'which is served).')
+
+
+@dataclasses.dataclass(kw_only=True)
+class _TopK:
+  """How many classes an answer names (classify, serving)."""
+  top_k: int = setting(
+      5,
+      'How many classes to print per image. Serve: how many classes POST '
+      '/classify answers with (unless its ?top_k= says).')
+
+
+# ----------------------------------------------------------------------------
+# The commands.
+
+
+@dataclasses.dataclass(kw_only=True)
+class TrainConfig(_Precision, _Seed, _Model, _Data):
   """train_image_classifier.py: see engines/training.py."""
-  train_dir: str = '/tmp/tfmodel/'
-  train_image_size: Optional[int] = None
-  max_number_of_steps: Optional[int] = None
-  seed: Optional[int] = None
+  # TF-Slim's default for this command.
+  batch_size: int = redefault(_Batch, 'batch_size', 32)
+  train_dir: str = setting(
+      '/tmp/tfmodel/',
+      'Directory where checkpoints and event logs are written.')
+  train_image_size: Optional[int] = setting(
+      None, 'Training image size in pixels; default: the network\'s own.')
+  max_number_of_steps: Optional[int] = setting(
+      None, 'The maximum number of training steps.')
   # Fine-tuning.
-  checkpoint_path: Optional[str] = None
-  checkpoint_exclude_scopes: Optional[str] = None
-  trainable_scopes: Optional[str] = None
-  ignore_missing_vars: bool = False
-  freeze_batch_norm_statistics: bool = False
+  checkpoint_exclude_scopes: Optional[str] = setting(
+      None,
+      'Comma-separated list of scopes of variables to exclude when restoring '
+      'from a checkpoint.')
+  trainable_scopes: Optional[str] = setting(
+      None,
+      'Comma-separated list of scopes to filter the set of variables to train. '
+      'By default, None would train all the variables.')
+  ignore_missing_vars: bool = setting(
+      False, 'When restoring a checkpoint would ignore missing variables.')
+  freeze_batch_norm_statistics: bool = setting(
+      False,
+      'With --trainable_scopes: run only the batch-norm updates of those '
+      'scopes, so the moving mean and variance of the frozen layers stay as '
+      'restored. Not a TF-Slim flag: TF-Slim (the default) updates every '
+      'layer\'s statistics, which adapts them to new images but, with small '
+      'batches or few images, can drift from what the frozen weights were '
+      'trained with.')
   # Model and loss.
-  weight_decay: float = 0.00004
-  batch_norm_decay: Optional[float] = None
-  label_smoothing: float = 0.0
-  quantize_delay: int = -1
+  weight_decay: float = setting(
+      0.00004, 'The weight decay on the model weights.')
+  batch_norm_decay: Optional[float] = setting(
+      None,
+      'Decay of the batch-norm moving mean and variance (default: the '
+      'network\'s own, 0.9997 for most). Not a TF-Slim flag: lower it (e.g. '
+      '0.99) for a run of a few thousand steps from scratch, whose moving '
+      'statistics would otherwise lag the weights and spoil evaluation.')
+  label_smoothing: float = setting(0.0, 'The amount of label smoothing.')
+  quantize_delay: int = setting(
+      -1,
+      'Number of steps to start quantized training. Set to -1 would disable '
+      'quantized training (not available: tf.contrib.quantize was removed).')
   # Augmentation (inception preprocessing).
-  min_crop_area: Optional[float] = None
-  color_distortion: bool = True
-  random_rotate_90: bool = False
+  min_crop_area: Optional[float] = setting(
+      None,
+      'Inception preprocessing: the smallest random training crop, as a '
+      'fraction of the image area (default: TF-Slim\'s 0.05). Not a TF-Slim '
+      'flag: milder crops (e.g. 0.35) let a short run on a small dataset fit '
+      'more.')
+  color_distortion: bool = setting(
+      True,
+      'Inception preprocessing: randomly distort the brightness and saturation '
+      'of training images. Not a TF-Slim flag; --nocolor_distortion turns it '
+      'off.')
+  random_rotate_90: bool = setting(
+      False,
+      'Inception preprocessing: also rotate training images by a random '
+      'multiple of 90 degrees, which with the left-right flip gives all 8 '
+      'orientations. Not a TF-Slim flag: for overhead imagery such as '
+      'satellite, whose orientation means nothing.')
   # Optimizer.
-  optimizer: str = 'rmsprop'
-  adadelta_rho: float = 0.95
-  adagrad_initial_accumulator_value: float = 0.1
-  adam_beta1: float = 0.9
-  adam_beta2: float = 0.999
-  opt_epsilon: float = 1.0
-  ftrl_learning_rate_power: float = -0.5
-  ftrl_initial_accumulator_value: float = 0.1
-  ftrl_l1: float = 0.0
-  ftrl_l2: float = 0.0
-  momentum: float = 0.9
-  rmsprop_momentum: float = 0.9
-  rmsprop_decay: float = 0.9
+  optimizer: str = setting(
+      'rmsprop', 'The name of the optimizer.', choices=OPTIMIZERS)
+  adadelta_rho: float = setting(0.95, 'The decay rate for adadelta.')
+  adagrad_initial_accumulator_value: float = setting(
+      0.1, 'Starting value for the AdaGrad accumulators.')
+  adam_beta1: float = setting(
+      0.9, 'The exponential decay rate for the 1st moment estimates.')
+  adam_beta2: float = setting(
+      0.999, 'The exponential decay rate for the 2nd moment estimates.')
+  opt_epsilon: float = setting(1.0, 'Epsilon term for the optimizer.')
+  ftrl_learning_rate_power: float = setting(-0.5, 'The learning rate power.')
+  ftrl_initial_accumulator_value: float = setting(
+      0.1, 'Starting value for the FTRL accumulators.')
+  ftrl_l1: float = setting(0.0, 'The FTRL l1 regularization strength.')
+  ftrl_l2: float = setting(0.0, 'The FTRL l2 regularization strength.')
+  momentum: float = setting(
+      0.9, 'The momentum for the MomentumOptimizer and RMSPropOptimizer.')
+  rmsprop_momentum: float = setting(0.9, 'Momentum.')
+  rmsprop_decay: float = setting(0.9, 'Decay term for RMSProp.')
   # Learning rate.
-  learning_rate_decay_type: str = 'exponential'
-  learning_rate: float = 0.01
-  end_learning_rate: float = 0.0001
-  learning_rate_decay_factor: float = 0.94
-  num_epochs_per_decay: float = 2.0
-  warmup_epochs: float = 0
-  # Arithmetic (variables and checkpoints are float32 whatever it is).
-  precision: str = 'auto'
+  learning_rate_decay_type: str = setting(
+      'exponential',
+      'Specifies how the learning rate is decayed: exponential (staircase), '
+      'fixed, polynomial (linear to --end_learning_rate) or cosine (half a '
+      'cosine to --end_learning_rate at --max_number_of_steps, after any '
+      '--warmup_epochs).', choices=DECAY_TYPES)
+  learning_rate: float = setting(0.01, 'Initial learning rate.')
+  end_learning_rate: float = setting(
+      0.0001,
+      'The minimal end learning rate used by a polynomial decay learning rate.')
+  learning_rate_decay_factor: float = setting(
+      0.94, 'Learning rate decay factor.')
+  num_epochs_per_decay: float = setting(
+      2.0, 'Number of epochs after which learning rate decays.')
+  warmup_epochs: float = setting(
+      0, 'Linearly warm up the learning rate from 0 over this many epochs.')
   # Input, logging and checkpoints.
-  num_readers: int = 4
-  image_cache_mb: int = 0
-  log_every_n_steps: int = 10
-  save_summaries_secs: int = 600
-  save_summaries_steps: Optional[int] = None
-  save_interval_secs: int = 600
+  num_readers: int = setting(
+      4, 'The number of parallel readers that read data.')
+  image_cache_mb: int = setting(
+      0,
+      'Keep the decoded training images in memory, if the split fits in this '
+      'many MiB (estimated from its image sizes before training), so each '
+      'image is read and decoded once; 0 turns the cache off.')
+  log_every_n_steps: int = setting(
+      10, 'The frequency with which logs are printed.')
+  save_summaries_secs: int = setting(
+      600,
+      'The frequency with which summaries are saved, in seconds (0: only at '
+      'the last step).')
+  save_summaries_steps: Optional[int] = setting(
+      None,
+      'Save summaries every this many steps instead of every '
+      '--save_summaries_secs. Either way they are also saved at the last step.')
+  save_interval_secs: int = setting(
+      600,
+      'The frequency with which the model is saved, in seconds (0: only at the '
+      'start and the last step).')
   # Clones, replicas and the cluster.
-  num_clones: int = 1
-  clone_on_cpu: bool = False
-  master: str = ''
-  task: int = 0
-  worker_replicas: int = 1
-  num_ps_tasks: int = 0
-  ps_hosts: str = ''
-  worker_hosts: str = ''
-  job_name: str = ''
-  sync_replicas: bool = False
-  replicas_to_aggregate: int = 1
-  ps_worker_timeout_secs: int = 120
+  num_clones: int = setting(1, 'Number of model clones to deploy.')
+  clone_on_cpu: bool = setting(False, 'Use CPUs to deploy clones.')
+  task: int = setting(0, 'Task id of the replica running the training.')
+  worker_replicas: int = setting(1, 'Number of worker replicas.')
+  num_ps_tasks: int = setting(
+      0,
+      'The number of parameter servers. If 0, parameters are handled locally '
+      'by the worker.')
+  ps_hosts: str = setting(
+      '',
+      'Comma-separated host:port of the parameter servers (instead of '
+      'TF_CONFIG).')
+  worker_hosts: str = setting(
+      '', 'Comma-separated host:port of the workers (instead of TF_CONFIG).')
+  job_name: str = setting('', 'ps or worker, with --ps_hosts.')
+  sync_replicas: bool = setting(
+      False, 'Whether or not to synchronize the replicas during training.')
+  replicas_to_aggregate: int = setting(
+      1, 'The Number of gradients to collect before updating params.')
+  ps_worker_timeout_secs: int = setting(
+      120,
+      'A ps task exits, with an error, when no worker task has answered for '
+      'this long before the chief reported the end of training (the workers '
+      'died or never started); 0: wait forever. Not a TF-Slim flag.')
 
   def validate(self):
     """Raises UserError for a setting the training cannot honour."""
@@ -262,6 +522,13 @@ class TrainConfig(_Model, _Data):
     if self.optimizer not in OPTIMIZERS:
       raise UserError('Unknown --optimizer %r; valid: %s' %
                       (self.optimizer, ', '.join(OPTIMIZERS)))
+    if self.learning_rate_decay_type not in DECAY_TYPES:
+      raise UserError('Unknown --learning_rate_decay_type %r; valid: %s' %
+                      (self.learning_rate_decay_type, ', '.join(DECAY_TYPES)))
+    if self.sync_replicas and self.replicas_to_aggregate < 1:
+      raise UserError('--replicas_to_aggregate must be at least 1 with '
+                      '--sync_replicas, got %d' % self.replicas_to_aggregate)
+    _check_precision(self.precision)
     if not self._is_parameter_server():  # A ps task reads no data.
       self._require_dataset_dir()
 
@@ -275,12 +542,6 @@ class TrainConfig(_Model, _Data):
       return task.get('type') == 'ps'
     except (ValueError, AttributeError):
       return True
-    if self.learning_rate_decay_type not in DECAY_TYPES:
-      raise UserError('Unknown --learning_rate_decay_type %r; valid: %s' %
-                      (self.learning_rate_decay_type, ', '.join(DECAY_TYPES)))
-    if self.sync_replicas and self.replicas_to_aggregate < 1:
-      raise UserError('--replicas_to_aggregate must be at least 1')
-    _check_precision(self.precision)
 
   def augmentation(self):
     """Keyword arguments of the training preprocessing set by the flags."""
@@ -295,20 +556,27 @@ class TrainConfig(_Model, _Data):
 
 
 @dataclasses.dataclass(kw_only=True)
-class EvalConfig(_Model, _Data):
+class EvalConfig(_Precision, _Quantize, _CentralCrop, _Model, _Data):
   """eval_image_classifier.py: see engines/evaluation.py."""
-  dataset_split_name: str = 'test'
-  batch_size: int = 100
-  checkpoint_path: Optional[str] = '/tmp/tfmodel/'
-  eval_dir: str = '/tmp/tfmodel/'
-  eval_image_size: Optional[int] = None
-  central_crop_fraction: Optional[float] = None
-  max_num_batches: Optional[int] = None
-  eval_interval_secs: int = 0
-  eval_timeout_secs: Optional[int] = None
-  master: str = ''
-  quantize: bool = False
-  precision: str = 'auto'
+  # TF-Slim's defaults for this command.
+  dataset_split_name: str = redefault(_Data, 'dataset_split_name', 'test')
+  batch_size: int = redefault(_Batch, 'batch_size', 100)
+  checkpoint_path: Optional[str] = redefault(_Model, 'checkpoint_path',
+                                             '/tmp/tfmodel/')
+  eval_dir: str = setting(
+      '/tmp/tfmodel/', 'Directory where the results are saved to.')
+  eval_image_size: Optional[int] = setting(
+      None, 'Evaluation image size in pixels; default: the network\'s own.')
+  max_num_batches: Optional[int] = setting(
+      None, 'Max number of batches to evaluate by default use all.')
+  eval_interval_secs: int = setting(
+      0,
+      'With a checkpoint folder: wait at least this long between evaluations '
+      'and evaluate each new checkpoint (0: evaluate the latest once).')
+  eval_timeout_secs: Optional[int] = setting(
+      None,
+      'In loop mode, stop after this many seconds without a new checkpoint '
+      '(None: wait forever).')
 
   def validate(self):
     if self.quantize:
@@ -325,27 +593,31 @@ class EvalConfig(_Model, _Data):
 
 
 @dataclasses.dataclass(kw_only=True)
-class ExportConfig(_Model):
+class ExportConfig(_Precision, _Quantize, _SavedModelDir, _CentralCrop,
+                   _InferenceGraph, _Model, _Batch, _DatasetDir,
+                   _DatasetName):
   """export_inference_graph.py: see engines/export.py."""
-  dataset_name: str = 'imagenet'
-  dataset_dir: Optional[str] = None
-  labels_offset: int = 0
-  num_classes: Optional[int] = None
-  checkpoint_path: Optional[str] = None
-  image_size: Optional[int] = None
-  central_crop_fraction: Optional[float] = None
-  batch_size: Optional[int] = None
-  is_training: bool = False
-  is_video_model: bool = False
-  num_frames: Optional[int] = None
-  output_file: str = ''
-  write_text_graphdef: bool = False
-  frozen_graph_file: Optional[str] = None
-  saved_model_dir: Optional[str] = None
-  tflite_file: Optional[str] = None
-  tflite_quantize: bool = False
-  quantize: bool = False
-  precision: str = 'auto'
+  is_training: bool = setting(
+      False, 'Whether to save out a training-focused version of the model.')
+  is_video_model: bool = setting(
+      False,
+      'Whether to use 5-D inputs for a video model (the registered video '
+      'models, i3d and s3dg, always do).')
+  num_frames: Optional[int] = setting(
+      None, 'The number of frames of a video model\'s input.')
+  output_file: str = setting(
+      '',
+      'Where to save the resulting file to. With --checkpoint_path and no '
+      '--frozen_graph_file, the frozen graph goes here.')
+  write_text_graphdef: bool = setting(
+      False, 'Whether to write a text version of graphdef.')
+  frozen_graph_file: Optional[str] = setting(
+      None, 'Write the graph with the checkpoint\'s weights as constants here.')
+  tflite_file: Optional[str] = setting(None, 'Write a TFLite model here.')
+  tflite_quantize: bool = setting(
+      False,
+      'Post-training dynamic-range quantization of the TFLite model (8-bit '
+      'weights).')
 
   def validate(self):
     if self.quantize:
@@ -384,20 +656,17 @@ class ExportConfig(_Model):
 
 
 @dataclasses.dataclass(kw_only=True)
-class ClassifyConfig(_Model):
+class ClassifyConfig(_TopK, _SavedModelDir, _CentralCrop, _InferenceGraph,
+                     _Model, _DatasetDir):
   """classify_image.py: see engines/inference.py."""
   images: List[str] = dataclasses.field(
       default_factory=list, metadata={'flag': False})
-  checkpoint_path: Optional[str] = None
-  saved_model_dir: Optional[str] = None
-  frozen_graph: Optional[str] = None
-  image_size: Optional[int] = None
-  central_crop_fraction: Optional[float] = None
-  dataset_dir: Optional[str] = None
-  labels_file: Optional[str] = None
-  labels_offset: int = 0
-  num_classes: Optional[int] = None
-  top_k: int = 5
+  frozen_graph: Optional[str] = setting(
+      None,
+      'A frozen graph written by export_inference_graph.py (instead of a '
+      'checkpoint; give its --model_name for the preprocessing).')
+  labels_file: Optional[str] = setting(
+      None, 'A labels file (index:name lines).')
 
   def model_source(self):
     """Which of checkpoint_path, saved_model_dir, frozen_graph is given."""
@@ -426,18 +695,37 @@ class ClassifyConfig(_Model):
 
 
 @dataclasses.dataclass(kw_only=True)
-class ConvertConfig:
+class ConvertConfig(_Seed, _DatasetDir, _DatasetName):
   """download_and_convert_data.py: see datasets/dataset_factory.py."""
-  dataset_name: Optional[str] = None
-  dataset_dir: Optional[str] = None
-  source_dir: Optional[str] = None
-  overwrite: bool = False
-  seed: int = 0
-  validation_fraction: float = 0.1
-  num_shards: Optional[int] = None
-  small_object_area_threshold: float = 0.005
-  foreground_class_of_interest: str = 'person'
-  verify: bool = False
+  # No default dataset; a conversion is reproducible by default.
+  dataset_name: Optional[str] = redefault(_DatasetName, 'dataset_name', None)
+  seed: int = redefault(_Seed, 'seed', 0)
+  source_dir: Optional[str] = setting(
+      None,
+      'A local folder (or archive) to convert instead of downloading. Required '
+      'for image-folder datasets, imagenet and visualwakewords.',
+      alias='source')
+  overwrite: bool = setting(
+      False, 'Convert again even if --dataset_dir holds a complete conversion.')
+  validation_fraction: float = setting(
+      0.1,
+      'Share of each class held out for validation when the source folder has '
+      'no train/validation split.')
+  num_shards: Optional[int] = setting(
+      None,
+      'Record files per split (default: the dataset\'s own, 5 for image '
+      'folders).')
+  small_object_area_threshold: float = setting(
+      0.005,
+      'visualwakewords: smallest foreground object area, as a share of the '
+      'image area, that labels an image 1.')
+  foreground_class_of_interest: str = setting(
+      'person', 'visualwakewords: the COCO category of label 1.')
+  verify: bool = setting(
+      False,
+      'Convert nothing: read every record of every split of the dataset in '
+      '--dataset_dir (parse, decode the image, check the label), list each bad '
+      'one (file, index, reason) and exit 2 if any is bad.')
 
   def validate(self):
     if not 0.0 <= self.validation_fraction < 1.0:
@@ -445,6 +733,38 @@ class ConvertConfig:
                       self.validation_fraction)
     _positive('num_shards', self.num_shards)
     _output_folder('dataset_dir', self.dataset_dir)
+
+
+@dataclasses.dataclass(kw_only=True)
+class ServeConfig(_TopK, _SavedModelDir):
+  """serve_image_classifier.py: see engines/serving.py."""
+  host: str = setting(
+      '127.0.0.1',
+      'The address to serve on. The default, 127.0.0.1, answers this machine '
+      'only; 0.0.0.0 exposes the server to the network (it has no '
+      'authentication).')
+  port: int = setting(
+      8501,
+      'The port to serve on: 8501, TensorFlow Serving\'s REST port, by '
+      'default; 0 picks a free one (printed).')
+  serving_name: str = setting(
+      'slimvision',
+      'The model name in the URL, as TensorFlow Serving\'s MODEL_NAME: POST '
+      '/v1/models/<serving_name>:predict.')
+
+  def validate(self):
+    if not self.saved_model_dir:
+      raise UserError('give --saved_model_dir: the SavedModel folder that '
+                      'export_inference_graph.py --saved_model_dir wrote')
+    if not 0 <= self.port <= 65535:
+      raise UserError('--port must be in 0..65535 (0: any free port), got '
+                      '%d' % self.port)
+    # It is a segment of the URL path /v1/models/<name>:predict.
+    if not self.serving_name or any(c in self.serving_name
+                                    for c in '/:?#% '):
+      raise UserError('--serving_name %r cannot be part of a URL path; use '
+                      'letters, digits, - _ .' % self.serving_name)
+    _positive('top_k', self.top_k, allow_none=False)
 
 
 def flag_fields(config_class):
@@ -460,32 +780,4 @@ def write_json(config, path, history=None, **resolved):
             'flags': dataclasses.asdict(config), 'resolved': resolved}
   if history is not None:
     record['history'] = history
-  tmp = '%s.tmp-%d' % (path, os.getpid())
-  with open(tmp, 'w') as f:
-    json.dump(record, f, indent=2, sort_keys=True)
-    f.write('\n')
-  os.replace(tmp, path)
-
-
-@dataclasses.dataclass(kw_only=True)
-class ServeConfig:
-  """serve_image_classifier.py: see engines/serving.py."""
-  saved_model_dir: Optional[str] = None
-  host: str = '127.0.0.1'
-  port: int = 8501
-  serving_name: str = 'slimvision'
-  top_k: int = 5
-
-  def validate(self):
-    if not self.saved_model_dir:
-      raise UserError('give --saved_model_dir: the SavedModel folder that '
-                      'export_inference_graph.py --saved_model_dir wrote')
-    if not 0 <= self.port <= 65535:
-      raise UserError('--port must be in 0..65535 (0: any free port), got '
-                      '%d' % self.port)
-    # It is a segment of the URL path /v1/models/<name>:predict.
-    if not self.serving_name or any(c in self.serving_name
-                                    for c in '/:?#% '):
-      raise UserError('--serving_name %r cannot be part of a URL path; use '
-                      'letters, digits, - _ .' % self.serving_name)
-    _positive('top_k', self.top_k, allow_none=False)
+  write_atomically(path, json.dumps(record, indent=2, sort_keys=True) + '\n')

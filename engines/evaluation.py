@@ -379,7 +379,7 @@ def _build_graph(config):
           config.jpeg_decode, preprocessing_fn, dataset))
   iterator = tf.data.make_initializable_iterator(batches)
   images, labels = iterator.get_next()
-  with nets_factory.naming_the_image_size_flag('--eval_image_size'):
+  with nets_factory.image_too_small_names_flag('--eval_image_size'):
     logits, _ = network_fn(images)
   var_map = checkpoints.variables_to_restore(config.moving_average_decay)
   return _EvalGraph(dataset, iterator.initializer, logits, labels, var_map,

@@ -29,6 +29,7 @@ from tensorflow.python.util import deprecation
 
 from slimvision.core import log
 from slimvision.core.errors import UserError
+from slimvision.core.files import write_atomically
 from slimvision.datasets import dataset_factory
 from slimvision.engines import checkpoints
 from slimvision.engines import inference
@@ -67,7 +68,7 @@ def run(config):
     frozen_file, graph_file = graph_file, None
   # The TF1 export APIs each print a deprecation notice; they are the
   # supported way to write these formats from a graph.
-  with deprecation.silence(), nets_factory.naming_the_image_size_flag(
+  with deprecation.silence(), nets_factory.image_too_small_names_flag(
       '--image_size'):
     if graph_file:
       with tf.Graph().as_default() as graph:
@@ -101,12 +102,9 @@ def _make_parent(path):
   tf.gfile.MakeDirs(os.path.dirname(os.path.abspath(path)))
 
 
-def _write_atomically(data, path):
+def _write_file(path, content):
   _make_parent(path)
-  tmp = _temporary(path)
-  with tf.gfile.GFile(tmp, 'wb') as f:
-    f.write(data)
-  tf.gfile.Rename(tmp, path, overwrite=True)
+  write_atomically(path, content)
 
 
 def _replace_folder(tmp, path):
@@ -149,7 +147,8 @@ class _Exporter(object):
 
     Returns:
       (images placeholder, logits, probabilities); `self.output_names` is
-      set to the names of every output op (inference.build_network).
+      set to the names of every output op
+      (inference.build_with_output_names).
     """
     images = tf.placeholder(tf.float32, self._input_shape(),
                             name=inference.INPUT_NAME)
@@ -157,9 +156,10 @@ class _Exporter(object):
     # inherited by the network's own scopes. None: TF2's resource default.
     with tf.variable_scope(tf.get_variable_scope(), use_resource=(
         False if reference_variables else None)):
-      logits, probabilities, self.output_names = inference.build_network(
-          images, self.config.model_name, self.num_classes,
-          is_training=self.config.is_training)
+      logits, probabilities, self.output_names = (
+          inference.build_with_output_names(
+              images, self.config.model_name, self.num_classes,
+              is_training=self.config.is_training))
     return images, logits, probabilities
 
   def write_graph_def(self, graph_def, path):
@@ -168,7 +168,7 @@ class _Exporter(object):
       data = str(graph_def).encode('utf-8')
     else:
       data = graph_def.SerializeToString()
-    _write_atomically(data, path)
+    _write_file(path, data)
     log.info('Wrote %s (%d nodes)', path, len(graph_def.node))
 
   def _restore(self, session, checkpoint):
@@ -213,7 +213,7 @@ class _Exporter(object):
           encoded, config.model_name, self.image_size,
           config.preprocessing_name, config.use_grayscale,
           config.central_crop_fraction)
-      served_logits, served_probabilities = inference.build_classifier(
+      served = inference.build_logits_and_probabilities(
           decoded, config.model_name, self.num_classes,
           is_training=config.is_training, reuse=True)
       # Preprocessing may add image summaries inside the decoding loop; the
@@ -223,8 +223,7 @@ class _Exporter(object):
       signatures = {
           inference.SERVING_SIGNATURE: signature_def(
               {inference.BYTES_INPUT: encoded},
-              self._outputs(served_logits, served_probabilities,
-                            names_table)),
+              self._outputs(*served, names_table)),
           inference.IMAGES_SIGNATURE: signature_def(
               {inference.IMAGES_INPUT: images},
               self._outputs(logits, probabilities, names_table)),
@@ -263,9 +262,8 @@ class _Exporter(object):
     model = self._convert_tflite(frozen)
     labels_path = tflite_labels_path(path)
     names = self.class_names()
-    _write_atomically(model, path)
-    _write_atomically(''.join(n + '\n' for n in names).encode('utf-8'),
-                      labels_path)
+    _write_file(path, model)
+    _write_file(labels_path, ''.join(n + '\n' for n in names))
     if self.config.tflite_quantize:
       weights = ', dynamic-range quantized'
     elif self.config.precision == 'fp16':

@@ -109,8 +109,8 @@ BYTES_INPUT = 'image_bytes'
 IMAGES_INPUT = 'images'
 
 
-def build_classifier(images, model_name, num_classes, is_training=False,
-                     reuse=None):
+def build_logits_and_probabilities(images, model_name, num_classes,
+                                   is_training=False, reuse=None):
   """Network in inference mode; returns (logits, probabilities).
 
   Args:
@@ -125,14 +125,15 @@ def build_classifier(images, model_name, num_classes, is_training=False,
     (logits, probabilities), float Tensors [batch, num_classes] named
     `logits` and `probabilities` (with a `_N` suffix after the first call).
   """
-  logits, probabilities, _ = build_network(images, model_name, num_classes,
-                                           is_training, reuse)
+  logits, probabilities, _ = build_with_output_names(
+      images, model_name, num_classes, is_training, reuse)
   return logits, probabilities
 
 
-def build_network(images, model_name, num_classes, is_training=False,
-                  reuse=None):
-  """build_classifier(), and the names of every output op of the graph.
+def build_with_output_names(images, model_name, num_classes,
+                            is_training=False, reuse=None):
+  """build_logits_and_probabilities(), and the names of every output op of
+  the graph.
 
   Returns:
     (logits, probabilities, output op names): the names are `logits`,
@@ -405,9 +406,9 @@ def _checkpoint_probabilities(config, encoded, labels):
   images = preprocess_encoded(encoded, config.model_name, config.image_size,
                               config.preprocessing_name, config.use_grayscale,
                               config.central_crop_fraction)
-  with nets_factory.naming_the_image_size_flag('--image_size'):
-    _, probabilities = build_classifier(images, config.model_name,
-                                        num_classes)
+  with nets_factory.image_too_small_names_flag('--image_size'):
+    _, probabilities = build_logits_and_probabilities(
+        images, config.model_name, num_classes)
   saver = checkpoints.restorer(checkpoint, checkpoints.variables_to_restore(
       config.moving_average_decay))
   return probabilities, lambda session: saver.restore(session, checkpoint)

@@ -45,7 +45,7 @@ _RECORD, _FILE_END = -1, -2
 # for its first batch forever. Many, because the record shuffle mixes the
 # passes: with one usable record per pass, 30 passes' markers in a row
 # without it come by chance with odds of about e^-30.
-_FRUITLESS_PASSES = 30
+_MAX_PASSES_WITHOUT_A_RECORD = 30
 UNDECODABLE = 'the record cannot be parsed or its image decoded'
 
 
@@ -240,9 +240,10 @@ def _read_file(file_id, path, size):
   marker after the records compares the bytes read with the file's size:
   its 'stop' is the bytes read if they differ, else _FILE_END, its 'index'
   the first record not read, and it carries a blank record to decode. So
-  `_check` fails on (or reports) a file read short, sees the records whose
-  decoding failed even at a file's end, and sees every pass go by even when
-  no record decodes: an error raised here would be ignored downstream.
+  `_skip_or_fail_bad_records` fails on (or reports) a file read short, sees
+  the records whose decoding failed even at a file's end, and sees every
+  pass go by even when no record decodes: an error raised here would be
+  ignored downstream.
   """
   records = tf.data.Dataset.zip((
       tf.data.TFRecordDataset(path, buffer_size=8 << 20).ignore_errors(),
@@ -272,7 +273,7 @@ def _read_file(file_id, path, size):
   return marked.batch(_READ_BATCH).scan((zero, zero), number).unbatch()
 
 
-def _remember(records):
+def _number_with_predecessors(records):
   """Numbers the records ('seq') and gives each the file ids and indices of
   the _REMEMBERED records before it ('before_file', 'before_index', oldest
   first; file -1 before the first record). One call per _READ_BATCH
@@ -297,14 +298,15 @@ def _remember(records):
       (tf.constant(0, tf.int64), none, none), step).unbatch()
 
 
-def _check(examples, names, sizes, num_labels, labels_offset, skipped):
+def _skip_or_fail_bad_records(examples, names, sizes, num_labels,
+                              labels_offset, skipped):
   """Fails on (or skips) the bad records: those missing from `examples`
   (their decoding failed), the files that could not be read to their end
   (their marker, 'stop' >= 0) and the labels outside [0, num_labels).
-  Drops the markers. Returns (image, label, keep, fruitless): keep True,
-  or fruitless True (for _fail_if_fruitless) when _FRUITLESS_PASSES passes
-  over the files went by without a usable record; the image and label are
-  then a marker's."""
+  Drops the markers. Returns (image, label, keep, no_usable_records): keep
+  True, or no_usable_records True (for _fail_if_no_usable_records) when
+  _MAX_PASSES_WITHOUT_A_RECORD passes over the files went by without a
+  usable record; the image and label are then a marker's."""
   num_files = int(sizes.shape[0])
 
   def missing_report(element, missing):
@@ -367,29 +369,32 @@ def _check(examples, names, sizes, num_labels, labels_offset, skipped):
     markers_since_used = tf.where(
         keep, tf.constant(0, tf.int64),
         markers_since_used + tf.cast(is_marker, tf.int64))
-    fruitless = markers_since_used >= _FRUITLESS_PASSES * num_files
+    no_usable_records = (
+        markers_since_used >= _MAX_PASSES_WITHOUT_A_RECORD * num_files)
     with tf.control_dependencies([check]):
       keep = tf.identity(keep)
-    return (element['seq'] + 1, markers_since_used), (element['image'], label,
-                                                      keep, fruitless)
+    return (element['seq'] + 1, markers_since_used), (
+        element['image'], label, keep, no_usable_records)
 
   start = (tf.constant(0, tf.int64), tf.constant(0, tf.int64))
   return examples.scan(start, step).filter(
-      lambda image, label, keep, fruitless: tf.logical_or(keep, fruitless))
+      lambda image, label, keep, no_usable_records: tf.logical_or(
+          keep, no_usable_records))
 
 
-def _fail_if_fruitless(fruitless, source):
-  """An op that fails if any of `fruitless` (bool [n]) is set: _check found
-  no usable record in _FRUITLESS_PASSES passes over the files (`source`)."""
-  # Failed after the scan of _check, not in it: tf.data reads on past an
-  # error, and a failed scan step would leave its state behind, so the next
-  # step would report a good record as missing.
-  return _unless(tf.logical_not(tf.reduce_any(fruitless)), lambda: (
+def _fail_if_no_usable_records(no_usable_records, source):
+  """An op that fails if any of `no_usable_records` (bool [n]) is set:
+  _skip_or_fail_bad_records found no usable record in
+  _MAX_PASSES_WITHOUT_A_RECORD passes over the files (`source`)."""
+  # Failed after the scan of _skip_or_fail_bad_records, not in it: tf.data
+  # reads on past an error, and a failed scan step would leave its state
+  # behind, so the next step would report a good record as missing.
+  return _unless(tf.logical_not(tf.reduce_any(no_usable_records)), lambda: (
       tf.debugging.Assert(False, [
           errors.OPEN + NO_RECORDS + ': %d passes over the %s gave no '
           'record to use: every record was skipped (see the warnings above)'
           ' or the files hold none; fix or convert the data again' % (
-              _FRUITLESS_PASSES, source) + errors.CLOSE])))
+              _MAX_PASSES_WITHOUT_A_RECORD, source) + errors.CLOSE])))
 
 
 @functools.lru_cache(maxsize=1)
@@ -502,10 +507,10 @@ def build_dataset(dataset, preprocess, batch_size, is_training,
         'stop': tf.constant(_RECORD, tf.int64)}))
   # In order even when training unseeded: a record whose decoding fails is
   # dropped by ignore_errors() and named by the one after it.
-  examples = _remember(records).map(
+  examples = _number_with_predecessors(records).map(
       decode_and_preprocess, num_parallel_calls=max(1, num_threads),
       deterministic=True).ignore_errors()
-  examples = _check(examples, names, sizes,
+  examples = _skip_or_fail_bad_records(examples, names, sizes,
                     dataset.num_classes - labels_offset, labels_offset,
                     skipped)
   if cache_images:
@@ -513,14 +518,15 @@ def build_dataset(dataset, preprocess, batch_size, is_training,
         shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     examples = examples.map(
         tf.autograph.experimental.do_not_convert(
-            lambda image, label, keep, fruitless: (
-                preprocess(image), label, keep, fruitless)),
+            lambda image, label, keep, no_usable_records: (
+                preprocess(image), label, keep, no_usable_records)),
         num_parallel_calls=max(1, num_threads), deterministic=deterministic)
   if drop_remainder is None:
     drop_remainder = is_training
   # Checked per batch, not per record: it saves a call per record.
-  def checked(images, labels, unused_keep, fruitless):
-    with tf.control_dependencies([_fail_if_fruitless(fruitless, source)]):
+  def checked(images, labels, unused_keep, no_usable_records):
+    with tf.control_dependencies(
+        [_fail_if_no_usable_records(no_usable_records, source)]):
       return tf.identity(images), labels
 
   batches = examples.batch(batch_size, drop_remainder=drop_remainder).map(

@@ -59,7 +59,7 @@ def build(config, dataset, deployment, num_classes):
   iterator, skipped = _input_batches(config, dataset, deployment, image_size)
   clone_fn = _clone_fn(iterator, network_fn, num_classes,
                        config.label_smoothing)
-  with nets_factory.naming_the_image_size_flag('--train_image_size'):
+  with nets_factory.image_too_small_names_flag('--train_image_size'):
     clones = model_deploy.create_clones(deployment, clone_fn)
   first_clone_scope = deployment.clone_scope(0)
   end_points, images = clones[0].outputs

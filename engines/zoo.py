@@ -33,6 +33,7 @@ import zlib
 
 from slimvision.core import log as log_lib
 from slimvision.core.errors import UserError
+from slimvision.core.files import write_atomically
 from slimvision.datasets import archive
 from slimvision.datasets import download
 
@@ -213,13 +214,6 @@ def find_checkpoint(folder, expected=None):
                                                expected)))
 
 
-def _write_atomically(path, text):
-  part = '%s.part-%d' % (path, os.getpid())
-  with open(part, 'w') as f:
-    f.write(text)
-  os.replace(part, path)
-
-
 def _remove(*paths):
   for path in paths:
     if os.path.isdir(path):
@@ -330,7 +324,7 @@ def resolve(spec, cache_dir=None, log=log_lib.info, flag='--checkpoint_path',
             '; if the published tarball has changed, delete %s' % sha_file
             if recorded and 'SHA256' in str(e) else ''))
   if recorded is None:
-    _write_atomically(sha_file, '%s  %s\n' % (
+    write_atomically(sha_file, '%s  %s\n' % (
         download.file_digest(tarball, 'sha256'), tarball_name))
 
   _remove_stale_parts(extracted)

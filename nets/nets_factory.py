@@ -322,7 +322,7 @@ class ImageTooSmall(UserError):
 
 
 @contextlib.contextmanager
-def naming_the_image_size_flag(flag):
+def image_too_small_names_flag(flag):
   """Re-raises an ImageTooSmall from inside as a UserError naming `flag`
   (e.g. '--train_image_size')."""
   try:

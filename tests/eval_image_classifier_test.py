@@ -63,8 +63,8 @@ def write_bias_checkpoint(prefix, biases, shadow_biases=None, step=0,
   """
   with tf.Graph().as_default(), tf.Session() as session:
     global_step = tf.train.get_or_create_global_step()
-    inference.build_classifier(tf.zeros([1, 32, 32, 3]), 'cifarnet',
-                               num_classes)
+    inference.build_logits_and_probabilities(tf.zeros([1, 32, 32, 3]),
+                                             'cifarnet', num_classes)
     model_variables = slim.get_model_variables()
     if shadow_biases is not None:
       averages = tf.train.ExponentialMovingAverage(0.99, global_step)

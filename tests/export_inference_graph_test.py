@@ -112,8 +112,8 @@ def _checkpoint_outputs(checkpoint, model_name, num_classes, images=None,
     else:
       feed = inputs = tf.placeholder(tf.float32, images.shape)
       value = images
-    logits, probabilities = inference.build_classifier(inputs, model_name,
-                                                       num_classes)
+    logits, probabilities = inference.build_logits_and_probabilities(
+        inputs, model_name, num_classes)
     checkpoint = checkpoints.resolve(checkpoint)
     checkpoints.restorer(checkpoint, checkpoints.variables_to_restore(
         moving_average_decay)).restore(session, checkpoint)
@@ -567,7 +567,7 @@ def test_graph_keeps_research_slims_output_names(model_name):
     # 112: the auxiliary head of inception_v4 needs 5x5 Mixed_6h (~107 px).
     size = 224 if model_name.startswith('vgg') else 112
     images = tf.placeholder(tf.float32, [1, size, size, 3], name='input')
-    _, _, names = inference.build_network(images, model_name, 5)
+    _, _, names = inference.build_with_output_names(images, model_name, 5)
     logits, predictions = CLASSIC_NAMES[model_name]
     assert names == ['logits', 'probabilities', logits] + (
         [predictions] if predictions else [])
@@ -590,7 +590,7 @@ def test_vww_checkpoint_restores_every_variable_from_its_averages():
   shapes = checkpoints.variable_shapes(checkpoint)
   with tf.Graph().as_default(), tf.Session() as session:
     images = tf.placeholder(tf.float32, [1, 96, 96, 1])
-    inference.build_classifier(images, 'mobilenet_v1_025', 2)
+    inference.build_logits_and_probabilities(images, 'mobilenet_v1_025', 2)
     var_map = checkpoints.variables_to_restore(0.9999)
     # Every model variable (batch-norm statistics too) has its shadow.
     model_names = {v.op.name for v in tf.model_variables()}

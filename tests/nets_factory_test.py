@@ -265,7 +265,7 @@ def test_an_image_too_small_for_the_network_names_size_layer_and_default():
       'image to nothing (at LeNet/pool2); its default image size is 28 px')
   with tf.Graph().as_default():
     with pytest.raises(ValueError) as error:
-      with nets_factory.naming_the_image_size_flag('--eval_image_size'):
+      with nets_factory.image_too_small_names_flag('--eval_image_size'):
         network_fn(tf.zeros([1, 2, 2, 1]))
   assert str(error.value).startswith(
       '--eval_image_size=2 is too small for lenet: ')
