@@ -121,7 +121,10 @@ def describe_kernel_error(error, graph=None):
   None for any other error. `graph` (default: the default graph) gives the
   device the node was placed on."""
   import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
-  node = failing_node(getattr(error, 'message', ''))
+  message = getattr(error, 'message', '')
+  if ours(message) is not None:  # The input pipeline's own report.
+    return None
+  node = failing_node(message)
   if _reads_records(node) or not (
       isinstance(error, tf.errors.InvalidArgumentError) or
       (isinstance(error, tf.errors.NotFoundError) and

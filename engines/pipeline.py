@@ -298,47 +298,63 @@ def _number_with_predecessors(records):
       (tf.constant(0, tf.int64), none, none), step).unbatch()
 
 
-def _skip_or_fail_bad_records(examples, names, sizes, num_labels,
-                              labels_offset, skipped):
-  """Fails on (or skips) the bad records: those missing from `examples`
-  (their decoding failed), the files that could not be read to their end
-  (their marker, 'stop' >= 0) and the labels outside [0, num_labels).
-  Drops the markers. Returns (image, label, keep, no_usable_records): keep
-  True, or no_usable_records True (for _fail_if_no_usable_records) when
-  _MAX_PASSES_WITHOUT_A_RECORD passes over the files went by without a
-  usable record; the image and label are then a marker's."""
-  num_files = int(sizes.shape[0])
+class _BadRecordReports(object):
+  """The reports (errors, or warnings with --skip_corrupt_records) of the
+  bad records of the files `names` (of `sizes` bytes), whose labels must
+  lie in [0, num_labels)."""
 
-  def missing_report(element, missing):
-    # The `missing` records just before this one, as far as remembered.
+  def __init__(self, names, sizes, num_labels, labels_offset, skipped):
+    self.names, self.sizes = names, sizes
+    self.num_labels = num_labels
+    self._labels_offset = labels_offset
+    self._skipped = skipped
+
+  def missing(self, element, missing):
+    """The `missing` records just before this one (their decoding
+    failed), as far as remembered."""
     known = tf.range(_REMEMBERED, dtype=tf.int64) >= _REMEMBERED - missing
     known = tf.logical_and(known, element['before_file'] >= 0)
     ids = tf.boolean_mask(element['before_file'], known)
-    return _report(skipped, BAD_DATA, tf.gather(names, ids),
+    return _report(self._skipped, BAD_DATA, tf.gather(self.names, ids),
                    tf.boolean_mask(element['before_index'], known),
                    tf.fill(tf.shape(ids), UNDECODABLE),
                    missing - tf.size(ids, out_type=tf.int64))
 
-  def file_report(element):
+  def file(self, element):
+    """A file that could not be read to its end."""
     reason = tf.strings.join([
         'truncated or corrupt at byte ', tf.strings.as_string(element['stop']),
-        ' of ', tf.strings.as_string(sizes[element['file']]),
+        ' of ', tf.strings.as_string(self.sizes[element['file']]),
         '; the rest of the file cannot be read'])
-    return _report(skipped, BAD_FILE, names[element['file']][None],
+    return _report(self._skipped, BAD_FILE, self.names[element['file']][None],
                    element['index'][None], reason[None])
 
-  def label_report(element):
+  def label(self, element):
+    """A label outside [0, num_labels)."""
     label = element['label']
     text = tf.strings.as_string(label)
-    stored = ([' (stored ', tf.strings.as_string(label + labels_offset),
-               ', --labels_offset=%d)' % labels_offset]
-              if labels_offset else [])
+    offset = self._labels_offset
+    stored = ([' (stored ', tf.strings.as_string(label + offset),
+               ', --labels_offset=%d)' % offset] if offset else [])
     reason = tf.where(
         label < 0, tf.strings.join(['negative label ', text] + stored),
-        tf.strings.join(['label out of range [0, %d): ' % num_labels, text] +
-                        stored))
-    return _report(skipped, BAD_DATA, names[element['file']][None],
+        tf.strings.join(['label out of range [0, %d): ' % self.num_labels,
+                         text] + stored))
+    return _report(self._skipped, BAD_DATA, self.names[element['file']][None],
                    element['index'][None], reason[None])
+
+
+def _skip_or_fail_bad_records(examples, reports):
+  """Fails on (or skips) the bad records: those missing from `examples`
+  (their decoding failed), the files that could not be read to their end
+  (their marker, 'stop' >= 0) and the labels outside [0, num_labels), as
+  `reports` (a _BadRecordReports) reports them. Drops the markers. Returns
+  (image, label, keep, no_usable_records): keep True, or no_usable_records
+  True (for _fail_if_no_usable_records) when _MAX_PASSES_WITHOUT_A_RECORD
+  passes over the files went by without a usable record; the image and
+  label are then a marker's."""
+  num_files = int(reports.sizes.shape[0])
+  num_labels = reports.num_labels
 
   @tf.autograph.experimental.do_not_convert  # Graph code: see build_dataset.
   def step(state, element):
@@ -352,16 +368,17 @@ def _skip_or_fail_bad_records(examples, names, sizes, num_labels,
     none_missing = tf.equal(missing, 0)
     whole_file = element['stop'] < 0
 
-    def reports():
+    def report_each():
       # In stream order, each after the one before: the first is named.
-      check = _unless(none_missing, lambda: missing_report(element, missing))
+      check = _unless(none_missing,
+                      lambda: reports.missing(element, missing))
       with tf.control_dependencies([check]):
-        check = _unless(whole_file, lambda: file_report(element))
+        check = _unless(whole_file, lambda: reports.file(element))
       with tf.control_dependencies([check]):
-        return _unless(label_ok, lambda: label_report(element))
+        return _unless(label_ok, lambda: reports.label(element))
 
     check = _unless(tf.reduce_all([none_missing, whole_file, label_ok]),
-                    reports)
+                    report_each)
     keep = tf.logical_and(label_ok, is_record)
     # Each file read ends with one marker (file -1 is the stream's end).
     is_marker = tf.logical_and(element['file'] >= 0,
@@ -407,7 +424,7 @@ def _blank_record():
       0).SerializeToString()
 
 
-def build_dataset(dataset, preprocess, batch_size, is_training,
+def build_dataset(dataset, preprocess, batch_size, is_training, *,
                   num_readers=4, num_threads=4, labels_offset=0,
                   shuffle_buffer=2048, seed=None, num_epochs=None,
                   drop_remainder=None, skipped=None, encoded_images=False,
@@ -446,58 +463,16 @@ def build_dataset(dataset, preprocess, batch_size, is_training,
     tf.data.Dataset yielding (images float32 [batch, h, w, c],
     labels int64 [batch]).
   """
-  files = list_files(dataset)
-  patterns = dataset.data_sources
-  source = '%d record file(s) matching %s' % (len(files), ', '.join(
-      [patterns] if isinstance(patterns, str) else patterns))
-  file_sizes = [tf.io.gfile.stat(f).length for f in files]
-  if not any(file_sizes):
-    raise UserError('the %s are all empty (0 bytes): no records to read; '
-                    'convert the dataset again (download_and_convert_data.py'
-                    ' --overwrite)' % source)
-  names = tf.constant(files)
-  sizes = tf.constant(file_sizes, tf.int64)
+  names, sizes, source = _record_files(dataset)
   cache_images = cache_images and is_training
   deterministic = not is_training or seed is not None
-  ids = tf.data.Dataset.from_tensor_slices(
-      (tf.range(len(files), dtype=tf.int64), sizes))
   # With the cache the records are read once, in order; the kept images
   # are shuffled instead.
   shuffled_reading = is_training and not cache_images
-  if shuffled_reading:
-    ids = ids.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    ids = ids.repeat(num_epochs)
-  options = tf.data.Options()
-  options.deterministic = deterministic
-  # tf.data's autotuning thread made closing the session wait on it: a
-  # distributed worker exited 18 s after its last step (2.4 s without it).
-  # The parallelism here is set explicitly and the prefetch buffer still
-  # adapts, so the speed holds (cifarnet on shapes, alternated runs on 2
-  # cores: 246 images/s with it, 271 without).
-  options.autotune.enabled = False
-  records = ids.interleave(
-      lambda file_id, size: _read_file(file_id, names[file_id], size),
-      cycle_length=max(1, min(num_readers, len(files))),
-      num_parallel_calls=max(1, min(num_readers, len(files))),
-      deterministic=deterministic)
-  if shuffled_reading:
-    records = records.shuffle(shuffle_buffer, seed=seed)
-  decode = decode_fn(dataset, labels_offset,
-                     encoded=encoded_images and not cache_images)
-
-  # TF-Slim's decoders and preprocessing, and the record bookkeeping here,
-  # are graph code (tf.cond, no Python control flow on tensors), so AutoGraph
-  # has nothing to convert in them; converting them anyway took a quarter of
-  # a run's start (cifarnet: graph built in 4.9 s with it, 3.8 s without it
-  # here, 2 cores).
-  @tf.autograph.experimental.do_not_convert
-  def decode_and_preprocess(element):
-    image, label = decode(element['record'])
-    element = {k: v for k, v in element.items() if k != 'record'}
-    if not cache_images:
-      image = preprocess(image)
-    return dict(element, image=image, label=label)
-
+  records = _read_records(names, sizes, shuffled=shuffled_reading,
+                          num_readers=num_readers, num_epochs=num_epochs,
+                          seed=seed, shuffle_buffer=shuffle_buffer,
+                          deterministic=deterministic)
   if not shuffled_reading or num_epochs is not None:
     # A last marker (file -1) names the records at the very end whose
     # decoding fails: they have no record after them to name them.
@@ -505,14 +480,13 @@ def build_dataset(dataset, preprocess, batch_size, is_training,
         'file': tf.constant(-1, tf.int64), 'index': tf.constant(-1, tf.int64),
         'record': tf.constant(_blank_record()),
         'stop': tf.constant(_RECORD, tf.int64)}))
-  # In order even when training unseeded: a record whose decoding fails is
-  # dropped by ignore_errors() and named by the one after it.
-  examples = _number_with_predecessors(records).map(
-      decode_and_preprocess, num_parallel_calls=max(1, num_threads),
-      deterministic=True).ignore_errors()
-  examples = _skip_or_fail_bad_records(examples, names, sizes,
-                    dataset.num_classes - labels_offset, labels_offset,
-                    skipped)
+  decode = decode_fn(dataset, labels_offset,
+                     encoded=encoded_images and not cache_images)
+  examples = _decoded_examples(
+      records, decode, None if cache_images else preprocess, num_threads)
+  examples = _skip_or_fail_bad_records(examples, _BadRecordReports(
+      names, sizes, dataset.num_classes - labels_offset, labels_offset,
+      skipped))
   if cache_images:
     examples = examples.cache().repeat(num_epochs).shuffle(
         shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
@@ -523,7 +497,80 @@ def build_dataset(dataset, preprocess, batch_size, is_training,
         num_parallel_calls=max(1, num_threads), deterministic=deterministic)
   if drop_remainder is None:
     drop_remainder = is_training
-  # Checked per batch, not per record: it saves a call per record.
+  return _checked_batches(examples, batch_size, drop_remainder, source,
+                          deterministic)
+
+
+def _record_files(dataset):
+  """(the record files' names, their sizes in bytes, as constants; a
+  description of them for messages).
+
+  Raises:
+    UserError: no files, or all of them empty.
+  """
+  files = list_files(dataset)
+  patterns = dataset.data_sources
+  source = '%d record file(s) matching %s' % (len(files), ', '.join(
+      [patterns] if isinstance(patterns, str) else patterns))
+  file_sizes = [tf.io.gfile.stat(f).length for f in files]
+  if not any(file_sizes):
+    raise UserError('the %s are all empty (0 bytes): no records to read; '
+                    'convert the dataset again (download_and_convert_data.py'
+                    ' --overwrite)' % source)
+  return tf.constant(files), tf.constant(file_sizes, tf.int64), source
+
+
+def _read_records(names, sizes, *, shuffled, num_readers, num_epochs, seed,
+                  shuffle_buffer, deterministic):
+  """The records of the files, `num_readers` files at a time: in file
+  order, or (`shuffled`) files and records shuffled and the files repeated
+  `num_epochs` times (None: for ever). Elements: _read_file's."""
+  num_files = int(names.shape[0])
+  ids = tf.data.Dataset.from_tensor_slices(
+      (tf.range(num_files, dtype=tf.int64), sizes))
+  if shuffled:
+    ids = ids.shuffle(num_files, seed=seed, reshuffle_each_iteration=True)
+    ids = ids.repeat(num_epochs)
+  parallel = max(1, min(num_readers, num_files))
+  records = ids.interleave(
+      lambda file_id, size: _read_file(file_id, names[file_id], size),
+      cycle_length=parallel, num_parallel_calls=parallel,
+      deterministic=deterministic)
+  if shuffled:
+    records = records.shuffle(shuffle_buffer, seed=seed)
+  return records
+
+
+def _decoded_examples(records, decode, preprocess, num_threads):
+  """The records decoded (and preprocessed, unless `preprocess` is None),
+  each numbered with the records before it; a record whose decoding fails
+  is dropped, to be named by the one after it."""
+
+  # TF-Slim's decoders and preprocessing, and the record bookkeeping here,
+  # are graph code (tf.cond, no Python control flow on tensors), so AutoGraph
+  # has nothing to convert in them; converting them anyway took a quarter of
+  # a run's start (cifarnet: graph built in 4.9 s with it, 3.8 s without it
+  # here, 2 cores).
+  @tf.autograph.experimental.do_not_convert
+  def decode_and_preprocess(element):
+    image, label = decode(element['record'])
+    element = {k: v for k, v in element.items() if k != 'record'}
+    if preprocess is not None:
+      image = preprocess(image)
+    return dict(element, image=image, label=label)
+
+  # In order even when training unseeded: a record whose decoding fails is
+  # dropped by ignore_errors() and named by the one after it.
+  return _number_with_predecessors(records).map(
+      decode_and_preprocess, num_parallel_calls=max(1, num_threads),
+      deterministic=True).ignore_errors()
+
+
+def _checked_batches(examples, batch_size, drop_remainder, source,
+                     deterministic):
+  """Batches of (images, labels), failing when the records hold no usable
+  one (checked per batch, not per record: it saves a call per record)."""
+
   def checked(images, labels, unused_keep, no_usable_records):
     with tf.control_dependencies(
         [_fail_if_no_usable_records(no_usable_records, source)]):
@@ -531,4 +578,12 @@ def build_dataset(dataset, preprocess, batch_size, is_training,
 
   batches = examples.batch(batch_size, drop_remainder=drop_remainder).map(
       tf.autograph.experimental.do_not_convert(checked))
+  options = tf.data.Options()
+  options.deterministic = deterministic
+  # tf.data's autotuning thread made closing the session wait on it: a
+  # distributed worker exited 18 s after its last step (2.4 s without it).
+  # The parallelism here is set explicitly and the prefetch buffer still
+  # adapts, so the speed holds (cifarnet on shapes, alternated runs on 2
+  # cores: 246 images/s with it, 271 without).
+  options.autotune.enabled = False
   return batches.with_options(options).prefetch(tf.data.AUTOTUNE)

@@ -289,62 +289,87 @@ def resolve(spec, cache_dir=None, log=log_lib.info, flag='--checkpoint_path',
   if entry is None:
     raise UserError('%s %s: no model-zoo checkpoint of that name; valid '
                     'names: %s' % (flag, spec, ', '.join(sorted(MODELS))))
-  url = download_url(entry)
-  folder = os.path.join(cache_dir or default_cache_dir(),
-                        os.path.dirname(_site_path(entry.url)))
-  tarball_name = os.path.basename(_site_path(entry.url))
-  tarball = os.path.join(folder, tarball_name)
-  sha_file = tarball + '.sha256'
-  extracted = os.path.join(folder, _stem(tarball_name))
+  cached = _cached_files(entry, cache_dir)
   describe = '%s%s (ImageNet top-1 %.1f%%, %d classes)' % (
       PREFIX, name, entry.top1, entry.num_classes)
-
-  if os.path.isdir(extracted):
+  if os.path.isdir(cached.extracted):
     try:
-      path = find_checkpoint(extracted, entry.checkpoint)
+      path = find_checkpoint(cached.extracted, entry.checkpoint)
       log('Using %s: %s' % (describe, path))
       return path
     except UserError as e:
       # Files deleted from the cache by hand: extract the tarball again.
       log('Extracting again: %s' % e)
-      _remove(extracted)
+      _remove(cached.extracted)
+  where = '%s %s' % (flag, spec)
+  _download(entry, cached, where, log=log, stream=stream)
+  path = _extract(entry, cached, where, log=log)
+  log('Using %s: %s' % (describe, path))
+  return path
 
+
+_Cached = collections.namedtuple('_Cached', [
+    'folder', 'tarball', 'sha_file', 'extracted'])
+
+
+def _cached_files(entry, cache_dir):
+  """Where the cache keeps a model's tarball, its SHA256 and its files."""
+  folder = os.path.join(cache_dir or default_cache_dir(),
+                        os.path.dirname(_site_path(entry.url)))
+  tarball = os.path.join(folder, os.path.basename(_site_path(entry.url)))
+  return _Cached(folder, tarball, tarball + '.sha256',
+                 os.path.join(folder, _stem(os.path.basename(tarball))))
+
+
+def _download(entry, cached, where, log, stream):
+  """Downloads the model's tarball into the cache, unless it is there
+  with the SHA256 recorded at its first download; records that SHA256.
+  `where` is the flag and value, for messages."""
+  url = download_url(entry)
+  tarball_name = os.path.basename(cached.tarball)
   recorded = None
-  if os.path.exists(sha_file):
-    with open(sha_file) as f:
+  if os.path.exists(cached.sha_file):
+    with open(cached.sha_file) as f:
       recorded = (f.read().split() or [None])[0]
-  _remove_stale_parts(tarball)  # Downloads that were cut.
+  _remove_stale_parts(cached.tarball)  # Downloads that were cut.
   try:
-    download.fetch(url, folder, tarball_name, sha256=recorded, log=log,
-                   stream=stream)
+    download.fetch(url, cached.folder, tarball_name, sha256=recorded,
+                   log=log, stream=stream)
   except download.DownloadError as e:
     raise UserError(
-        '%s %s: could not download %s (%s); %s%s' % (
-            flag, spec, url, _failures(str(e), tarball_name), _by_hand(entry),
-            '; if the published tarball has changed, delete %s' % sha_file
-            if recorded and 'SHA256' in str(e) else ''))
+        '%s: could not download %s (%s); %s%s' % (
+            where, url, _failures(str(e), tarball_name), _by_hand(entry),
+            '; if the published tarball has changed, delete %s' %
+            cached.sha_file if recorded and 'SHA256' in str(e) else ''))
   if recorded is None:
-    write_atomically(sha_file, '%s  %s\n' % (
-        download.file_digest(tarball, 'sha256'), tarball_name))
+    write_atomically(cached.sha_file, '%s  %s\n' % (
+        download.file_digest(cached.tarball, 'sha256'), tarball_name))
 
+
+def _extract(entry, cached, where, log):
+  """Extracts the cached tarball (to a temporary folder, renamed into
+  place); returns the checkpoint prefix in it. A damaged tarball is
+  removed from the cache, with its SHA256."""
+  extracted = cached.extracted
   _remove_stale_parts(extracted)
   part = '%s.part-%d' % (extracted, os.getpid())
   _remove(part)
   try:
-    log('Extracting %s' % tarball)
-    archive.extract(tarball, part)
+    log('Extracting %s' % cached.tarball)
+    archive.extract(cached.tarball, part)
     path = find_checkpoint(part, entry.checkpoint)
   except (UserError, tarfile.TarError, zlib.error, EOFError, OSError) as e:
-    _remove(part, tarball, sha_file)
+    _remove(part, cached.tarball, cached.sha_file)
     # The archive's own advice (delete it, download again) is done here;
     # tarfile's reasons go on over more lines, cut at the first.
     detail = str(e).splitlines()[0].split('; delete it and download')[0]
     detail = detail.rstrip(': ')
     detail += ')' * max(0, detail.count('(') - detail.count(')'))
     raise UserError(
-        '%s %s: the tarball from %s is damaged or not a model-zoo tarball '
+        '%s: the tarball from %s is damaged or not a model-zoo tarball '
         '(%s); it was removed from the cache: run again to download it '
-        'afresh, or %s' % (flag, spec, url, detail, _by_hand(entry)))
+        'afresh, or %s' % (where, download_url(entry), detail,
+                           _by_hand(entry)))
   try:
     os.rename(part, extracted)
   except OSError:
@@ -352,9 +377,7 @@ def resolve(spec, cache_dir=None, log=log_lib.info, flag='--checkpoint_path',
     _remove(part)
     if not os.path.isdir(extracted):
       raise
-  path = os.path.join(extracted, os.path.relpath(path, part))
-  log('Using %s: %s' % (describe, path))
-  return path
+  return os.path.join(extracted, os.path.relpath(path, part))
 
 
 def format_table():

@@ -134,3 +134,13 @@ def test_only_the_input_pipelines_errors_are_invalid_data():
   with tf.Graph().as_default():
     assert errors.describe_tf_error(no_kernel).startswith(
         'TensorFlow cannot run node net/Foo: No registered ')
+
+
+def test_our_report_inside_an_assertion_is_no_kernel_error():
+  error = tf.errors.InvalidArgumentError(None, None, (
+      "Graph execution error:\n\nNode: 'Assert/Assert'\nassertion failed: "
+      "[%sinvalid data: /d/a.tfrecord record 2: the record cannot be parsed"
+      "%s]\n\t [[{{node Assert/Assert}}]]" % (errors.OPEN, errors.CLOSE)))
+  assert errors.describe_kernel_error(error) is None
+  assert errors.describe_tf_error(error) == (
+      'invalid data: /d/a.tfrecord record 2: the record cannot be parsed')
