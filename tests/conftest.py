@@ -47,6 +47,18 @@ def assert_matches_manifest(manifest, logits, end_points):
   assert logits.shape.as_list() == manifest['logits_shape']
 
 
+def free_ports(count):
+  """`count` TCP ports on 127.0.0.1 free at the time of the call."""
+  import socket  # pylint: disable=g-import-not-at-top
+  sockets = [socket.socket() for _ in range(count)]
+  for s in sockets:
+    s.bind(('127.0.0.1', 0))
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports
+
+
 def shared_path(*parts):
   """Path under ../shared, or skips the test when it is absent."""
   path = os.path.join(SHARED, *parts)

@@ -15,8 +15,7 @@ import sys
 import pytest
 import tensorflow.compat.v1 as tf
 
-from conftest import ROOT, run_cli
-from distributed_test import _free_ports
+from conftest import ROOT, free_ports, run_cli
 
 _STEPS = 3
 # cifarnet: auto picks bf16 for it where bf16 was measured faster
@@ -75,7 +74,7 @@ def _start(args, log_path):
 @pytest.mark.parametrize('sync', [False, True])
 def test_one_ps_two_workers(shapes_dir, tmp_path, precision, sync):
   train_dir = str(tmp_path / 'train')
-  ps_port, w0_port, w1_port = _free_ports(3)
+  ps_port, w0_port, w1_port = free_ports(3)
   hosts = ['--ps_hosts=127.0.0.1:%d' % ps_port,
            '--worker_hosts=127.0.0.1:%d,127.0.0.1:%d' % (w0_port, w1_port),
            # Bounds the ps's wait should both workers fail to start.

@@ -10,21 +10,11 @@ import time
 import pytest
 import tensorflow.compat.v1 as tf
 
-from conftest import ROOT
+from conftest import ROOT, free_ports
 from slimvision.engines import cluster
 from slimvision.core.errors import UserError
 
 _STEPS = 200
-
-
-def _free_ports(count):
-  sockets = [socket.socket() for _ in range(count)]
-  for s in sockets:
-    s.bind(('127.0.0.1', 0))
-  ports = [s.getsockname()[1] for s in sockets]
-  for s in sockets:
-    s.close()
-  return ports
 
 
 def _start(args, log_path):
@@ -37,7 +27,7 @@ def _start(args, log_path):
 def _cluster(shapes_dir, train_dir, max_steps):
   """(host flags of one ps and two workers on free local ports, the
   workers' training flags: lenet on shapes, a log line per step)."""
-  ps_port, w0_port, w1_port = _free_ports(3)
+  ps_port, w0_port, w1_port = free_ports(3)
   hosts = ['--ps_hosts=127.0.0.1:%d' % ps_port,
            '--worker_hosts=127.0.0.1:%d,127.0.0.1:%d' % (w0_port, w1_port)]
   return hosts, hosts + [
@@ -157,7 +147,7 @@ def test_a_restarted_chief_joins_the_live_cluster(shapes_dir, tmp_path):
 
 
 def test_a_ps_whose_workers_never_start_exits_after_the_bound(tmp_path):
-  ps_port, worker_port = _free_ports(2)
+  ps_port, worker_port = free_ports(2)
   started = time.time()
   ps = subprocess.run(
       [sys.executable, os.path.join(ROOT, 'train_image_classifier.py'),

@@ -1,12 +1,11 @@
 """Clones, replicas and device placement (deployment/model_deploy.py)."""
 
-import socket
-
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+from conftest import free_ports
 from slimvision.core.errors import UserError
 from slimvision.deployment import model_deploy
 
@@ -227,16 +226,6 @@ def test_deploy_for_evaluation_counts_the_regularization_once():
   assert total == pytest.approx(0.1 * np.sum(weights ** 2) / 2, rel=1e-5)
 
 
-def _free_ports(count):
-  sockets = [socket.socket() for _ in range(count)]
-  for s in sockets:
-    s.bind(('127.0.0.1', 0))
-  ports = [s.getsockname()[1] for s in sockets]
-  for s in sockets:
-    s.close()
-  return ports
-
-
 def _devices_run_on(server, task, config):
   """{node name: device} of one training step of worker `task`, in a
   session with the device filters that training's sessions have."""
@@ -264,7 +253,7 @@ def _devices_run_on(server, task, config):
 
 
 def test_each_worker_runs_its_clones_and_inputs_on_its_own_task():
-  ps_port, w0_port, w1_port = _free_ports(3)
+  ps_port, w0_port, w1_port = free_ports(3)
   spec = tf.train.ClusterSpec({
       'ps': ['127.0.0.1:%d' % ps_port],
       'worker': ['127.0.0.1:%d' % w0_port, '127.0.0.1:%d' % w1_port]})
