@@ -18,6 +18,7 @@ import tf_slim as slim
 from slimvision.nets import inception_utils as iu
 
 inception_v3_arg_scope = iu.inception_arg_scope
+trunc_normal = iu.trunc_normal  # research/slim's module-level name.
 
 _HEAD = iu.InceptionHead(
     pool_size=[8, 8], pool_stride=None, pool_scope='AvgPool_1a_{}x{}',

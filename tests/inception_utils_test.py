@@ -5,6 +5,7 @@ import tf_slim as slim
 
 from slimvision.nets import inception_utils
 from slimvision.nets import inception_v1
+from slimvision.nets import inception_v2
 from slimvision.nets import inception_v3
 
 
@@ -66,3 +67,10 @@ def test_inception_arg_scope_options():
   without = inception_utils.inception_arg_scope(use_batch_norm=False)
   conv = without[slim.arg_scope_func_key(slim.conv2d)]
   assert conv['normalizer_fn'] is None and conv['normalizer_params'] == {}
+
+
+def test_trunc_normal_is_research_slims_name_in_each_inception_module():
+  for module in (inception_v1, inception_v2, inception_v3):
+    assert module.trunc_normal is inception_utils.trunc_normal
+  initializer = inception_utils.trunc_normal(0.01)
+  assert initializer.mean == 0.0 and initializer.stddev == 0.01
