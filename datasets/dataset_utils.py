@@ -58,6 +58,11 @@ def bytes_feature(values):
   return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
 
 
+# research/slim's names for list features: these take a value or a list.
+bytes_list_feature = bytes_feature
+float_list_feature = float_feature
+
+
 def image_to_tfexample(image_data, image_format, height, width, class_id,
                        class_text=None, filename=None, extra_features=None):
   """A tf.train.Example with TF-Slim's standard image keys.
@@ -525,3 +530,60 @@ class StagedOutput(object):
       write_label_file(labels_to_names, self.dataset_dir)
     write_spec(self.dataset_dir, name, splits_to_sizes, num_classes,
                file_pattern, **spec_extra)
+
+
+def download_url(url, dataset_dir):
+  """research/slim's download: url to dataset_dir/<its last component>,
+  with datasets/download.py's retries, length check and temporary name.
+
+  Returns:
+    The path of the downloaded file.
+  """
+  # download imports this module: import it on use.
+  from slimvision.datasets import download  # pylint: disable=g-import-not-at-top
+  return download.fetch(url, dataset_dir)
+
+
+def download_and_uncompress_tarball(tarball_url, dataset_dir):
+  """research/slim's: download_url, then extract the archive into
+  dataset_dir (after datasets/archive.py's checks of every member)."""
+  from slimvision.datasets import archive  # pylint: disable=g-import-not-at-top
+  archive.extract(download_url(tarball_url, dataset_dir), dataset_dir)
+
+
+class _StagedRecordWriter(object):
+  """A TFRecordWriter on a temporary name, renamed to `path` on a clean
+  exit and removed on an error, so no partial shard looks complete."""
+
+  def __init__(self, path):
+    self.path = path
+    self._tmp = '%s.tmp-%d' % (path, os.getpid())
+    self._writer = tf.io.TFRecordWriter(self._tmp)
+
+  def write(self, record):
+    self._writer.write(record)
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, exc_type, exc_value, traceback):
+    self._writer.close()
+    if exc_type is None:
+      os.replace(self._tmp, self.path)
+    else:
+      os.remove(self._tmp)
+
+
+def open_sharded_output_tfrecords(exit_stack, base_path, num_shards):
+  """research/slim's: opens `base_path-NNNNN-of-NNNNN` TFRecord shards
+  whose writers exit_stack (a contextlib.ExitStack) closes.
+
+  Each shard is written under a temporary name and appears under its own
+  name when the stack exits without an error.
+
+  Returns:
+    The list of num_shards writers (each has `write(serialized_record)`).
+  """
+  return [exit_stack.enter_context(_StagedRecordWriter(
+      '%s-%05d-of-%05d' % (base_path, index, num_shards)))
+          for index in range(num_shards)]

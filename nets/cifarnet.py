@@ -7,9 +7,9 @@ layers. Variable names follow the published checkpoints (scope `CifarNet`).
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+from slimvision.nets import alexnet
 
-def _truncated_normal(stddev):
-  return tf.truncated_normal_initializer(stddev=stddev)
+trunc_normal = alexnet.trunc_normal  # research/slim's module-level name.
 
 
 def cifarnet(images, num_classes=10, is_training=False,
@@ -54,7 +54,7 @@ def cifarnet(images, num_classes=10, is_training=False,
       return net, end_points
     logits = slim.fully_connected(
         net, num_classes, biases_initializer=tf.zeros_initializer(),
-        weights_initializer=_truncated_normal(1 / 192.0),
+        weights_initializer=trunc_normal(1 / 192.0),
         weights_regularizer=None, activation_fn=None, scope='logits')
     end_points['Logits'] = logits
     end_points['Predictions'] = prediction_fn(logits, scope='Predictions')
@@ -68,12 +68,12 @@ def cifarnet_arg_scope(weight_decay=0.004):
   """Default arg_scope: ReLU, truncated-normal init, L2 on fc weights."""
   with slim.arg_scope(
       [slim.conv2d],
-      weights_initializer=_truncated_normal(5e-2),
+      weights_initializer=trunc_normal(5e-2),
       activation_fn=tf.nn.relu):
     with slim.arg_scope(
         [slim.fully_connected],
         biases_initializer=tf.constant_initializer(0.1),
-        weights_initializer=_truncated_normal(0.04),
+        weights_initializer=trunc_normal(0.04),
         weights_regularizer=slim.l2_regularizer(weight_decay),
         activation_fn=tf.nn.relu) as scope:
       return scope

@@ -14,6 +14,10 @@ import tf_slim as slim
 from slimvision.nets import i3d_utils
 from slimvision.nets import s3dg
 
+# research/slim's i3d names for the shared pieces.
+trunc_normal = s3dg.trunc_normal
+conv3d_spatiotemporal = i3d_utils.conv3d_spatiotemporal
+
 
 def i3d_base(inputs, final_endpoint='Mixed_5c', scope='InceptionV1'):
   """The I3D trunk up to `final_endpoint` (NDHWC); see `s3dg.s3dg_base`."""

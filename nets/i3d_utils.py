@@ -6,12 +6,48 @@ Both inflate Inception v1 (GoogLeNet) to video: inputs are
 2-D Inception v1 layer names (`Conv2d_0b_3x3` for a 3x3x3 convolution).
 """
 
+import numpy as np
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
+
+from slimvision.nets import inception_utils
 
 
 def _channel_axis(data_format):
   return data_format.index('C')
+
+
+def center_initializer():
+  """Initialises a [t, 1, 1, c, c] temporal convolution to the identity.
+
+  The weight at the central frame of the kernel is 1 from each channel to
+  itself and every other weight 0, so a separable S3D block starts as its
+  spatial convolution alone: research/slim's initialiser of the `temporal`
+  half of `conv3d_spatiotemporal`, which the training from scratch of
+  separable models depends on.
+
+  Returns:
+    An initializer fn(shape, dtype=tf.float32, partition_info=None).
+  """
+
+  def initializer(shape, dtype=tf.float32, partition_info=None):
+    del partition_info  # A whole variable only.
+    shape = list(shape)
+    if dtype not in (tf.float32, tf.bfloat16):
+      raise ValueError('center_initializer makes float32 or bfloat16 '
+                       'weights, not %s.' % dtype.name)
+    if len(shape) != 5:
+      raise ValueError('center_initializer needs a 5-D [t, 1, 1, c, c] '
+                       'kernel shape, got %s.' % shape)
+    if shape[1:3] != [1, 1] or shape[3] != shape[4] or shape[0] % 2 == 0:
+      raise ValueError('center_initializer needs an odd temporal size, 1x1 '
+                       'spatially and as many inputs as outputs: [t, 1, 1, '
+                       'c, c], got %s.' % shape)
+    weights = np.zeros(shape, np.float32)
+    weights[shape[0] // 2, 0, 0] = np.eye(shape[3], dtype=np.float32)
+    return tf.constant(weights, dtype=dtype)
+
+  return initializer
 
 
 @slim.add_arg_scope
@@ -32,7 +68,8 @@ def conv3d_spatiotemporal(inputs, num_outputs, kernel_size, stride=1,
       for slim.conv3d (usually set by the arg_scope).
     separable: if True and kernel_size[0] > 1, a [1, h, w] convolution
       (variables under `scope`) followed by a [t, 1, 1] convolution with
-      biases and no normalizer (variables under `scope`/temporal).
+      biases, no normalizer and `center_initializer` weights (variables
+      under `scope`/temporal).
     data_format: 'NDHWC' or 'NCDHW'.
     scope: variable scope of the (spatial) convolution.
 
@@ -59,6 +96,7 @@ def conv3d_spatiotemporal(inputs, num_outputs, kernel_size, stride=1,
                     **conv_args)
   return slim.conv3d(net, num_outputs, [kernel_size[0], 1, 1],
                      stride=[strides[0], 1, 1], normalizer_fn=None,
+                     weights_initializer=center_initializer(),
                      scope=scope + '/temporal', **conv_args)
 
 
@@ -83,7 +121,7 @@ def self_gating(inputs, scope, data_format='NDHWC'):
     weights = slim.conv3d(
         average, inputs.get_shape().as_list()[channel_axis], [1, 1, 1],
         activation_fn=None, normalizer_fn=None, biases_initializer=None,
-        weights_initializer=tf.truncated_normal_initializer(stddev=0.01),
+        weights_initializer=inception_utils.trunc_normal(0.01),
         data_format=data_format, scope='transformer_W')
     return tf.sigmoid(weights) * inputs
 

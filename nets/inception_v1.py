@@ -11,11 +11,12 @@ dropout and a 1x1-conv classifier (`Logits/Conv2d_0c_1x1`).
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from slimvision.nets import slim_wrappers as sw
+from slimvision.nets import inception_utils as iu
 
-inception_v1_arg_scope = sw.inception_arg_scope
+inception_v1_arg_scope = iu.inception_arg_scope
+trunc_normal = iu.trunc_normal  # research/slim's module-level name.
 
-_HEAD = sw.InceptionHead(
+_HEAD = iu.InceptionHead(
     pool_size=[7, 7], pool_stride=1, pool_scope='AvgPool_0a_7x7',
     pool_end_point='AvgPool_0a_7x7', global_pool_name='global_pool',
     dropout_scope='Dropout_0b', pre_logits=False,
@@ -25,35 +26,35 @@ _HEAD = sw.InceptionHead(
 def _module(d0, d1a, d1b, d2a, d2b, d3, scope_2b='Conv2d_0b_3x3'):
   """An Inception module with the paper's widths: 1x1 | 3x3 reduce, 3x3 |
   "5x5" reduce, "5x5" (a 3x3, as in the checkpoint) | pool projection."""
-  return sw.mixed([
-      [sw.conv(d0, 1, 'Conv2d_0a_1x1')],
-      [sw.conv(d1a, 1, 'Conv2d_0a_1x1'), sw.conv(d1b, 3, 'Conv2d_0b_3x3')],
-      [sw.conv(d2a, 1, 'Conv2d_0a_1x1'), sw.conv(d2b, 3, scope_2b)],
-      [sw.layer(slim.max_pool2d, 3, 'MaxPool_0a_3x3'),
-       sw.conv(d3, 1, 'Conv2d_0b_1x1')],
+  return iu.mixed([
+      [iu.conv(d0, 1, 'Conv2d_0a_1x1')],
+      [iu.conv(d1a, 1, 'Conv2d_0a_1x1'), iu.conv(d1b, 3, 'Conv2d_0b_3x3')],
+      [iu.conv(d2a, 1, 'Conv2d_0a_1x1'), iu.conv(d2b, 3, scope_2b)],
+      [iu.layer(slim.max_pool2d, 3, 'MaxPool_0a_3x3'),
+       iu.conv(d3, 1, 'Conv2d_0b_1x1')],
   ])
 
 
 # 224x224x3 -> 28x28x192.
 _ROOT = [
-    ('Conv2d_1a_7x7', sw.conv(64, 7, stride=2)),
-    ('MaxPool_2a_3x3', sw.layer(slim.max_pool2d, 3, stride=2)),
-    ('Conv2d_2b_1x1', sw.conv(64, 1)),
-    ('Conv2d_2c_3x3', sw.conv(192, 3)),
-    ('MaxPool_3a_3x3', sw.layer(slim.max_pool2d, 3, stride=2)),
+    ('Conv2d_1a_7x7', iu.conv(64, 7, stride=2)),
+    ('MaxPool_2a_3x3', iu.layer(slim.max_pool2d, 3, stride=2)),
+    ('Conv2d_2b_1x1', iu.conv(64, 1)),
+    ('Conv2d_2c_3x3', iu.conv(192, 3)),
+    ('MaxPool_3a_3x3', iu.layer(slim.max_pool2d, 3, stride=2)),
 ]
 
 # 28x28x192 -> 7x7x1024.
 _MODULES = [
     ('Mixed_3b', _module(64, 96, 128, 16, 32, 32)),
     ('Mixed_3c', _module(128, 128, 192, 32, 96, 64)),
-    ('MaxPool_4a_3x3', sw.layer(slim.max_pool2d, 3, stride=2)),
+    ('MaxPool_4a_3x3', iu.layer(slim.max_pool2d, 3, stride=2)),
     ('Mixed_4b', _module(192, 96, 208, 16, 48, 64)),
     ('Mixed_4c', _module(160, 112, 224, 24, 64, 64)),
     ('Mixed_4d', _module(128, 128, 256, 24, 64, 64)),
     ('Mixed_4e', _module(112, 144, 288, 32, 64, 64)),
     ('Mixed_4f', _module(256, 160, 320, 32, 128, 128)),
-    ('MaxPool_5a_2x2', sw.layer(slim.max_pool2d, 2, stride=2)),
+    ('MaxPool_5a_2x2', iu.layer(slim.max_pool2d, 2, stride=2)),
     # The published checkpoint names one layer of Mixed_5b `0a`.
     ('Mixed_5b', _module(256, 160, 320, 32, 128, 128,
                          scope_2b='Conv2d_0a_3x3')),
@@ -86,10 +87,10 @@ def inception_v1_base(inputs, final_endpoint='Mixed_5c',
   layers = (_ROOT if include_root_block else []) + _MODULES
   with tf.variable_scope(scope, 'InceptionV1', [inputs]), \
       slim.arg_scope([slim.conv2d, slim.fully_connected],
-                     weights_initializer=sw.trunc_normal(0.01)), \
+                     weights_initializer=iu.trunc_normal(0.01)), \
       slim.arg_scope([slim.conv2d, slim.max_pool2d], stride=1,
                      padding='SAME'):
-    return sw.build_layers(inputs, layers, final_endpoint)
+    return iu.build_layers(inputs, layers, final_endpoint)
 
 
 def inception_v1(inputs, num_classes=1000, is_training=True,
@@ -121,7 +122,7 @@ def inception_v1(inputs, num_classes=1000, is_training=True,
   with tf.variable_scope(scope, 'InceptionV1', [inputs], reuse=reuse) as sc, \
       slim.arg_scope([slim.batch_norm, slim.dropout], is_training=is_training):
     net, end_points = inception_v1_base(inputs, scope=sc)
-    return sw.inception_logits(net, end_points, _HEAD, num_classes,
+    return iu.inception_logits(net, end_points, _HEAD, num_classes,
                                global_pool, dropout_keep_prob, spatial_squeeze,
                                prediction_fn)
 

@@ -13,11 +13,12 @@ classifier (`Logits/Conv2d_1c_1x1`).
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from slimvision.nets import slim_wrappers as sw
+from slimvision.nets import inception_utils as iu
 
-inception_v2_arg_scope = sw.inception_arg_scope
+inception_v2_arg_scope = iu.inception_arg_scope
+trunc_normal = iu.trunc_normal  # research/slim's module-level name.
 
-_HEAD = sw.InceptionHead(
+_HEAD = iu.InceptionHead(
     pool_size=[7, 7], pool_stride=None, pool_scope='AvgPool_1a_{}x{}',
     pool_end_point='AvgPool_1a', global_pool_name='global_pool',
     dropout_scope='Dropout_1b', pre_logits=True,
@@ -47,33 +48,33 @@ _ORDER = ['Mixed_3b', 'Mixed_3c', 'Mixed_4a', 'Mixed_4b', 'Mixed_4c',
 
 def _reduce(depth):
   """A 1x1 bottleneck with the checkpoint's initialisation."""
-  return sw.conv(depth, 1, 'Conv2d_0a_1x1',
-                 weights_initializer=sw.trunc_normal(0.09))
+  return iu.conv(depth, 1, 'Conv2d_0a_1x1',
+                 weights_initializer=iu.trunc_normal(0.09))
 
 
 def _module(name, depth, concat_axis):
   """Inception module `name` with the widths mapped through depth()."""
   if name in _REDUCTIONS:
     d0a, d0b, d1a, d1b, d1c = map(depth, _REDUCTIONS[name])
-    return sw.mixed([
-        [_reduce(d0a), sw.conv(d0b, 3, 'Conv2d_1a_3x3', stride=2)],
-        [_reduce(d1a), sw.conv(d1b, 3, 'Conv2d_0b_3x3'),
-         sw.conv(d1c, 3, 'Conv2d_1a_3x3', stride=2)],
-        [sw.layer(slim.max_pool2d, 3, 'MaxPool_1a_3x3', stride=2)],
+    return iu.mixed([
+        [_reduce(d0a), iu.conv(d0b, 3, 'Conv2d_1a_3x3', stride=2)],
+        [_reduce(d1a), iu.conv(d1b, 3, 'Conv2d_0b_3x3'),
+         iu.conv(d1c, 3, 'Conv2d_1a_3x3', stride=2)],
+        [iu.layer(slim.max_pool2d, 3, 'MaxPool_1a_3x3', stride=2)],
     ], concat_axis)
   d0, d1a, d1b, d2a, d2b, d2c, d3 = map(depth, _MODULES[name])
   # The last module max-pools in its fourth branch, the others average.
   if name == 'Mixed_5c':
-    pool = sw.layer(slim.max_pool2d, 3, 'MaxPool_0a_3x3')
+    pool = iu.layer(slim.max_pool2d, 3, 'MaxPool_0a_3x3')
   else:
-    pool = sw.layer(slim.avg_pool2d, 3, 'AvgPool_0a_3x3')
-  return sw.mixed([
-      [sw.conv(d0, 1, 'Conv2d_0a_1x1')],
-      [_reduce(d1a), sw.conv(d1b, 3, 'Conv2d_0b_3x3')],
-      [_reduce(d2a), sw.conv(d2b, 3, 'Conv2d_0b_3x3'),
-       sw.conv(d2c, 3, 'Conv2d_0c_3x3')],
-      [pool, sw.conv(d3, 1, 'Conv2d_0b_1x1',
-                     weights_initializer=sw.trunc_normal(0.1))],
+    pool = iu.layer(slim.avg_pool2d, 3, 'AvgPool_0a_3x3')
+  return iu.mixed([
+      [iu.conv(d0, 1, 'Conv2d_0a_1x1')],
+      [_reduce(d1a), iu.conv(d1b, 3, 'Conv2d_0b_3x3')],
+      [_reduce(d2a), iu.conv(d2b, 3, 'Conv2d_0b_3x3'),
+       iu.conv(d2c, 3, 'Conv2d_0c_3x3')],
+      [pool, iu.conv(d3, 1, 'Conv2d_0b_1x1',
+                     weights_initializer=iu.trunc_normal(0.1))],
   ], concat_axis)
 
 
@@ -82,19 +83,19 @@ def _root(depth, use_separable_conv):
   if use_separable_conv:
     # The depthwise part makes depthwise_multiplier maps per input channel;
     # it must not exceed the output width, or the layer is overparameterised.
-    conv1 = sw.layer(slim.separable_conv2d, 7, num_outputs=depth(64),
+    conv1 = iu.layer(slim.separable_conv2d, 7, num_outputs=depth(64),
                     depth_multiplier=min(int(depth(64) / 3), 8), stride=2,
-                    weights_initializer=sw.trunc_normal(1.0))
+                    weights_initializer=iu.trunc_normal(1.0))
   else:
-    conv1 = sw.conv(depth(64), 7, stride=2,
-                    weights_initializer=sw.trunc_normal(1.0))
+    conv1 = iu.conv(depth(64), 7, stride=2,
+                    weights_initializer=iu.trunc_normal(1.0))
   return [
       ('Conv2d_1a_7x7', conv1),
-      ('MaxPool_2a_3x3', sw.layer(slim.max_pool2d, 3, stride=2)),
-      ('Conv2d_2b_1x1', sw.conv(depth(64), 1,
-                                weights_initializer=sw.trunc_normal(0.1))),
-      ('Conv2d_2c_3x3', sw.conv(depth(192), 3)),
-      ('MaxPool_3a_3x3', sw.layer(slim.max_pool2d, 3, stride=2)),
+      ('MaxPool_2a_3x3', iu.layer(slim.max_pool2d, 3, stride=2)),
+      ('Conv2d_2b_1x1', iu.conv(depth(64), 1,
+                                weights_initializer=iu.trunc_normal(0.1))),
+      ('Conv2d_2c_3x3', iu.conv(depth(192), 3)),
+      ('MaxPool_3a_3x3', iu.layer(slim.max_pool2d, 3, stride=2)),
   ]
 
 
@@ -146,7 +147,7 @@ def inception_v2_base(inputs, final_endpoint='Mixed_5c', min_depth=16,
                       slim.separable_conv2d], stride=1, padding='SAME'), \
       slim.arg_scope([slim.conv2d, slim.max_pool2d, slim.avg_pool2d,
                       slim.batch_norm], data_format=data_format):
-    return sw.build_layers(inputs, layers, final_endpoint)
+    return iu.build_layers(inputs, layers, final_endpoint)
 
 
 def inception_v2(inputs, num_classes=1000, is_training=True,
@@ -186,7 +187,7 @@ def inception_v2(inputs, num_classes=1000, is_training=True,
     net, end_points = inception_v2_base(
         inputs, scope=sc, min_depth=min_depth,
         depth_multiplier=depth_multiplier)
-    return sw.inception_logits(net, end_points, _HEAD, num_classes,
+    return iu.inception_logits(net, end_points, _HEAD, num_classes,
                                global_pool, dropout_keep_prob, spatial_squeeze,
                                prediction_fn)
 

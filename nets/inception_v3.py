@@ -15,11 +15,12 @@ dropout and a 1x1-conv classifier (`Logits/Conv2d_1c_1x1`).
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from slimvision.nets import slim_wrappers as sw
+from slimvision.nets import inception_utils as iu
 
-inception_v3_arg_scope = sw.inception_arg_scope
+inception_v3_arg_scope = iu.inception_arg_scope
+trunc_normal = iu.trunc_normal  # research/slim's module-level name.
 
-_HEAD = sw.InceptionHead(
+_HEAD = iu.InceptionHead(
     pool_size=[8, 8], pool_stride=None, pool_scope='AvgPool_1a_{}x{}',
     pool_end_point='AvgPool_1a', global_pool_name='GlobalPool',
     dropout_scope='Dropout_1b', pre_logits=True,
@@ -30,7 +31,7 @@ _REDUCE = {'stride': 2, 'padding': 'VALID'}
 
 
 def _pool(fn, scope, **kwargs):
-  return sw.layer(fn, 3, scope, **kwargs)
+  return iu.layer(fn, 3, scope, **kwargs)
 
 
 def _parallel(*layers):
@@ -43,47 +44,47 @@ def _module_35(depth, pool_projection, mixed_5c_names=False):
   # The published checkpoint names Mixed_5c's 5x5 branch differently.
   names = (('Conv2d_0b_1x1', 'Conv_1_0c_5x5') if mixed_5c_names else
            ('Conv2d_0a_1x1', 'Conv2d_0b_5x5'))
-  return sw.mixed([
-      [sw.conv(depth(64), 1, 'Conv2d_0a_1x1')],
-      [sw.conv(depth(48), 1, names[0]), sw.conv(depth(64), 5, names[1])],
-      [sw.conv(depth(64), 1, 'Conv2d_0a_1x1'),
-       sw.conv(depth(96), 3, 'Conv2d_0b_3x3'),
-       sw.conv(depth(96), 3, 'Conv2d_0c_3x3')],
+  return iu.mixed([
+      [iu.conv(depth(64), 1, 'Conv2d_0a_1x1')],
+      [iu.conv(depth(48), 1, names[0]), iu.conv(depth(64), 5, names[1])],
+      [iu.conv(depth(64), 1, 'Conv2d_0a_1x1'),
+       iu.conv(depth(96), 3, 'Conv2d_0b_3x3'),
+       iu.conv(depth(96), 3, 'Conv2d_0c_3x3')],
       [_pool(slim.avg_pool2d, 'AvgPool_0a_3x3'),
-       sw.conv(depth(pool_projection), 1, 'Conv2d_0b_1x1')],
+       iu.conv(depth(pool_projection), 1, 'Conv2d_0b_1x1')],
   ])
 
 
 def _module_17(depth, width):
   """17x17 module (figure 6): 7x7 convolutions factorised into 1x7, 7x1."""
-  return sw.mixed([
-      [sw.conv(depth(192), 1, 'Conv2d_0a_1x1')],
-      [sw.conv(depth(width), 1, 'Conv2d_0a_1x1'),
-       sw.conv(depth(width), [1, 7], 'Conv2d_0b_1x7'),
-       sw.conv(depth(192), [7, 1], 'Conv2d_0c_7x1')],
-      [sw.conv(depth(width), 1, 'Conv2d_0a_1x1'),
-       sw.conv(depth(width), [7, 1], 'Conv2d_0b_7x1'),
-       sw.conv(depth(width), [1, 7], 'Conv2d_0c_1x7'),
-       sw.conv(depth(width), [7, 1], 'Conv2d_0d_7x1'),
-       sw.conv(depth(192), [1, 7], 'Conv2d_0e_1x7')],
+  return iu.mixed([
+      [iu.conv(depth(192), 1, 'Conv2d_0a_1x1')],
+      [iu.conv(depth(width), 1, 'Conv2d_0a_1x1'),
+       iu.conv(depth(width), [1, 7], 'Conv2d_0b_1x7'),
+       iu.conv(depth(192), [7, 1], 'Conv2d_0c_7x1')],
+      [iu.conv(depth(width), 1, 'Conv2d_0a_1x1'),
+       iu.conv(depth(width), [7, 1], 'Conv2d_0b_7x1'),
+       iu.conv(depth(width), [1, 7], 'Conv2d_0c_1x7'),
+       iu.conv(depth(width), [7, 1], 'Conv2d_0d_7x1'),
+       iu.conv(depth(192), [1, 7], 'Conv2d_0e_1x7')],
       [_pool(slim.avg_pool2d, 'AvgPool_0a_3x3'),
-       sw.conv(depth(192), 1, 'Conv2d_0b_1x1')],
+       iu.conv(depth(192), 1, 'Conv2d_0b_1x1')],
   ])
 
 
 def _module_8(depth, branch_1_3x1_name):
   """8x8 module (figure 7): 1x3 and 3x1 convolutions side by side."""
-  return sw.mixed([
-      [sw.conv(depth(320), 1, 'Conv2d_0a_1x1')],
-      [sw.conv(depth(384), 1, 'Conv2d_0a_1x1'),
-       _parallel(sw.conv(depth(384), [1, 3], 'Conv2d_0b_1x3'),
-                 sw.conv(depth(384), [3, 1], branch_1_3x1_name))],
-      [sw.conv(depth(448), 1, 'Conv2d_0a_1x1'),
-       sw.conv(depth(384), 3, 'Conv2d_0b_3x3'),
-       _parallel(sw.conv(depth(384), [1, 3], 'Conv2d_0c_1x3'),
-                 sw.conv(depth(384), [3, 1], 'Conv2d_0d_3x1'))],
+  return iu.mixed([
+      [iu.conv(depth(320), 1, 'Conv2d_0a_1x1')],
+      [iu.conv(depth(384), 1, 'Conv2d_0a_1x1'),
+       _parallel(iu.conv(depth(384), [1, 3], 'Conv2d_0b_1x3'),
+                 iu.conv(depth(384), [3, 1], branch_1_3x1_name))],
+      [iu.conv(depth(448), 1, 'Conv2d_0a_1x1'),
+       iu.conv(depth(384), 3, 'Conv2d_0b_3x3'),
+       _parallel(iu.conv(depth(384), [1, 3], 'Conv2d_0c_1x3'),
+                 iu.conv(depth(384), [3, 1], 'Conv2d_0d_3x1'))],
       [_pool(slim.avg_pool2d, 'AvgPool_0a_3x3'),
-       sw.conv(depth(192), 1, 'Conv2d_0b_1x1')],
+       iu.conv(depth(192), 1, 'Conv2d_0b_1x1')],
   ])
 
 
@@ -92,35 +93,35 @@ def _layers(depth):
   unpadded = {'padding': 'VALID'}
   return [
       # Stem, unpadded but for Conv2d_2b_3x3.
-      ('Conv2d_1a_3x3', sw.conv(depth(32), 3, stride=2, **unpadded)),
-      ('Conv2d_2a_3x3', sw.conv(depth(32), 3, **unpadded)),
-      ('Conv2d_2b_3x3', sw.conv(depth(64), 3)),
+      ('Conv2d_1a_3x3', iu.conv(depth(32), 3, stride=2, **unpadded)),
+      ('Conv2d_2a_3x3', iu.conv(depth(32), 3, **unpadded)),
+      ('Conv2d_2b_3x3', iu.conv(depth(64), 3)),
       ('MaxPool_3a_3x3', _pool(slim.max_pool2d, None, **_REDUCE)),
-      ('Conv2d_3b_1x1', sw.conv(depth(80), 1, **unpadded)),
-      ('Conv2d_4a_3x3', sw.conv(depth(192), 3, **unpadded)),
+      ('Conv2d_3b_1x1', iu.conv(depth(80), 1, **unpadded)),
+      ('Conv2d_4a_3x3', iu.conv(depth(192), 3, **unpadded)),
       ('MaxPool_5a_3x3', _pool(slim.max_pool2d, None, **_REDUCE)),
       ('Mixed_5b', _module_35(depth, 32)),
       ('Mixed_5c', _module_35(depth, 64, mixed_5c_names=True)),
       ('Mixed_5d', _module_35(depth, 64)),
       # The published checkpoint names the 3x3 convolutions `1a_1x1` here.
-      ('Mixed_6a', sw.mixed([
-          [sw.conv(depth(384), 3, 'Conv2d_1a_1x1', **_REDUCE)],
-          [sw.conv(depth(64), 1, 'Conv2d_0a_1x1'),
-           sw.conv(depth(96), 3, 'Conv2d_0b_3x3'),
-           sw.conv(depth(96), 3, 'Conv2d_1a_1x1', **_REDUCE)],
+      ('Mixed_6a', iu.mixed([
+          [iu.conv(depth(384), 3, 'Conv2d_1a_1x1', **_REDUCE)],
+          [iu.conv(depth(64), 1, 'Conv2d_0a_1x1'),
+           iu.conv(depth(96), 3, 'Conv2d_0b_3x3'),
+           iu.conv(depth(96), 3, 'Conv2d_1a_1x1', **_REDUCE)],
           [_pool(slim.max_pool2d, 'MaxPool_1a_3x3', **_REDUCE)],
       ])),
       ('Mixed_6b', _module_17(depth, 128)),
       ('Mixed_6c', _module_17(depth, 160)),
       ('Mixed_6d', _module_17(depth, 160)),
       ('Mixed_6e', _module_17(depth, 192)),
-      ('Mixed_7a', sw.mixed([
-          [sw.conv(depth(192), 1, 'Conv2d_0a_1x1'),
-           sw.conv(depth(320), 3, 'Conv2d_1a_3x3', **_REDUCE)],
-          [sw.conv(depth(192), 1, 'Conv2d_0a_1x1'),
-           sw.conv(depth(192), [1, 7], 'Conv2d_0b_1x7'),
-           sw.conv(depth(192), [7, 1], 'Conv2d_0c_7x1'),
-           sw.conv(depth(192), 3, 'Conv2d_1a_3x3', **_REDUCE)],
+      ('Mixed_7a', iu.mixed([
+          [iu.conv(depth(192), 1, 'Conv2d_0a_1x1'),
+           iu.conv(depth(320), 3, 'Conv2d_1a_3x3', **_REDUCE)],
+          [iu.conv(depth(192), 1, 'Conv2d_0a_1x1'),
+           iu.conv(depth(192), [1, 7], 'Conv2d_0b_1x7'),
+           iu.conv(depth(192), [7, 1], 'Conv2d_0c_7x1'),
+           iu.conv(depth(192), 3, 'Conv2d_1a_3x3', **_REDUCE)],
           [_pool(slim.max_pool2d, 'MaxPool_1a_3x3', **_REDUCE)],
       ])),
       ('Mixed_7b', _module_8(depth, 'Conv2d_0b_3x1')),
@@ -160,7 +161,7 @@ def inception_v3_base(inputs, final_endpoint='Mixed_7c', min_depth=16,
   with tf.variable_scope(scope, 'InceptionV3', [inputs]), \
       slim.arg_scope([slim.conv2d, slim.max_pool2d, slim.avg_pool2d],
                      stride=1, padding='SAME'):
-    return sw.build_layers(inputs, layers, final_endpoint)
+    return iu.build_layers(inputs, layers, final_endpoint)
 
 
 def _aux_logits(net, depth, num_classes, spatial_squeeze):
@@ -173,13 +174,13 @@ def _aux_logits(net, depth, num_classes, spatial_squeeze):
                           scope='AvgPool_1a_5x5')
     net = slim.conv2d(net, depth(128), [1, 1], scope='Conv2d_1b_1x1')
     # A conv over the whole remaining map.
-    kernel = sw.reduced_kernel_size_for_small_input(net, [5, 5])
+    kernel = iu.reduced_kernel_size_for_small_input(net, [5, 5])
     net = slim.conv2d(net, depth(768), kernel,
-                      weights_initializer=sw.trunc_normal(0.01),
+                      weights_initializer=iu.trunc_normal(0.01),
                       padding='VALID', scope='Conv2d_2a_{}x{}'.format(*kernel))
     net = slim.conv2d(net, num_classes, [1, 1], activation_fn=None,
                       normalizer_fn=None,
-                      weights_initializer=sw.trunc_normal(0.001),
+                      weights_initializer=iu.trunc_normal(0.001),
                       scope='Conv2d_2b_1x1')
     if spatial_squeeze:
       net = tf.squeeze(net, [1, 2], name='SpatialSqueeze')
@@ -230,7 +231,7 @@ def inception_v3(inputs, num_classes=1000, is_training=True,
     if create_aux_logits and num_classes:
       end_points['AuxLogits'] = _aux_logits(
           end_points['Mixed_6e'], depth, num_classes, spatial_squeeze)
-    return sw.inception_logits(net, end_points, _HEAD, num_classes,
+    return iu.inception_logits(net, end_points, _HEAD, num_classes,
                                global_pool, dropout_keep_prob, spatial_squeeze,
                                prediction_fn)
 

@@ -13,6 +13,8 @@ reduction B (`Mixed_7a`) and three Inception-C blocks (`Mixed_7b`..`Mixed_7d`,
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+from slimvision.nets import inception_utils
+
 
 def _concat(branches):
   return tf.concat(axis=3, values=branches)
@@ -275,41 +277,5 @@ def inception_v4(inputs, num_classes=1001, is_training=True,
 inception_v4.default_image_size = 299
 
 
-def inception_v4_arg_scope(weight_decay=0.00004, use_batch_norm=True,
-                           batch_norm_decay=0.9997, batch_norm_epsilon=0.001,
-                           activation_fn=tf.nn.relu,
-                           batch_norm_updates_collections=(
-                               tf.GraphKeys.UPDATE_OPS),
-                           batch_norm_scale=False):
-  """The Inception arg_scope: He-initialised convs with batch norm.
-
-  Args:
-    weight_decay: L2 coefficient on conv and fully connected weights.
-    use_batch_norm: whether convs are followed by batch norm.
-    batch_norm_decay: moving-average decay of the batch-norm statistics.
-    batch_norm_epsilon: added to the variance before dividing.
-    activation_fn: activation after each conv.
-    batch_norm_updates_collections: where the moving-average updates go.
-    batch_norm_scale: whether batch norm has a `gamma` (the published
-      checkpoints have none).
-
-  Returns:
-    An arg_scope for `inception_v4`.
-  """
-  batch_norm_params = {
-      'decay': batch_norm_decay,
-      'epsilon': batch_norm_epsilon,
-      'updates_collections': batch_norm_updates_collections,
-      'fused': None,
-      'scale': batch_norm_scale,
-  }
-  with slim.arg_scope([slim.conv2d, slim.fully_connected],
-                      weights_regularizer=slim.l2_regularizer(weight_decay)):
-    with slim.arg_scope(
-        [slim.conv2d],
-        weights_initializer=slim.variance_scaling_initializer(),
-        activation_fn=activation_fn,
-        normalizer_fn=slim.batch_norm if use_batch_norm else None,
-        normalizer_params=batch_norm_params if use_batch_norm else None):
-      with slim.arg_scope([slim.batch_norm], **batch_norm_params) as scope:
-        return scope
+# research/slim's: the Inception arg scope, shared with v1-v3.
+inception_v4_arg_scope = inception_utils.inception_arg_scope

@@ -12,6 +12,8 @@ import tf_slim as slim
 
 from slimvision.nets import alexnet
 
+trunc_normal = alexnet.trunc_normal  # research/slim's module-level name.
+
 
 def overfeat_arg_scope(weight_decay=0.0005):
   """ReLU, L2 weight decay, zero biases, SAME convolutions, VALID pools."""
@@ -49,7 +51,7 @@ def overfeat(inputs,
       net = slim.conv2d(net, 1024, [3, 3], scope='conv5')
       net = slim.max_pool2d(net, [2, 2], scope='pool5')
       with slim.arg_scope([slim.conv2d],
-                          weights_initializer=alexnet.trunc_normal(0.005),
+                          weights_initializer=trunc_normal(0.005),
                           biases_initializer=tf.constant_initializer(0.1)):
         return alexnet.classifier_head(
             net, 3072, [6, 6], collection, sc.name, num_classes, is_training,

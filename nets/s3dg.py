@@ -14,8 +14,13 @@ import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 from slimvision.nets import i3d_utils
+from slimvision.nets import inception_utils
 
+# research/slim's s3dg names for the shared pieces.
+trunc_normal = inception_utils.trunc_normal
 conv3d_spatiotemporal = i3d_utils.conv3d_spatiotemporal
+inception_block_v1_3d = i3d_utils.inception_block_v1_3d
+self_gating = i3d_utils.self_gating
 
 # End point -> (Branch_0 1x1; Branch_1 1x1, 3x3; Branch_2 1x1, 3x3;
 # Branch_3 1x1) output depths of the Inception v1 blocks.
@@ -109,7 +114,7 @@ def s3dg_base(inputs, first_temporal_kernel_size=3,
   with tf.variable_scope(scope, 'InceptionV1', [inputs]):
     with slim.arg_scope(
         [slim.conv3d],
-        weights_initializer=tf.truncated_normal_initializer(stddev=0.01)):
+        weights_initializer=trunc_normal(0.01)):
       with slim.arg_scope(
           [slim.conv3d, slim.max_pool3d, conv3d_spatiotemporal],
           stride=1, data_format=data_format, padding='SAME'):

@@ -8,6 +8,7 @@ it bilinearly. Pixel values are handled in [0, 1] and finally mapped to
 [-1, 1].
 """
 
+import collections
 import functools
 
 import tensorflow.compat.v1 as tf
@@ -50,6 +51,24 @@ def _to_signed_unit_range(image):
   return (image - 0.5) * 2.0
 
 
+def apply_with_random_selector(x, func, num_cases):
+  """research/slim's selector: func(x, case) for a case drawn uniformly from
+  range(num_cases); only the drawn case runs.
+
+  Args:
+    x: Tensor.
+    func: fn(x, case) -> Tensor of x's dtype and shape, for a Python int
+      case.
+    num_cases: int, the number of cases.
+
+  Returns:
+    The output of func for the drawn case.
+  """
+  return _apply_random_case(
+      x, [lambda image, case=case: func(image, case)
+          for case in range(num_cases)])
+
+
 def _apply_random_case(image, fns):
   """Applies one of `fns`, chosen uniformly at random, to `image`.
 
@@ -69,16 +88,15 @@ def _apply_random_case(image, fns):
   return tf.switch_case(index, [lambda fn=fn: fn(image) for fn in fns])
 
 
-def _color_distortions(fast_mode):
-  """The orderings of colour distortions to choose from.
+def _color_orderings(fast_mode):
+  """research/slim's orderings of the colour distortions, by color_ordering.
 
   Args:
-    fast_mode: brightness then saturation, the one ordering TF-Slim's fast
-      mode uses (hue and contrast are the slow ones).
+    fast_mode: brightness and saturation only (hue and contrast are the
+      slow ones): 2 orderings; otherwise all four: 4 orderings.
 
   Returns:
-    A list of functions float [h, w, 3] in [0, 1] -> float [h, w, 3] in
-    [0, 1], each applying the distortions in a different order.
+    A list of tuples of functions float [h, w, 3] -> float [h, w, 3].
   """
   brightness = functools.partial(tf.image.random_brightness,
                                  max_delta=_BRIGHTNESS_MAX_DELTA)
@@ -90,40 +108,54 @@ def _color_distortions(fast_mode):
                                lower=_CONTRAST_RANGE[0],
                                upper=_CONTRAST_RANGE[1])
   if fast_mode:
-    orderings = [(brightness, saturation)]
-  else:
-    orderings = [(brightness, saturation, hue, contrast),
-                 (saturation, brightness, contrast, hue),
-                 (contrast, hue, brightness, saturation),
-                 (hue, saturation, contrast, brightness)]
-
-  def make(ordering):
-    def distort(image):
-      for fn in ordering:
-        image = fn(image)
-      return tf.clip_by_value(image, 0.0, 1.0)
-    return distort
-
-  return [make(ordering) for ordering in orderings]
+    return [(brightness, saturation), (saturation, brightness)]
+  return [(brightness, saturation, hue, contrast),
+          (saturation, brightness, contrast, hue),
+          (contrast, hue, brightness, saturation),
+          (hue, saturation, contrast, brightness)]
 
 
-def distort_color(image, fast_mode=True):
-  """Random brightness, saturation (and hue, contrast in a random order).
+def distort_color(image, color_ordering=0, fast_mode=True, scope=None):
+  """Random brightness and saturation (and hue and contrast) in one order.
 
   Args:
     image: float Tensor [height, width, 3], RGB in [0, 1].
-    fast_mode: only brightness then saturation.
+    color_ordering: which order to apply them in: 0 or 1 in fast mode,
+      0 to 3 otherwise (research/slim's orderings). Training draws it at
+      random, from 0 only in fast mode.
+    fast_mode: only brightness and saturation.
+    scope: name scope (default 'distort_color').
 
   Returns:
     float Tensor [height, width, 3] in [0, 1].
+
+  Raises:
+    ValueError: for a color_ordering out of range.
   """
-  with tf.name_scope('distort_color'):
-    distorted = _apply_random_case(image, _color_distortions(fast_mode))
-    distorted.set_shape(image.shape)
-    return distorted
+  orderings = _color_orderings(fast_mode)
+  if not 0 <= color_ordering < len(orderings):
+    raise ValueError('color_ordering must be in [0, %d] %s fast_mode, got '
+                     '%r' % (len(orderings) - 1,
+                             'with' if fast_mode else 'without',
+                             color_ordering))
+  with tf.name_scope(scope, 'distort_color', [image]):
+    for distortion in orderings[color_ordering]:
+      image = distortion(image)
+    # The distortions can leave [0, 1]; clip back.
+    return tf.clip_by_value(image, 0.0, 1.0)
 
 
-def _sample_crop(image_shape, bbox, min_crop_area):
+# research/slim's distorted_bounding_box_crop arguments.
+_CropOptions = collections.namedtuple('_CropOptions', [
+    'min_object_covered', 'aspect_ratio_range', 'area_range', 'max_attempts'])
+
+
+def _crop_options(min_crop_area):
+  return _CropOptions(_MIN_OBJECT_COVERED, _ASPECT_RATIO_RANGE,
+                      (min_crop_area, 1.0), _MAX_ATTEMPTS)
+
+
+def _sample_crop(image_shape, bbox, options):
   """A random crop that covers part of one of `bbox`: (begin int32 [3],
   size int32 [3], the crop as a box [1, 1, 4]) for an image of
   `image_shape` (int32 [3]); see distorted_bounding_box_crop."""
@@ -133,29 +165,39 @@ def _sample_crop(image_shape, bbox, min_crop_area):
   seed, seed2 = tf.get_seed(None)
   return tf.raw_ops.SampleDistortedBoundingBoxV2(
       image_size=image_shape, bounding_boxes=bbox,
-      min_object_covered=tf.constant(_MIN_OBJECT_COVERED, tf.float32),
-      aspect_ratio_range=list(_ASPECT_RATIO_RANGE),
-      area_range=[min_crop_area, 1.0], max_attempts=_MAX_ATTEMPTS,
+      min_object_covered=tf.constant(options.min_object_covered, tf.float32),
+      aspect_ratio_range=list(options.aspect_ratio_range),
+      area_range=list(options.area_range),
+      max_attempts=options.max_attempts,
       use_image_if_no_bounding_boxes=True, seed=seed or 0,
       seed2=seed2 or 0)
 
 
-def distorted_bounding_box_crop(image, bbox, min_crop_area=MIN_CROP_AREA):
+def distorted_bounding_box_crop(image, bbox,
+                                min_object_covered=_MIN_OBJECT_COVERED,
+                                aspect_ratio_range=_ASPECT_RATIO_RANGE,
+                                area_range=(MIN_CROP_AREA, 1.0),
+                                max_attempts=_MAX_ATTEMPTS, scope=None):
   """Crops a random box that covers part of one of `bbox`.
 
   Args:
     image: Tensor [height, width, channels].
     bbox: float Tensor [1, num_boxes, 4], boxes as [ymin, xmin, ymax, xmax]
       in fractions of the image size.
-    min_crop_area: smallest crop, as a fraction of the image area (the
-      largest is the whole image).
+    min_object_covered: least fraction of a box the crop must contain.
+    aspect_ratio_range: (min, max) width / height of the crop.
+    area_range: (min, max) crop area as a fraction of the image area.
+    max_attempts: tries at a crop meeting these before the whole image.
+    scope: name scope (default 'distorted_bounding_box_crop').
 
   Returns:
     (cropped image [crop_height, crop_width, channels], the crop as a box
     [1, 1, 4] in the same coordinates).
   """
-  with tf.name_scope('distorted_bounding_box_crop'):
-    begin, size, crop_box = _sample_crop(tf.shape(image), bbox, min_crop_area)
+  options = _CropOptions(min_object_covered, aspect_ratio_range, area_range,
+                         max_attempts)
+  with tf.name_scope(scope, 'distorted_bounding_box_crop', [image, bbox]):
+    begin, size, crop_box = _sample_crop(tf.shape(image), bbox, options)
     return tf.slice(image, begin, size), crop_box
 
 
@@ -166,7 +208,8 @@ def _decode_for_train(image, height, width, bbox, random_crop, min_crop_area):
   if not random_crop:
     return image.scaled(height, width)
   with tf.name_scope('distorted_bounding_box_crop'):
-    begin, size, _ = _sample_crop(image.shape, bbox, min_crop_area)
+    begin, size, _ = _sample_crop(image.shape, bbox,
+                                  _crop_options(min_crop_area))
     return image.scaled_crop(begin[0], begin[1], size[0], size[1], height,
                              width)
 
@@ -191,9 +234,10 @@ def _decode_for_eval(image, height, width, central_fraction):
 
 
 def preprocess_for_train(image, height, width, bbox=None, fast_mode=True,
-                         add_image_summaries=True, random_crop=True,
+                         scope=None, add_image_summaries=True,
+                         random_crop=True, use_grayscale=False,
                          min_crop_area=MIN_CROP_AREA, color_distortion=True,
-                         random_rotate_90=False, use_grayscale=False):
+                         random_rotate_90=False):
   """Distorted crop, random-method resize, flip, colour jitter, [-1, 1].
 
   Args:
@@ -207,6 +251,7 @@ def preprocess_for_train(image, height, width, bbox=None, fast_mode=True,
     fast_mode: as TF-Slim's fast mode: bilinear resizing only, and
       brightness then saturation only; otherwise a random one of 4 resize
       methods and 4 orderings of brightness, saturation, hue and contrast.
+    scope: name scope (default 'distort_image').
     add_image_summaries: add image summaries of the crop and the result.
     random_crop: sample a distorted bounding box crop; False resizes the
       whole image.
@@ -229,7 +274,7 @@ def preprocess_for_train(image, height, width, bbox=None, fast_mode=True,
   if random_rotate_90 and height != width:
     raise ValueError('random 90-degree rotations need a square output, got '
                      '%sx%s' % (height, width))
-  with tf.name_scope('distort_image'):
+  with tf.name_scope(scope, 'distort_image', [image, height, width, bbox]):
     if bbox is None:
       bbox = tf.constant([0.0, 0.0, 1.0, 1.0], tf.float32, [1, 1, 4])
     bbox = tf.convert_to_tensor(bbox, tf.float32)
@@ -241,8 +286,8 @@ def preprocess_for_train(image, height, width, bbox=None, fast_mode=True,
     image = preprocessing_utils.to_rgb(_to_float(image))
     if random_crop:
       full_image = image
-      image, crop_box = distorted_bounding_box_crop(image, bbox,
-                                                    min_crop_area)
+      image, crop_box = distorted_bounding_box_crop(
+          image, bbox, area_range=(min_crop_area, 1.0))
       if add_image_summaries:
         batch = tf.expand_dims(full_image, 0)
         tf.summary.image('image_with_bounding_boxes',
@@ -262,7 +307,10 @@ def preprocess_for_train(image, height, width, bbox=None, fast_mode=True,
     if random_rotate_90:
       image = tf.image.rot90(image, tf.random.uniform([], 0, 4, tf.int32))
     if color_distortion:
-      image = distort_color(image, fast_mode)
+      image = apply_with_random_selector(
+          image, lambda x, ordering: distort_color(x, ordering, fast_mode),
+          num_cases=1 if fast_mode else 4)
+      image.set_shape([height, width, 3])
     if add_image_summaries:
       tf.summary.image('final_distorted_image', tf.expand_dims(image, 0))
     if use_grayscale:
@@ -271,8 +319,8 @@ def preprocess_for_train(image, height, width, bbox=None, fast_mode=True,
 
 
 def preprocess_for_eval(image, height, width,
-                        central_fraction=_CENTRAL_FRACTION,
-                        use_grayscale=False):
+                        central_fraction=_CENTRAL_FRACTION, scope=None,
+                        central_crop=True, use_grayscale=False):
   """Central crop, bilinear resize, [-1, 1].
 
   Args:
@@ -283,12 +331,16 @@ def preprocess_for_eval(image, height, width,
     width: int output width in pixels, or None to skip the resize.
     central_fraction: fraction of the height and width kept by the central
       crop; None or 1.0 keeps the whole image.
+    scope: name scope (default 'eval_image').
+    central_crop: False skips the central crop (as central_fraction=1).
     use_grayscale: return 1 channel instead of 3.
 
   Returns:
     float32 Tensor [height, width, 1 or 3] in [-1, 1].
   """
-  with tf.name_scope('eval_image'):
+  if not central_crop:
+    central_fraction = None
+  with tf.name_scope(scope, 'eval_image', [image, height, width]):
     if isinstance(image, encoded_image.EncodedImage):
       image = _decode_for_eval(image, height, width, central_fraction)
       central_fraction = None  # Done.
@@ -304,38 +356,43 @@ def preprocess_for_eval(image, height, width,
     return _to_signed_unit_range(image)
 
 
-def preprocess_image(image, output_height, output_width, is_training=False,
-                     bbox=None, fast_mode=True, add_image_summaries=True,
+def preprocess_image(image, height, width, is_training=False, bbox=None,
+                     fast_mode=True, add_image_summaries=True,
+                     crop_image=True, use_grayscale=False,
                      random_crop=True, min_crop_area=MIN_CROP_AREA,
                      color_distortion=True, random_rotate_90=False,
-                     central_fraction=_CENTRAL_FRACTION, use_grayscale=False):
+                     central_fraction=_CENTRAL_FRACTION):
   """Preprocesses one image for the Inception-style networks.
 
   Args:
     image: uint8 Tensor [height, width, 1 or 3], or float in [0, 1], or an
       EncodedImage (decoded only as far as needed).
-    output_height: int, output height in pixels.
-    output_width: int, output width in pixels.
+    height: int, output height in pixels.
+    width: int, output width in pixels.
     is_training: random augmentation if True, deterministic eval otherwise.
     bbox: training only, see preprocess_for_train.
     fast_mode: training only, see preprocess_for_train.
     add_image_summaries: training only, add image summaries.
+    crop_image: research/slim's switch: False means neither the random crop
+      (training) nor the central crop (eval).
+    use_grayscale: return 1 channel instead of 3.
     random_crop: training only, see preprocess_for_train.
     min_crop_area: training only, see preprocess_for_train.
     color_distortion: training only, see preprocess_for_train.
     random_rotate_90: training only, see preprocess_for_train.
     central_fraction: eval only, see preprocess_for_eval.
-    use_grayscale: return 1 channel instead of 3.
 
   Returns:
-    float32 Tensor [output_height, output_width, 1 or 3] in [-1, 1].
+    float32 Tensor [height, width, 1 or 3] in [-1, 1].
   """
   if is_training:
     return preprocess_for_train(
-        image, output_height, output_width, bbox=bbox, fast_mode=fast_mode,
-        add_image_summaries=add_image_summaries, random_crop=random_crop,
-        min_crop_area=min_crop_area, color_distortion=color_distortion,
+        image, height, width, bbox=bbox, fast_mode=fast_mode,
+        add_image_summaries=add_image_summaries,
+        random_crop=random_crop and crop_image, min_crop_area=min_crop_area,
+        color_distortion=color_distortion,
         random_rotate_90=random_rotate_90, use_grayscale=use_grayscale)
-  return preprocess_for_eval(image, output_height, output_width,
+  return preprocess_for_eval(image, height, width,
                              central_fraction=central_fraction,
+                             central_crop=crop_image,
                              use_grayscale=use_grayscale)

@@ -13,6 +13,7 @@ import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 from slimvision.nets import alexnet
+from slimvision.nets import cifarnet
 from slimvision.nets import overfeat
 from slimvision.nets import vgg
 
@@ -200,3 +201,11 @@ def test_signatures_are_research_slims(name, params):
 
 # The model-zoo names are checked against their manifests, variable by
 # variable, in nets_factory_test.py.
+
+
+def test_research_slim_trunc_normal_names():
+  # research/slim defines trunc_normal in each of these modules.
+  assert overfeat.trunc_normal is alexnet.trunc_normal
+  assert cifarnet.trunc_normal is alexnet.trunc_normal
+  initializer = alexnet.trunc_normal(0.25)
+  assert initializer.mean == 0.0 and initializer.stddev == 0.25

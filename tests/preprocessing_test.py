@@ -259,7 +259,7 @@ def test_inception_min_crop_area_bounds_the_crop():
     image = tf.zeros([40, 50, 3])
     whole = tf.constant([[[0.0, 0.0, 1.0, 1.0]]])
     crops = {a: tf.shape(inception_preprocessing.distorted_bounding_box_crop(
-        image, whole, min_crop_area=a)[0]) for a in (0.05, 0.5)}
+        image, whole, area_range=(a, 1.0))[0]) for a in (0.05, 0.5)}
     with tf.Session() as sess:
       for _ in range(100):
         for a, shape in sess.run(crops).items():
@@ -511,3 +511,55 @@ def test_factory_map_serves_the_family_modules():
   assert preprocessing_factory.preprocessing_fn_map['nasnet_mobile'] is (
       inception_preprocessing)
   assert 'inception_v9' not in preprocessing_factory.preprocessing_fn_map
+
+
+def test_inception_research_slim_selector_and_colour_orderings():
+  with tf.Graph().as_default():
+    case = inception_preprocessing.apply_with_random_selector(
+        tf.constant(10), lambda x, c: x + c, num_cases=3)
+    with tf.Session() as sess:
+      drawn = {sess.run(case) for _ in range(60)}
+  assert drawn == {10, 11, 12}
+  for fast_mode, count in ((True, 2), (False, 4)):
+    for ordering in range(count):
+      with tf.Graph().as_default():
+        distorted = inception_preprocessing.distort_color(
+            tf.constant(_image().astype(np.float32) / 255.0), ordering,
+            fast_mode, scope='colours')
+        assert distorted.op.name.startswith('colours/')
+        ops = {op.type for op in tf.get_default_graph().get_operations()}
+        # Hue and contrast only outside fast mode.
+        assert ('AdjustHue' in ops) == (not fast_mode)
+    with tf.Graph().as_default():
+      with pytest.raises(ValueError, match=r'color_ordering must be in '
+                         r'\[0, %d\]' % (count - 1)):
+        inception_preprocessing.distort_color(tf.zeros([4, 4, 3]), count,
+                                              fast_mode)
+
+
+def test_inception_research_slim_crop_switches_and_scopes():
+  image = _image()
+  with tf.Graph().as_default():
+    # crop_image=False: eval resizes the whole image, as central_crop=False.
+    whole = inception_preprocessing.preprocess_image(
+        tf.constant(image), 8, 8, crop_image=False)
+    no_central = inception_preprocessing.preprocess_for_eval(
+        tf.constant(image), 8, 8, central_crop=False, scope='whole_eval')
+    cropped = inception_preprocessing.preprocess_image(
+        tf.constant(image), 8, 8)
+    assert no_central.op.name.startswith('whole_eval/')
+    with tf.Session() as sess:
+      whole, no_central, cropped = sess.run([whole, no_central, cropped])
+  np.testing.assert_allclose(whole, no_central)
+  assert np.abs(whole - cropped).max() > 0.01
+  with tf.Graph().as_default():
+    train = inception_preprocessing.preprocess_for_train(
+        tf.constant(image), 8, 8, None, True, 'my_train',
+        add_image_summaries=False)
+    assert train.op.name.startswith('my_train/')
+    inception_preprocessing.preprocess_image(
+        tf.constant(image), 8, 8, is_training=True, crop_image=False,
+        add_image_summaries=False)
+    ops = [op.type for op in tf.get_default_graph().get_operations()]
+    # Only the first build samples a crop.
+    assert ops.count('SampleDistortedBoundingBoxV2') == 1

@@ -1,9 +1,11 @@
-"""The shared Inception v1-v3 head (slim_wrappers): research/slim's options."""
+"""nets/inception_utils.py: the Inception arg scope and the v1-v3 head."""
 
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+from slimvision.nets import inception_utils
 from slimvision.nets import inception_v1
+from slimvision.nets import inception_v2
 from slimvision.nets import inception_v3
 
 
@@ -46,3 +48,29 @@ def test_inception_head_end_points():
         'InceptionV1/Logits/Predictions/Reshape_1')
     assert inception_v1.inception_v1.default_image_size == 224
 
+
+
+def test_inception_arg_scope_options():
+  scope = inception_utils.inception_arg_scope(
+      weight_decay=0.5, use_batch_norm=True, batch_norm_decay=0.9,
+      batch_norm_epsilon=0.01, activation_fn=tf.nn.relu6,
+      batch_norm_updates_collections='my_updates', batch_norm_scale=True)
+  conv = scope[slim.arg_scope_func_key(slim.conv2d)]
+  assert conv['activation_fn'] is tf.nn.relu6
+  assert conv['normalizer_fn'] is slim.batch_norm
+  assert conv['normalizer_params'] == {
+      'decay': 0.9, 'epsilon': 0.01, 'updates_collections': 'my_updates',
+      'fused': None, 'scale': True}
+  fully_connected = scope[slim.arg_scope_func_key(slim.fully_connected)]
+  assert 'weights_regularizer' in fully_connected
+  assert 'normalizer_fn' not in fully_connected
+  without = inception_utils.inception_arg_scope(use_batch_norm=False)
+  conv = without[slim.arg_scope_func_key(slim.conv2d)]
+  assert conv['normalizer_fn'] is None and conv['normalizer_params'] == {}
+
+
+def test_trunc_normal_is_research_slims_name_in_each_inception_module():
+  for module in (inception_v1, inception_v2, inception_v3):
+    assert module.trunc_normal is inception_utils.trunc_normal
+  initializer = inception_utils.trunc_normal(0.01)
+  assert initializer.mean == 0.0 and initializer.stddev == 0.01

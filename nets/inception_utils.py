@@ -1,11 +1,13 @@
-"""Shared pieces of the Inception v1-v3 networks (nets/inception_v*.py).
+"""research/slim's nets/inception_utils.py, and what the Inception nets share.
 
-The three networks are tables of layers and "Mixed" modules; these helpers
-build them with research/slim's variable, scope and end-point names, so the
+`inception_arg_scope` is research/slim's public name, and the one arg scope of
+Inception v1-v4: `inception_v1_arg_scope` ... `inception_v4_arg_scope` are
+this function (Inception-ResNet-v2 has its own, with bias regularisation).
+
+The rest builds Inception v1-v3, which are tables of layers and "Mixed"
+modules, with research/slim's variable, scope and end-point names, so the
 published checkpoints restore and research/slim code runs unchanged:
 
-  * `inception_arg_scope`: research/slim's `inception_utils` arg_scope,
-    exposed as `inception_v1_arg_scope` ... `inception_v3_arg_scope`.
   * `layer`, `conv`, `mixed`, `build_layers`: a network body as a list of
     (end-point name, layer) pairs, built up to `final_endpoint`.
   * `InceptionHead` and `inception_logits`: the pooling / dropout / 1x1-conv
@@ -25,7 +27,7 @@ def inception_arg_scope(weight_decay=0.00004, use_batch_norm=True,
                         activation_fn=tf.nn.relu,
                         batch_norm_updates_collections=tf.GraphKeys.UPDATE_OPS,
                         batch_norm_scale=False):
-  """The arg_scope the Inception v1-v3 checkpoints were trained with.
+  """The arg_scope the Inception v1-v4 checkpoints were trained with.
 
   Args:
     weight_decay: L2 strength on conv and fully connected weights.
