@@ -231,19 +231,17 @@ def mobilenet(input_tensor, num_classes=1001, depth_multiplier=1.0,
       depth_multiplier < 1 (ignored when final_endpoint stops earlier).
     use_groupnorm: group normalisation instead of batch norm
       (DEFAULTS_GROUP_NORM; kwargs['groups'], default 8, groups).
-    **kwargs: for mobilenet.mobilenet: prediction_fn, reuse, base_only,
-      use_reduce_mean_for_pooling, final_endpoint, output_stride,
-      use_explicit_padding, is_training.
+    **kwargs: passed on to the builder, mobilenet.mobilenet (see there).
 
   Returns:
-    (logits [batch, num_classes], end_points dict name -> Tensor).
+    (logits [batch, num_classes], end_points dict name -> Tensor); the
+    pooled features [batch, 1, 1, channels] for num_classes 0 or None.
 
   Raises:
     ValueError: for the generic `multiplier` argument.
   """
-  if conv_defs is None:
-    conv_defs = V3_LARGE
   lib.check_no_generic_multiplier(kwargs)
+  conv_defs = V3_LARGE if conv_defs is None else conv_defs
   if use_groupnorm:
     conv_defs = copy.deepcopy(conv_defs)
     conv_defs['defaults'] = dict(DEFAULTS_GROUP_NORM)
