@@ -252,7 +252,12 @@ def test_networks_left_to_their_own_tests_have_them():
                        '').endswith('.' + module)
                for n in nets_factory.network_names()), module
   assert sorted(_MANIFEST_TESTED_ELSEWHERE) == [
-      'inception_v1', 'inception_v2', 'inception_v3', 'nasnet_mobile']
+      'inception_v1', 'inception_v2', 'inception_v3', 'mobilenet_edgetpu',
+      'mobilenet_edgetpu_075', 'mobilenet_v2', 'mobilenet_v2_035',
+      'mobilenet_v2_140', 'mobilenet_v3_large',
+      'mobilenet_v3_large_minimalistic', 'mobilenet_v3_small',
+      'mobilenet_v3_small_minimalistic', 'nasnet_cifar', 'nasnet_large',
+      'nasnet_mobile', 'pnasnet_large', 'pnasnet_mobile']
   assert set(_MANIFEST_TESTED_ELSEWHERE) < set(nets_factory.network_names())
 
 

@@ -134,6 +134,24 @@ def _call_split(fn, num_ways, divisible_by):
   return fn
 
 
+def _depthwise_padding(depthwise_location, use_explicit_padding, padding):
+  """expanded_conv's depthwise padding ('VALID' after explicit padding).
+
+  Raises:
+    TypeError: for an unknown depthwise_location, or use_explicit_padding
+      with a padding other than 'SAME'.
+  """
+  if depthwise_location not in (None, 'input', 'output', 'expansion'):
+    raise TypeError('%r is unknown value for depthwise_location' %
+                    depthwise_location)
+  if not use_explicit_padding:
+    return padding
+  if padding != 'SAME':
+    raise TypeError('`use_explicit_padding` should only be used with '
+                    '"SAME" padding.')
+  return 'VALID'
+
+
 @slim.add_arg_scope
 def expanded_conv(input_tensor, num_outputs,
                   expansion_size=expand_input_by_factor(6), stride=1, rate=1,
@@ -195,14 +213,8 @@ def expanded_conv(input_tensor, num_outputs,
       slim.arg_scope((slim.conv2d,), **conv_defaults), \
       slim.arg_scope((slim.separable_conv2d,), **depthwise_defaults):
     num_inputs = input_tensor.get_shape().as_list()[3]
-    if depthwise_location not in (None, 'input', 'output', 'expansion'):
-      raise TypeError('%r is unknown value for depthwise_location' %
-                      depthwise_location)
-    if use_explicit_padding:
-      if padding != 'SAME':
-        raise TypeError('`use_explicit_padding` should only be used with '
-                        '"SAME" padding.')
-      padding = 'VALID'
+    padding = _depthwise_padding(depthwise_location, use_explicit_padding,
+                                 padding)
     endpoints = endpoints if endpoints is not None else {}
 
     def depthwise(net, **kwargs):
