@@ -1,8 +1,10 @@
 """research/slim's nets/mobilenet/ package: mobilenet, conv_blocks,
-mobilenet_v2 and mobilenet_v3 as research/slim code calls them.
+mobilenet_v2 and mobilenet_v3 as research/slim code calls them, and every
+MobileNet v2 / v3 / EdgeTPU of the model zoo against its manifest.
 
-Graph construction only; inputs are 64x64 where the test allows (a full
-MobileNet build still takes several seconds on 2 cores).
+Graph construction only; inputs are 64x64 where the test allows. The
+manifest builds use the manifest's input (its end-point shapes are for that
+size; a build takes the same seconds at any size).
 """
 
 import copy
@@ -13,7 +15,7 @@ import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 from conftest import assert_matches_manifest, load_manifest
-from slimvision.nets import mobilenet_v2 as blocks_v2
+from slimvision.nets import nets_factory
 from slimvision.nets.mobilenet import conv_blocks as ops
 from slimvision.nets.mobilenet import mobilenet
 from slimvision.nets.mobilenet import mobilenet_v2
@@ -39,31 +41,60 @@ def _variable_names(part):
 # --- Checkpoint compatibility ------------------------------------------------
 
 
-@pytest.mark.slow
-def test_mobilenet_v2_through_the_package_matches_the_manifest():
-  manifest = load_manifest('mobilenet_v2')
+# Registry name -> (module, function, variable scope). nets_factory_test
+# leaves their manifest test here: the registry serves these functions, so
+# one build checks both ways in.
+_NETWORKS = {
+    'mobilenet_v2': (mobilenet_v2, 'mobilenet', 'MobilenetV2'),
+    'mobilenet_v2_140': (mobilenet_v2, 'mobilenet_v2_140', 'MobilenetV2'),
+    'mobilenet_v2_035': (mobilenet_v2, 'mobilenet_v2_035', 'MobilenetV2'),
+    'mobilenet_v3_large': (mobilenet_v3, 'large', 'MobilenetV3'),
+    'mobilenet_v3_small': (mobilenet_v3, 'small', 'MobilenetV3'),
+    'mobilenet_v3_large_minimalistic': (mobilenet_v3, 'large_minimalistic',
+                                        'MobilenetV3'),
+    'mobilenet_v3_small_minimalistic': (mobilenet_v3, 'small_minimalistic',
+                                        'MobilenetV3'),
+    'mobilenet_edgetpu': (mobilenet_v3, 'edge_tpu', 'MobilenetEdgeTPU'),
+    'mobilenet_edgetpu_075': (mobilenet_v3, 'edge_tpu_075',
+                              'MobilenetEdgeTPU'),
+}
+MANIFEST_NETWORKS = tuple(_NETWORKS)
+
+
+@pytest.mark.parametrize('name', MANIFEST_NETWORKS)
+def test_network_matches_the_manifest(name):
+  manifest = load_manifest(name)
+  module, function, scope = _NETWORKS[name]
+  spec = nets_factory.model_spec(name)
+  assert spec.network() is getattr(module, function)
+  assert spec.arg_scope() is module.training_scope is mobilenet.training_scope
   with tf.Graph().as_default():
     tf.train.get_or_create_global_step()
     images = tf.placeholder(tf.float32, manifest['input_shape'])
-    with slim.arg_scope(mobilenet_v2.training_scope(weight_decay=0.0)):
-      logits, end_points = mobilenet_v2.mobilenet(
-          images, num_classes=manifest['num_classes'], is_training=True)
+    logits, end_points = nets_factory.get_network_fn(
+        name, manifest['num_classes'], is_training=True)(images)
     assert_matches_manifest(manifest, logits, end_points)
-    assert logits.op.name == 'MobilenetV2/Logits/output'
+    # Exported graphs are read by these op names (README).
+    assert logits.op.name == scope + '/Logits/output'
     assert end_points['Predictions'].op.name == (
-        'MobilenetV2/Predictions/Reshape_1')
+        scope + '/Predictions/Reshape_1')
+  assert getattr(module, function).default_image_size == (
+      manifest['image_size'])
 
 
-def test_conv_defs_are_the_flat_layer_lists():
+def test_conv_defs():
   spec = mobilenet_v2.V2_DEF['spec']
-  assert len(spec) == len(blocks_v2.V2_DEF.layers) == 19
   assert [o.op for o in spec] == (
       [slim.conv2d] + [ops.expanded_conv] * 17 + [slim.conv2d])
-  assert spec[2].params['num_outputs'] == 24
-  assert spec[2].params['stride'] == 2
-  assert spec[2].params['expansion_size'](num_inputs=16) == 96
-  assert spec[1].params['expansion_size'](num_inputs=20) == 20
+  assert [o.params['num_outputs'] for o in spec] == [
+      32, 16, 24, 24, 32, 32, 32, 64, 64, 64, 64, 96, 96, 96, 160, 160, 160,
+      320, 1280]
+  assert [i for i, o in enumerate(spec) if o.params.get('stride', 1) == 2] == [
+      0, 2, 4, 7, 14]
   defaults = mobilenet_v2.V2_DEF['defaults']
+  # Expansion by 6 unless a block says otherwise (the first keeps its width).
+  assert defaults[(ops.expanded_conv,)]['expansion_size'](num_inputs=16) == 96
+  assert spec[1].params['expansion_size'](num_inputs=20) == 20
   conv_defaults = defaults[(slim.conv2d, slim.fully_connected,
                             slim.separable_conv2d)]
   assert conv_defaults['activation_fn'] is tf.nn.relu6
@@ -75,6 +106,14 @@ def test_conv_defs_are_the_flat_layer_lists():
   se_layers = [i for i, o in enumerate(mobilenet_v3.V3_LARGE['spec'])
                if o.params.get('expansion_transform') is not None]
   assert se_layers == [4, 5, 6, 11, 12, 13, 14, 15]
+  # Minimalistic: the same layers, 3x3 and ReLU, no squeeze-and-excite.
+  minimal = mobilenet_v3.V3_SMALL_MINIMALISTIC['spec']
+  assert [o.params.get('num_outputs') for o in minimal] == [
+      o.params.get('num_outputs') for o in mobilenet_v3.V3_SMALL['spec']]
+  assert {o.params['kernel_size'] for o in minimal
+          if o.op is ops.expanded_conv} == {(3, 3)}
+  assert not [o for o in minimal if o.params.get('expansion_transform') or
+              o.params.get('activation_fn')]
   # Detection variants halve the last stage.
   assert mobilenet_v3.V3_LARGE_DETECTION['spec'][16].params[
       'num_outputs'] == 480
@@ -355,8 +394,14 @@ def test_split_conv_and_squeeze_excite():
 def test_reduce_to_1x1_and_global_pool():
   with tf.Graph().as_default():
     net = tf.placeholder(tf.float32, (2, 5, 5, 8))
-    assert ops.reduce_to_1x1(net, stride=1, padding='VALID').shape.as_list() == [
-        2, 1, 1, 8]
+    reduced = mobilenet_v3.reduce_to_1x1(net, stride=1, padding='VALID')
+    assert reduced.shape.as_list() == [2, 1, 1, 8]
+    assert reduced.op.type == 'AvgPool'
+    # A map of unknown size is averaged whole (research/slim pools 7x7).
+    unknown_map = tf.placeholder(tf.float32, (None, None, None, 8))
+    reduced_unknown = mobilenet_v3.reduce_to_1x1(unknown_map, stride=1,
+                                                 padding='VALID')
+    assert reduced_unknown.shape.as_list() == [None, 1, 1, 8]
     pooled = mobilenet.global_pool(net)
     assert pooled.shape.as_list() == [2, 1, 1, 8]
     assert pooled.op.type == 'AvgPool'
@@ -367,3 +412,6 @@ def test_reduce_to_1x1_and_global_pool():
       value = np.arange(400, dtype=np.float32).reshape(2, 5, 5, 8)
       np.testing.assert_allclose(sess.run(pooled, {net: value}),
                                  value.mean((1, 2), keepdims=True))
+      np.testing.assert_allclose(
+          sess.run(reduced_unknown, {unknown_map: value}),
+          value.mean((1, 2), keepdims=True), rtol=1e-6)

@@ -1,4 +1,5 @@
-"""MobileNet v2 options and the shared blocks (mobilenet_blocks)."""
+"""MobileNet v2 (nets/mobilenet/mobilenet_v2.py): its options as the model
+registry and research/slim callers use them."""
 
 import numpy as np
 import pytest
@@ -6,11 +7,11 @@ import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 import built_networks
-from slimvision.nets import mobilenet_blocks
-from slimvision.nets import mobilenet_v2
+from slimvision.nets.mobilenet import mobilenet
+from slimvision.nets.mobilenet import mobilenet_v2
 
 
-def _build(images_shape, fn=mobilenet_v2.mobilenet_v2, weight_decay=0.0,
+def _build(images_shape, fn=mobilenet_v2.mobilenet, weight_decay=0.0,
            scope_args=None, **kwargs):
   images = tf.placeholder(tf.float32, images_shape)
   with slim.arg_scope(mobilenet_v2.training_scope(
@@ -38,11 +39,11 @@ def _channels(end_points, name):
     (3, 8, 16, 16),
 ])
 def test_make_divisible(value, divisor, min_value, expected):
-  assert mobilenet_blocks.make_divisible(value, divisor, min_value) == expected
+  assert mobilenet._make_divisible(value, divisor, min_value) == expected
 
 
 @pytest.mark.parametrize('fn,channels', [
-    (mobilenet_v2.mobilenet_v2, 1280),
+    (mobilenet_v2.mobilenet, 1280),
     (mobilenet_v2.mobilenet_v2_140, 1792),
     # Fine-grain mode keeps the last layer at 1280 for thin networks.
     (mobilenet_v2.mobilenet_v2_035, 1280),
@@ -60,7 +61,7 @@ def test_num_classes_zero_returns_pooled_features(fn, channels):
 def test_final_endpoint_stops_early_with_block_end_points():
   with tf.Graph().as_default():
     images = tf.placeholder(tf.float32, [1, 64, 64, 3])
-    net, end_points = mobilenet_v2.mobilenet_v2_base(
+    net, end_points = mobilenet_v2.mobilenet_base(
         images, final_endpoint='layer_5')
     assert net is end_points['layer_5']
     assert net.shape.as_list() == [1, 8, 8, 32]
@@ -76,8 +77,8 @@ def test_final_endpoint_stops_early_with_block_end_points():
     names = {v.op.name for v in tf.global_variables()}
     assert 'MobilenetV2/expanded_conv_3/project/weights' in names
     assert not [n for n in names if 'expanded_conv_4' in n]
-    with pytest.raises(ValueError, match='Unknown final endpoint'):
-      mobilenet_v2.mobilenet_v2_base(images, final_endpoint='layer_20')
+    with pytest.raises(ValueError, match="Unknown final_endpoint 'layer_20'"):
+      mobilenet_v2.mobilenet_base(images, final_endpoint='layer_20')
 
 
 def test_depth_multiplier_sets_channels():
@@ -90,7 +91,7 @@ def test_depth_multiplier_sets_channels():
     assert _channels(end_points, 'layer_18') == 160     # 320 * 0.5
     assert _channels(end_points, 'layer_19') == 640     # no fine-grain
   with tf.Graph().as_default():
-    with pytest.raises(ValueError, match='depth_multiplier'):
+    with pytest.raises(ValueError, match='multiplier is not greater'):
       _build([1, 64, 64, 3], depth_multiplier=-1.0)
 
 

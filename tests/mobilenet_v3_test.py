@@ -1,12 +1,12 @@
-"""MobileNet v3 and MobileNet-EdgeTPU options and building blocks."""
+"""MobileNet v3 and MobileNet-EdgeTPU (nets/mobilenet/mobilenet_v3.py): their
+options as the model registry uses them, and v3's own blocks."""
 
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from slimvision.nets import mobilenet_blocks
-from slimvision.nets import mobilenet_v3
+from slimvision.nets.mobilenet import mobilenet_v3
 
 
 def _build(images_shape, fn, **kwargs):
@@ -23,8 +23,8 @@ def _variable_names():
 def test_hard_activations():
   x = np.array([-4., -3., -1.5, 0., 1.5, 3., 4.], np.float32)
   with tf.Graph().as_default(), tf.Session() as sess:
-    sigmoid, swish = sess.run([mobilenet_blocks.hard_sigmoid(x),
-                               mobilenet_blocks.hard_swish(x)])
+    sigmoid, swish = sess.run([mobilenet_v3.hard_sigmoid(x),
+                               mobilenet_v3.hard_swish(x)])
   np.testing.assert_allclose(sigmoid, [0, 0, 0.25, 0.5, 0.75, 1, 1],
                              atol=1e-6)
   np.testing.assert_allclose(swish, x * sigmoid, atol=1e-6)
@@ -34,7 +34,7 @@ def test_squeeze_excite_gates_each_channel():
   with tf.Graph().as_default():
     net = tf.constant(np.random.RandomState(0).uniform(
         0.5, 1, [2, 4, 4, 72]).astype(np.float32))
-    out = mobilenet_blocks.squeeze_excite(net)
+    out = mobilenet_v3.squeeze_excite(net)
     shapes = {v.op.name: v.shape.as_list() for v in tf.global_variables()}
     # 72 / 4 = 18 channels, rounded up to 24.
     assert shapes == {'squeeze_excite/Conv/weights': [1, 1, 72, 24],

@@ -1,5 +1,6 @@
 """research/slim's nets/nasnet/ package: nasnet, nasnet_utils and pnasnet
-at research/slim's module paths, with its call signatures."""
+at research/slim's module paths, with its call signatures, and every NASNet
+and PNASNet of the model zoo against its manifest."""
 
 import inspect
 
@@ -27,24 +28,41 @@ def _names():
           if v.op.name != 'global_step']
 
 
-# nasnet_mobile's manifest test (nets_factory_test leaves it here): the
-# factory serves the package's functions, so this build is both.
-MANIFEST_NETWORKS = ('nasnet_mobile',)
+# Registry name -> (module, network function, arg_scope function).
+# nets_factory_test leaves their manifest test here: the registry serves
+# these functions, so one build checks both ways in.
+_NETWORKS = {
+    'nasnet_cifar': (nasnet, 'build_nasnet_cifar', 'nasnet_cifar_arg_scope'),
+    'nasnet_mobile': (nasnet, 'build_nasnet_mobile',
+                      'nasnet_mobile_arg_scope'),
+    'nasnet_large': (nasnet, 'build_nasnet_large', 'nasnet_large_arg_scope'),
+    'pnasnet_mobile': (pnasnet, 'build_pnasnet_mobile',
+                       'pnasnet_mobile_arg_scope'),
+    'pnasnet_large': (pnasnet, 'build_pnasnet_large',
+                      'pnasnet_large_arg_scope'),
+}
+MANIFEST_NETWORKS = tuple(_NETWORKS)
+# Tens of seconds each on 2 cores; CI runs them all the same.
+_SLOW = ('nasnet_large', 'pnasnet_large')
 
 
-@pytest.mark.slow
-def test_nasnet_mobile_through_the_package_matches_the_manifest():
-  manifest = load_manifest('nasnet_mobile')
-  spec = nets_factory.model_spec('nasnet_mobile')
-  assert spec.network() is nasnet.build_nasnet_mobile
-  assert spec.arg_scope() is nasnet.nasnet_mobile_arg_scope
+@pytest.mark.parametrize('name', [
+    pytest.param(n, marks=pytest.mark.slow) if n in _SLOW else n
+    for n in MANIFEST_NETWORKS])
+def test_network_matches_the_manifest(name):
+  manifest = load_manifest(name)
+  module, network, arg_scope_fn = _NETWORKS[name]
+  spec = nets_factory.model_spec(name)
+  assert spec.network() is getattr(module, network)
+  assert spec.arg_scope() is getattr(module, arg_scope_fn)
   with tf.Graph().as_default():
     tf.train.get_or_create_global_step()
     images = tf.placeholder(tf.float32, manifest['input_shape'])
     logits, end_points = nets_factory.get_network_fn(
-        'nasnet_mobile', manifest['num_classes'], is_training=True)(images)
+        name, manifest['num_classes'], is_training=True)(images)
     assert_matches_manifest(manifest, logits, end_points)
-  assert nasnet.build_nasnet_mobile.default_image_size == 224
+  assert getattr(module, network).default_image_size == (
+      manifest['image_size'])
 
 
 def test_the_package_keeps_the_module_names():

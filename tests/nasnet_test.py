@@ -1,7 +1,8 @@
-"""NASNet options and the shared cell machinery (nets/nasnet_utils.py).
+"""NASNet options (nets/nasnet/nasnet.py) and the shared cell machinery
+(nets/nasnet/nasnet_utils.py).
 
 The full-size networks are checked against the model-zoo manifests in
-nets_factory_test.py; here small configurations (few cells, few filters,
+nasnet_package_test.py; here small configurations (few cells, few filters,
 tiny images) keep each build to a second or two.
 """
 
@@ -11,8 +12,8 @@ import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 import built_networks
-from slimvision.nets import nasnet
-from slimvision.nets import nasnet_utils
+from slimvision.nets.nasnet import nasnet
+from slimvision.nets.nasnet import nasnet_utils
 
 BATCH = 2
 

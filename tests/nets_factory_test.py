@@ -1,5 +1,5 @@
 """Every model-zoo network against its recorded manifest (fixtures/model_zoo);
-four are checked in their own test files (_MANIFEST_TESTED_ELSEWHERE).
+some are checked in their own test files (_MANIFEST_TESTED_ELSEWHERE).
 
 Compatibility with the published checkpoints means: the same set of global
 variable names with the same shapes, the same model / trainable membership,
@@ -25,7 +25,9 @@ SLOW = {'nasnet_large', 'pnasnet_large', 'resnet_v1_200', 'resnet_v2_200',
 # particular to them (the head's op names, the research/slim package path),
 # built through this factory there; a second build here would add only time.
 _MANIFEST_TESTED_ELSEWHERE = {
-    name: module for module in ('inception_v1_v3_test', 'nasnet_package_test')
+    name: module for module in ('inception_v1_v3_test',
+                                'mobilenet_package_test',
+                                'nasnet_package_test')
     for name in importlib.import_module(module).MANIFEST_NETWORKS}
 
 
@@ -250,7 +252,12 @@ def test_networks_left_to_their_own_tests_have_them():
                        '').endswith('.' + module)
                for n in nets_factory.network_names()), module
   assert sorted(_MANIFEST_TESTED_ELSEWHERE) == [
-      'inception_v1', 'inception_v2', 'inception_v3', 'nasnet_mobile']
+      'inception_v1', 'inception_v2', 'inception_v3', 'mobilenet_edgetpu',
+      'mobilenet_edgetpu_075', 'mobilenet_v2', 'mobilenet_v2_035',
+      'mobilenet_v2_140', 'mobilenet_v3_large',
+      'mobilenet_v3_large_minimalistic', 'mobilenet_v3_small',
+      'mobilenet_v3_small_minimalistic', 'nasnet_cifar', 'nasnet_large',
+      'nasnet_mobile', 'pnasnet_large', 'pnasnet_mobile']
   assert set(_MANIFEST_TESTED_ELSEWHERE) < set(nets_factory.network_names())
 
 

@@ -1,7 +1,7 @@
-"""PNASNet options and its cell.
+"""PNASNet options and its cell (nets/nasnet/pnasnet.py).
 
 The full-size networks are checked against the model-zoo manifests in
-nets_factory_test.py; here a 3-cell, 4-filter configuration on 96-pixel
+nasnet_package_test.py; here a 3-cell, 4-filter configuration on 96-pixel
 images keeps each build short.
 """
 
@@ -11,7 +11,7 @@ import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 import built_networks
-from slimvision.nets import pnasnet
+from slimvision.nets.nasnet import pnasnet
 
 BATCH = 2
 SIZE = 96

@@ -5,11 +5,8 @@ expansion (`expand`), a depthwise convolution (`depthwise`), an optional
 transform such as squeeze-and-excite, a linear 1x1 projection (`project`)
 and a residual connection; its ops `expansion_output`, `depthwise_output`
 and `output` become the `layer_<i>/...` end points in mobilenet_base.
-Variable names are the published checkpoints' (also mobilenet_blocks'):
-`expanded_conv_3/expand/weights`, `.../squeeze_excite/Conv/weights`, ...
-
-`spec_from_blocks` writes a `mobilenet_blocks.NetworkDef` (the layer lists
-of nets/mobilenet_v2.py and nets/mobilenet_v3.py) as a conv_defs spec.
+Variable names are the published checkpoints': `expanded_conv_3/expand/
+weights`, `.../squeeze_excite/Conv/weights`, ...
 """
 
 import contextlib
@@ -18,7 +15,6 @@ import functools
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from slimvision.nets import mobilenet_blocks as blocks
 from slimvision.nets.mobilenet import mobilenet as lib
 
 _fixed_padding = lib._fixed_padding  # pylint: disable=protected-access
@@ -138,6 +134,24 @@ def _call_split(fn, num_ways, divisible_by):
   return fn
 
 
+def _depthwise_padding(depthwise_location, use_explicit_padding, padding):
+  """expanded_conv's depthwise padding ('VALID' after explicit padding).
+
+  Raises:
+    TypeError: for an unknown depthwise_location, or use_explicit_padding
+      with a padding other than 'SAME'.
+  """
+  if depthwise_location not in (None, 'input', 'output', 'expansion'):
+    raise TypeError('%r is unknown value for depthwise_location' %
+                    depthwise_location)
+  if not use_explicit_padding:
+    return padding
+  if padding != 'SAME':
+    raise TypeError('`use_explicit_padding` should only be used with '
+                    '"SAME" padding.')
+  return 'VALID'
+
+
 @slim.add_arg_scope
 def expanded_conv(input_tensor, num_outputs,
                   expansion_size=expand_input_by_factor(6), stride=1, rate=1,
@@ -199,14 +213,8 @@ def expanded_conv(input_tensor, num_outputs,
       slim.arg_scope((slim.conv2d,), **conv_defaults), \
       slim.arg_scope((slim.separable_conv2d,), **depthwise_defaults):
     num_inputs = input_tensor.get_shape().as_list()[3]
-    if depthwise_location not in (None, 'input', 'output', 'expansion'):
-      raise TypeError('%r is unknown value for depthwise_location' %
-                      depthwise_location)
-    if use_explicit_padding:
-      if padding != 'SAME':
-        raise TypeError('`use_explicit_padding` should only be used with '
-                        '"SAME" padding.')
-      padding = 'VALID'
+    padding = _depthwise_padding(depthwise_location, use_explicit_padding,
+                                 padding)
     endpoints = endpoints if endpoints is not None else {}
 
     def depthwise(net, **kwargs):
@@ -302,67 +310,3 @@ def squeeze_excite(input_tensor, divisible_by=8, squeeze_factor=3,
       # Bilinear with align_corners: the resize TPUs have gradients for.
       excite = tf.image.resize_images(excite, input_size, align_corners=True)
     return input_tensor * excite
-
-
-# MobileNet v3's squeeze-and-excite: a quarter-width bottleneck and
-# hard-sigmoid gates.
-squeeze_excite_v3 = functools.partial(
-    squeeze_excite, squeeze_factor=4, inner_activation_fn=tf.nn.relu,
-    gating_fn=blocks.hard_sigmoid)
-
-
-def squeeze_excite_transform(expansion_tensor, input_tensor):
-  """squeeze_excite_v3 as an expanded_conv expansion_transform."""
-  del input_tensor  # The gates come from the expansion itself.
-  return squeeze_excite_v3(expansion_tensor)
-
-
-def reduce_to_1x1(input_tensor, default_size=7, **kwargs):
-  """Average-pools a square map [batch, n, n, c] to 1x1 (a default_size
-  window where the map is not known to be square); kwargs for
-  slim.avg_pool2d."""
-  kwargs.pop('rate', None)  # From output_stride: pooling has no dilation.
-  height, width = input_tensor.shape.as_list()[1:3]
-  size = height if height is not None and width == height else default_size
-  return slim.avg_pool2d(input_tensor, kernel_size=[size, size], **kwargs)
-
-
-def _layer_op(layer):
-  """The op(...) of one mobilenet_blocks layer."""
-  if isinstance(layer, blocks.ReduceTo1x1):
-    return lib.op(reduce_to_1x1, default_size=7, stride=1, padding='VALID')
-  params = {'stride': layer.stride, 'num_outputs': layer.num_outputs}
-  if isinstance(layer, blocks.Conv):
-    params['kernel_size'] = list(layer.kernel_size)
-    if layer.activation_fn is not None:
-      params['activation_fn'] = layer.activation_fn
-    if not layer.batch_norm:
-      params['normalizer_fn'] = None
-    return lib.op(slim.conv2d, **params)
-  if not isinstance(layer, blocks.Block):
-    raise ValueError('Unknown layer type %r' % type(layer).__name__)
-  # An expansion by 1 keeps the input width exactly.
-  params['expansion_size'] = expand_input_by_factor(
-      layer.expansion, 1 if layer.expansion == 1 else 8)
-  if layer.fused:
-    # A full convolution expands; there is no depthwise convolution.
-    params.update(kernel_size=(1, 1), depthwise_location=None,
-                  expansion_fn=functools.partial(
-                      slim.conv2d, kernel_size=tuple(layer.kernel_size),
-                      stride=layer.stride))
-  else:
-    params['kernel_size'] = tuple(layer.kernel_size)
-  if layer.activation_fn is not None:
-    params['inner_activation_fn'] = layer.activation_fn
-  if layer.squeeze_excite:
-    params['expansion_transform'] = squeeze_excite_transform
-  if not layer.residual:
-    params['residual'] = False
-  return lib.op(expanded_conv, **params)
-
-
-def spec_from_blocks(network_def):
-  """conv_defs['spec'] for a mobilenet_blocks.NetworkDef: Conv ->
-  op(slim.conv2d), Block -> op(expanded_conv), ReduceTo1x1 ->
-  op(reduce_to_1x1). Its activation_fn belongs in conv_defs['defaults']."""
-  return [_layer_op(layer) for layer in network_def.layers]

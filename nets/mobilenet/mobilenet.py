@@ -11,6 +11,10 @@ A network is `conv_defs`, a dict:
 `training_scope(is_training=True)` (or is_training=True) builds it for
 training.
 
+This is the one builder of MobileNet v2, v3 and EdgeTPU: the model
+registry's entries are mobilenet_v2.py's and mobilenet_v3.py's functions,
+which build their conv_defs here.
+
 End points: `layer_<i>` for every layer, and `layer_<i>/<op>` for every op
 named `...output` directly in layer i's scope (the blocks' expansion_output,
 depthwise_output and output), then `global_pool`, `Logits`, `Predictions`.
@@ -25,16 +29,32 @@ import os
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from slimvision.nets import mobilenet_blocks as blocks
 
-_make_divisible = blocks.make_divisible
+def _make_divisible(value, divisor=8, min_value=None):
+  """`value` rounded to the nearest multiple of `divisor`, never below
+  `min_value` (default `divisor`) and never more than 10% below `value`.
+
+  Every channel count of MobileNet v2/v3 comes from this, e.g. a 0.35 depth
+  multiplier makes 32 * 0.35 = 11.2 channels 16 (8 would lose over 10%).
+  """
+  if min_value is None:
+    min_value = divisor
+  rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+  if rounded < 0.9 * value:
+    rounded += divisor
+  return int(rounded)
 
 
 def _fixed_padding(inputs, kernel_size, rate=1):
-  """Pads [batch, h, w, c] so a VALID conv gives the SAME-padding size."""
+  """Pads [batch, h, w, c] so that a VALID conv with this (dilated) kernel
+  gives the SAME-padding output size, whatever the input size."""
   if isinstance(kernel_size, int):
     kernel_size = [kernel_size, kernel_size]
-  return blocks.fixed_padding(inputs, kernel_size, rate)
+  pads = []
+  for size in kernel_size:
+    total = size + (size - 1) * (rate - 1) - 1
+    pads.append([total // 2, total - total // 2])
+  return tf.pad(inputs, [[0, 0], pads[0], pads[1], [0, 0]])
 
 
 @slim.add_arg_scope
@@ -137,6 +157,14 @@ def _strided_params(opdef, multiplier, strides, output_stride):
   return params, layer_rate
 
 
+def _check_final_endpoint(final_endpoint, num_layers):
+  """research/slim builds every layer for a name it does not know."""
+  names = ['layer_%d' % (i + 1) for i in range(num_layers)]
+  if final_endpoint is not None and final_endpoint not in names:
+    raise ValueError('Unknown final_endpoint %r; valid: layer_1 to layer_%d'
+                     % (final_endpoint, num_layers))
+
+
 def check_no_generic_multiplier(kwargs):
   """The v2/v3 networks take depth_multiplier, not mobilenet's multiplier.
 
@@ -172,11 +200,13 @@ def mobilenet_base(inputs, conv_defs, multiplier=1.0, final_endpoint=None,
     Tensor.
 
   Raises:
-    ValueError: for multiplier <= 0 or an invalid output_stride.
+    ValueError: for multiplier <= 0, an invalid output_stride or an unknown
+      final_endpoint.
   """
   if multiplier <= 0:
     raise ValueError('multiplier is not greater than zero.')
   _check_output_stride(output_stride)
+  _check_final_endpoint(final_endpoint, len(conv_defs['spec']))
   defaults = conv_defs.get('defaults', {})
   overrides = conv_defs.get('overrides', {})
   if use_explicit_padding:
@@ -223,7 +253,8 @@ def mobilenet_base(inputs, conv_defs, multiplier=1.0, final_endpoint=None,
 @slim.add_arg_scope
 def mobilenet(inputs, num_classes=1001, prediction_fn=slim.softmax,
               reuse=None, scope='Mobilenet', base_only=False,
-              use_reduce_mean_for_pooling=False, **mobilenet_args):
+              use_reduce_mean_for_pooling=False, dropout_keep_prob=None,
+              **mobilenet_args):
   """A MobileNet classifier: mobilenet_base, global pool, dropout, 1x1 conv.
 
   Args:
@@ -236,6 +267,9 @@ def mobilenet(inputs, num_classes=1001, prediction_fn=slim.softmax,
     base_only: return mobilenet_base's output, without pooling or logits.
     use_reduce_mean_for_pooling: pool with reduce_mean (op `ReduceMean`)
       rather than an average pool.
+    dropout_keep_prob: keep probability of the dropout before the logits;
+      None leaves it to the arg_scope (training_scope's 0.8). Not in
+      research/slim, whose callers set it only through training_scope.
     **mobilenet_args: for mobilenet_base: conv_defs, multiplier,
       final_endpoint, output_stride, use_explicit_padding, is_training (also
       the dropout mode; default False).
@@ -262,7 +296,10 @@ def mobilenet(inputs, num_classes=1001, prediction_fn=slim.softmax,
           net, use_reduce_mean_for_pooling)
       if not num_classes:
         return net, end_points
-      net = slim.dropout(net, scope='Dropout', is_training=is_training)
+      keep_prob = {} if dropout_keep_prob is None else {
+          'keep_prob': dropout_keep_prob}
+      net = slim.dropout(net, scope='Dropout', is_training=is_training,
+                         **keep_prob)
       # The published checkpoints' (legacy) scope name.
       logits = slim.conv2d(net, num_classes, [1, 1], activation_fn=None,
                            normalizer_fn=None,
@@ -299,6 +336,9 @@ def training_scope(is_training=True, weight_decay=0.00004, stddev=0.09,
                    dropout_keep_prob=0.8, bn_decay=0.997):
   """The arg_scope MobileNet v2/v3 were trained with.
 
+  Batch-norm center and scale are not set here: they are part of the
+  architecture, so each network's conv_defs['defaults'] sets them.
+
   Args:
     is_training: training mode of batch norm, dropout and the network
       functions of this module; None leaves it unset.
@@ -310,11 +350,19 @@ def training_scope(is_training=True, weight_decay=0.00004, stddev=0.09,
   Returns:
     An arg_scope dict for slim.arg_scope.
   """
-  # mobilenet_blocks' scope also fixes batch-norm center/scale for its own
-  # networks; here conv_defs['defaults'] decide, as in research/slim.
-  with slim.arg_scope(blocks.training_scope(
-      is_training=is_training, weight_decay=weight_decay, stddev=stddev,
-      dropout_keep_prob=dropout_keep_prob, bn_decay=bn_decay)), \
-      slim.arg_scope([slim.batch_norm], center=True, scale=False), \
-      safe_arg_scope([mobilenet_base, mobilenet], is_training=is_training):
-    return slim.current_arg_scope()
+  if stddev < 0:
+    initializer = slim.initializers.xavier_initializer()
+  else:
+    initializer = tf.truncated_normal_initializer(stddev=stddev)
+  with slim.arg_scope(
+      [slim.conv2d, slim.fully_connected, slim.separable_conv2d],
+      weights_initializer=initializer, normalizer_fn=slim.batch_norm), \
+      safe_arg_scope([mobilenet_base, mobilenet], is_training=is_training), \
+      safe_arg_scope([slim.batch_norm], decay=bn_decay,
+                     is_training=is_training), \
+      safe_arg_scope([slim.dropout], is_training=is_training,
+                     keep_prob=dropout_keep_prob), \
+      slim.arg_scope([slim.conv2d],
+                     weights_regularizer=slim.l2_regularizer(weight_decay)), \
+      slim.arg_scope([slim.separable_conv2d], weights_regularizer=None) as scope:
+    return scope

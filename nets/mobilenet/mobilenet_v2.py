@@ -1,18 +1,21 @@
 """research/slim's MobileNet v2 (nets/mobilenet/mobilenet_v2.py).
 
 Sandler et al., "MobileNetV2: Inverted Residuals and Linear Bottlenecks",
-https://arxiv.org/abs/1801.04381. `V2_DEF` is research/slim's conv_defs for
-the layers of nets/mobilenet_v2.py (`mobilenet_v2.V2_DEF`, written once
-there): 224x224x3 -> layer_19 7x7x1280 -> logits. Inference mode by default;
+https://arxiv.org/abs/1801.04381. `V2_DEF` is the network as conv_defs for
+mobilenet.py's builder: a 3x3 stride-2 conv, 17 inverted residuals (1x1
+expansion by 6, 3x3 depthwise, linear 1x1 projection, ReLU6 inside) and a
+1x1 conv to 1280 channels; 224x224x3 -> layer_19 7x7x1280 -> logits.
+Variables are the published checkpoints' (scope `MobilenetV2`), e.g.
+`MobilenetV2/expanded_conv_3/expand/weights`. Inference mode by default;
 build for training inside `training_scope()` (or with is_training=True).
 """
 
 import copy
 import functools
 
+import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from slimvision.nets import mobilenet_v2 as blocks_v2
 from slimvision.nets.mobilenet import conv_blocks as ops
 from slimvision.nets.mobilenet import mobilenet as lib
 
@@ -25,7 +28,7 @@ def _defaults(normalizer_fn):
   defaults = {
       (slim.conv2d, slim.fully_connected, slim.separable_conv2d): {
           'normalizer_fn': normalizer_fn,
-          'activation_fn': blocks_v2.V2_DEF.activation_fn,  # ReLU6.
+          'activation_fn': tf.nn.relu6,
       },
       (ops.expanded_conv,): {
           'expansion_size': expand_input(6),
@@ -42,8 +45,26 @@ def _defaults(normalizer_fn):
   return defaults
 
 
-V2_DEF = dict(defaults=_defaults(slim.batch_norm),
-              spec=ops.spec_from_blocks(blocks_v2.V2_DEF))
+def _blocks(num_outputs, count, stride):
+  """A stage: `count` inverted residuals (expansion 6, the defaults'), the
+  first one with `stride`."""
+  return [op(ops.expanded_conv, stride=stride if i == 0 else 1,
+             num_outputs=num_outputs) for i in range(count)]
+
+
+# (output channels, blocks, stride of the first) of each stage after the
+# first block, which keeps its input width (no expansion layer).
+_STAGES = [(24, 2, 2), (32, 3, 2), (64, 4, 2), (96, 3, 1), (160, 3, 2),
+           (320, 1, 1)]
+
+V2_DEF = dict(
+    defaults=_defaults(slim.batch_norm),
+    spec=([op(slim.conv2d, stride=2, num_outputs=32, kernel_size=[3, 3]),
+           op(ops.expanded_conv,
+              expansion_size=expand_input(1, divisible_by=1),
+              num_outputs=16)] +
+          [block for stage in _STAGES for block in _blocks(*stage)] +
+          [op(slim.conv2d, stride=1, kernel_size=[1, 1], num_outputs=1280)]))
 V2_DEF_GROUP_NORM = dict(defaults=_defaults(slim.group_norm),
                          spec=copy.deepcopy(V2_DEF['spec']))
 
@@ -139,10 +160,9 @@ def mobilenet_base_group_norm(input_tensor, depth_multiplier=1.0, groups=8,
                         **kwargs)
 
 
-def training_scope(**kwargs):
-  """mobilenet.training_scope: weight_decay, stddev, dropout_keep_prob,
-  bn_decay, is_training."""
-  return lib.training_scope(**kwargs)
+# research/slim's passes its keywords on to this one; the alias keeps them
+# visible (the registry reads bn_decay from the signature).
+training_scope = lib.training_scope
 
 
 __all__ = ['training_scope', 'mobilenet_base', 'mobilenet', 'V2_DEF']

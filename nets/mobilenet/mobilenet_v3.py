@@ -2,11 +2,17 @@
 (nets/mobilenet/mobilenet_v3.py).
 
 Howard et al., "Searching for MobileNetV3", https://arxiv.org/abs/1905.02244.
-The conv_defs V3_LARGE, V3_SMALL, their minimalistic variants and
-V3_EDGETPU are research/slim's, made from the layer lists of
-nets/mobilenet_v3.py (written once there); `mbv3_op` and friends build new
-ones. Inference mode by default; build for training inside
-`training_scope()` (or with is_training=True).
+v3 adds to the v2 inverted residual 5x5 kernels, squeeze-and-excite and the
+hard-swish activation, and ends with a cheaper head: 1x1 conv, pool to 1x1,
+then a 1x1 conv without batch norm. The "minimalistic" variants drop
+squeeze-and-excite, 5x5 kernels and hard-swish. EdgeTPU replaces the early
+blocks by "fused" ones (a full 3x3 conv expands, no depthwise conv), which
+run faster on the Edge TPU. The conv_defs V3_LARGE, V3_SMALL, their
+minimalistic variants and V3_EDGETPU build with mobilenet.py's builder;
+`mbv3_op` and friends make new ones. Variables are the published
+checkpoints' (`MobilenetV3/...`, `MobilenetEdgeTPU/...`). Inference mode by
+default; build for training inside `training_scope()` (or with
+is_training=True).
 """
 
 import copy
@@ -16,22 +22,58 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from slimvision.nets import mobilenet_blocks as blocks
-from slimvision.nets import mobilenet_v3 as blocks_v3
 from slimvision.nets.mobilenet import conv_blocks as ops
 from slimvision.nets.mobilenet import mobilenet as lib
 
 op = lib.op
 expand_input = ops.expand_input_by_factor
-hard_swish = blocks.hard_swish
-reduce_to_1x1 = ops.reduce_to_1x1
-squeeze_excite = ops.squeeze_excite_v3
-_se4 = ops.squeeze_excite_transform
+
+
+def hard_sigmoid(x, name='hard_sigmoid'):
+  """relu6(x + 3) / 6: a piecewise-linear sigmoid in [0, 1]."""
+  with tf.name_scope(name):
+    return tf.nn.relu6(x + 3.) * (1. / 6.)
+
+
+def hard_swish(x, name='hard_swish'):
+  """x * hard_sigmoid(x), the MobileNet v3 activation."""
+  with tf.name_scope(name):
+    return x * tf.nn.relu6(x + 3.) * (1. / 6.)
+
+
+# MobileNet v3's squeeze-and-excite: a quarter-width bottleneck and
+# hard-sigmoid gates.
+squeeze_excite = functools.partial(
+    ops.squeeze_excite, squeeze_factor=4, inner_activation_fn=tf.nn.relu,
+    gating_fn=hard_sigmoid)
+
+
+def _se4(expansion_tensor, input_tensor):
+  """squeeze_excite as an expanded_conv expansion_transform."""
+  del input_tensor  # The gates come from the expansion itself.
+  return squeeze_excite(expansion_tensor)
+
+
+def reduce_to_1x1(input_tensor, default_size=7, **kwargs):
+  """Averages [batch, h, w, c] to [batch, 1, 1, c]; kwargs for
+  slim.avg_pool2d (stride, padding).
+
+  research/slim pools a default_size window wherever the map is not known to
+  be square, which is the whole map only at the published 224 pixels; here
+  such a map is averaged whole at any size (`default_size` stays for
+  research/slim's callers, and is that size at 224 pixels).
+  """
+  kwargs.pop('rate', None)  # From output_stride: pooling has no dilation.
+  height, width = input_tensor.shape.as_list()[1:3]
+  if height is None or width is None:
+    return tf.reduce_mean(input_tensor, [1, 2], keepdims=True, name='AvgPool')
+  return slim.avg_pool2d(input_tensor, kernel_size=[height, width], **kwargs)
 
 
 def mbv3_op(ef, n, k, s=1, act=tf.nn.relu, se=None, **kwargs):
   """An expanded_conv op: expansion factor ef, n outputs, k x k depthwise
-  kernel, stride s, inner activation act, expansion_transform se."""
+  kernel, stride s, inner activation act, expansion_transform se; kwargs
+  for expanded_conv."""
   return op(ops.expanded_conv, expansion_size=expand_input(ef),
             kernel_size=(k, k), stride=s, num_outputs=n,
             inner_activation_fn=act, expansion_transform=se, **kwargs)
@@ -66,20 +108,107 @@ DEFAULTS_GROUP_NORM = {
 }
 
 
-def _conv_defs(network_def):
-  return dict(defaults=dict(DEFAULTS),
-              spec=ops.spec_from_blocks(network_def))
+def _head(last_conv, final_conv):
+  """1x1 conv, pool to 1x1, 1x1 conv without batch norm (hard-swish)."""
+  return [
+      op(slim.conv2d, stride=1, kernel_size=[1, 1], num_outputs=last_conv,
+         activation_fn=hard_swish),
+      op(reduce_to_1x1, default_size=7, stride=1, padding='VALID'),
+      op(slim.conv2d, stride=1, kernel_size=[1, 1], num_outputs=final_conv,
+         normalizer_fn=None, activation_fn=hard_swish),
+  ]
 
 
-V3_LARGE = _conv_defs(blocks_v3.V3_LARGE)
-V3_LARGE_MINIMALISTIC = _conv_defs(blocks_v3.V3_LARGE_MINIMALISTIC)
-V3_SMALL = _conv_defs(blocks_v3.V3_SMALL)
-V3_SMALL_MINIMALISTIC = _conv_defs(blocks_v3.V3_SMALL_MINIMALISTIC)
-V3_EDGETPU = _conv_defs(blocks_v3.V3_EDGETPU)
-# research/slim's EdgeTPU layer_15 (8x expansion, 96 -> 96) has no residual
-# connection; nets/mobilenet_v3.py's V3_EDGETPU gives it one.
-V3_EDGETPU['spec'][14] = V3_EDGETPU['spec'][14]._replace(
-    params=dict(V3_EDGETPU['spec'][14].params, residual=False))
+def _minimalistic(conv_defs):
+  """The network without squeeze-and-excite, 5x5 kernels and hard-swish:
+  every layer 3x3 (where spatial) with the default ReLU."""
+  spec = []
+  for opdef in conv_defs['spec']:
+    params = dict(opdef.params)
+    params.pop('activation_fn', None)
+    if opdef.op is ops.expanded_conv:
+      params.update(kernel_size=(3, 3), inner_activation_fn=tf.nn.relu,
+                    expansion_transform=None)
+    spec.append(opdef._replace(params=params))
+  return dict(defaults=dict(DEFAULTS), spec=spec)
+
+
+# 224x224 -> layer_17 7x7x960 -> layer_19 1x1x1280.
+V3_LARGE = dict(
+    defaults=dict(DEFAULTS),
+    spec=[
+        op(slim.conv2d, stride=2, num_outputs=16, kernel_size=(3, 3),
+           activation_fn=hard_swish),
+        mbv3_op(ef=1, n=16, k=3),
+        mbv3_op(ef=4, n=24, k=3, s=2),
+        mbv3_op(ef=3, n=24, k=3, s=1),
+        mbv3_op_se(ef=3, n=40, k=5, s=2),
+        mbv3_op_se(ef=3, n=40, k=5, s=1),
+        mbv3_op_se(ef=3, n=40, k=5, s=1),
+        mbv3_op(ef=6, n=80, k=3, s=2, act=hard_swish),
+        mbv3_op(ef=2.5, n=80, k=3, s=1, act=hard_swish),
+        mbv3_op(ef=184 / 80., n=80, k=3, s=1, act=hard_swish),
+        mbv3_op(ef=184 / 80., n=80, k=3, s=1, act=hard_swish),
+        mbv3_op_se(ef=6, n=112, k=3, s=1, act=hard_swish),
+        mbv3_op_se(ef=6, n=112, k=3, s=1, act=hard_swish),
+        mbv3_op_se(ef=6, n=160, k=5, s=2, act=hard_swish),
+        mbv3_op_se(ef=6, n=160, k=5, s=1, act=hard_swish),
+        mbv3_op_se(ef=6, n=160, k=5, s=1, act=hard_swish),
+    ] + _head(960, 1280))
+
+# 224x224 -> layer_13 7x7x576 -> layer_15 1x1x1024.
+V3_SMALL = dict(
+    defaults=dict(DEFAULTS),
+    spec=[
+        op(slim.conv2d, stride=2, num_outputs=16, kernel_size=(3, 3),
+           activation_fn=hard_swish),
+        mbv3_op_se(ef=1, n=16, k=3, s=2),
+        mbv3_op(ef=72. / 16, n=24, k=3, s=2),
+        mbv3_op(ef=88. / 24, n=24, k=3, s=1),
+        mbv3_op_se(ef=4, n=40, k=5, s=2, act=hard_swish),
+        mbv3_op_se(ef=6, n=40, k=5, s=1, act=hard_swish),
+        mbv3_op_se(ef=6, n=40, k=5, s=1, act=hard_swish),
+        mbv3_op_se(ef=3, n=48, k=5, s=1, act=hard_swish),
+        mbv3_op_se(ef=3, n=48, k=5, s=1, act=hard_swish),
+        mbv3_op_se(ef=6, n=96, k=5, s=2, act=hard_swish),
+        mbv3_op_se(ef=6, n=96, k=5, s=1, act=hard_swish),
+        mbv3_op_se(ef=6, n=96, k=5, s=1, act=hard_swish),
+    ] + _head(576, 1024))
+
+V3_LARGE_MINIMALISTIC = _minimalistic(V3_LARGE)
+V3_SMALL_MINIMALISTIC = _minimalistic(V3_SMALL)
+
+# 224x224 -> layer_24 7x7x1280, ReLU throughout.
+V3_EDGETPU = dict(
+    defaults=dict(DEFAULTS),
+    spec=[
+        op(slim.conv2d, stride=2, num_outputs=32, kernel_size=(3, 3)),
+        mbv3_fused(k=3, s=1, ef=1, n=16),
+        mbv3_fused(k=3, s=2, ef=8, n=32),
+        mbv3_fused(k=3, s=1, ef=4, n=32),
+        mbv3_fused(k=3, s=1, ef=4, n=32),
+        mbv3_fused(k=3, s=1, ef=4, n=32),
+        mbv3_fused(k=3, s=2, ef=8, n=48),
+        mbv3_fused(k=3, s=1, ef=4, n=48),
+        mbv3_fused(k=3, s=1, ef=4, n=48),
+        mbv3_fused(k=3, s=1, ef=4, n=48),
+        mbv3_op(k=3, s=2, ef=8, n=96),
+        mbv3_op(k=3, s=1, ef=4, n=96),
+        mbv3_op(k=3, s=1, ef=4, n=96),
+        mbv3_op(k=3, s=1, ef=4, n=96),
+        # layer_15: no shortcut, though its input and output match (as in
+        # research/slim and the published EdgeTPU graph).
+        mbv3_op(k=3, s=1, ef=8, n=96, residual=False),
+        mbv3_op(k=3, s=1, ef=4, n=96),
+        mbv3_op(k=3, s=1, ef=4, n=96),
+        mbv3_op(k=3, s=1, ef=4, n=96),
+        mbv3_op(k=5, s=2, ef=8, n=160),
+        mbv3_op(k=5, s=1, ef=4, n=160),
+        mbv3_op(k=5, s=1, ef=4, n=160),
+        mbv3_op(k=5, s=1, ef=4, n=160),
+        mbv3_op(k=3, s=1, ef=8, n=192),
+        op(slim.conv2d, stride=1, num_outputs=1280, kernel_size=(1, 1)),
+    ])
 
 
 @slim.add_arg_scope
@@ -102,19 +231,17 @@ def mobilenet(input_tensor, num_classes=1001, depth_multiplier=1.0,
       depth_multiplier < 1 (ignored when final_endpoint stops earlier).
     use_groupnorm: group normalisation instead of batch norm
       (DEFAULTS_GROUP_NORM; kwargs['groups'], default 8, groups).
-    **kwargs: for mobilenet.mobilenet: prediction_fn, reuse, base_only,
-      use_reduce_mean_for_pooling, final_endpoint, output_stride,
-      use_explicit_padding, is_training.
+    **kwargs: passed on to the builder, mobilenet.mobilenet (see there).
 
   Returns:
-    (logits [batch, num_classes], end_points dict name -> Tensor).
+    (logits [batch, num_classes], end_points dict name -> Tensor); the
+    pooled features [batch, 1, 1, channels] for num_classes 0 or None.
 
   Raises:
     ValueError: for the generic `multiplier` argument.
   """
-  if conv_defs is None:
-    conv_defs = V3_LARGE
   lib.check_no_generic_multiplier(kwargs)
+  conv_defs = V3_LARGE if conv_defs is None else conv_defs
   if use_groupnorm:
     conv_defs = copy.deepcopy(conv_defs)
     conv_defs['defaults'] = dict(DEFAULTS_GROUP_NORM)

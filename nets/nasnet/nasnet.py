@@ -8,8 +8,7 @@ reduction cells (stride 2, filters doubled), an auxiliary head on the last
 cell before the second reduction (training only), and a global-pool
 classifier. Variables live at the top level (no network scope): `conv0`,
 `cell_stem_0`, `cell_0`, `reduction_cell_0`, `aux_11`, `final_layer`, ...,
-exactly as in the published checkpoints. The cells are in
-slimvision/nets/nasnet_utils.py (also served as nets/nasnet/nasnet_utils).
+exactly as in the published checkpoints. The cells are in nasnet_utils.py.
 
 Published configurations (input pixels, cells, filters, output features):
   cifar   32x32   18 cells  32 filters  768
@@ -19,7 +18,7 @@ Published configurations (input pixels, cells, filters, output features):
 
 import tf_slim as slim
 
-from slimvision.nets import nasnet_utils
+from slimvision.nets.nasnet import nasnet_utils
 
 NasNetConfig = nasnet_utils.NasNetConfig
 arg_scope = slim.arg_scope
@@ -27,57 +26,26 @@ arg_scope = slim.arg_scope
 
 def cifar_config():
   """Hyper-parameters of NASNet-A 6 @ 768 for CIFAR-10."""
-  return NasNetConfig(
-      stem_multiplier=3.0,
-      drop_path_keep_prob=0.6,
-      num_cells=18,
-      use_aux_head=1,
-      num_conv_filters=32,
-      dense_dropout_keep_prob=1.0,
-      filter_scaling_rate=2.0,
-      num_reduction_layers=2,
-      data_format='NHWC',
+  return nasnet_utils.published_config(
+      stem_multiplier=3.0, num_cells=18, num_conv_filters=32,
+      drop_path_keep_prob=0.6, dense_dropout_keep_prob=1.0,
       skip_reduction_layer_input=0,
       # 600 epochs at batch size 32: the drop path ramp-up length.
-      total_training_steps=937500,
-      use_bounded_activation=False,
-  )
+      total_training_steps=937500)
 
 
 def large_imagenet_config():
   """Hyper-parameters of NASNet-A 6 @ 4032 for ImageNet (331 pixels)."""
-  return NasNetConfig(
-      stem_multiplier=3.0,
-      dense_dropout_keep_prob=0.5,
-      num_cells=18,
-      filter_scaling_rate=2.0,
-      num_conv_filters=168,
-      drop_path_keep_prob=0.7,
-      use_aux_head=1,
-      num_reduction_layers=2,
-      data_format='NHWC',
-      skip_reduction_layer_input=1,
-      total_training_steps=250000,
-      use_bounded_activation=False,
-  )
+  return nasnet_utils.published_config(
+      stem_multiplier=3.0, num_cells=18, num_conv_filters=168,
+      drop_path_keep_prob=0.7, skip_reduction_layer_input=1)
 
 
 def mobile_imagenet_config():
   """Hyper-parameters of NASNet-A 4 @ 1056 for ImageNet (224 pixels)."""
-  return NasNetConfig(
-      stem_multiplier=1.0,
-      dense_dropout_keep_prob=0.5,
-      num_cells=12,
-      filter_scaling_rate=2.0,
-      drop_path_keep_prob=1.0,
-      num_conv_filters=44,
-      use_aux_head=1,
-      num_reduction_layers=2,
-      data_format='NHWC',
-      skip_reduction_layer_input=0,
-      total_training_steps=250000,
-      use_bounded_activation=False,
-  )
+  return nasnet_utils.published_config(
+      stem_multiplier=1.0, num_cells=12, num_conv_filters=44,
+      drop_path_keep_prob=1.0, skip_reduction_layer_input=0)
 
 
 def _nasnet_arg_scope(weight_decay, batch_norm_decay, batch_norm_epsilon):
@@ -267,18 +235,9 @@ build_nasnet_mobile.default_image_size = 224
 
 def build_nasnet_large(images, num_classes, is_training=True,
                        final_endpoint=None, config=None, current_step=None):
-  """Builds NASNet-A 6 @ 4032 for ImageNet.
-
-  Args:
-    images: float Tensor [batch, 331, 331, 3].
-    num_classes: logits width (1001 for the published checkpoint); 0 or None
-      returns the pooled features [batch, 4032].
-    is_training, final_endpoint, current_step: as in build_nasnet_cifar.
-    config: NasNetConfig; default large_imagenet_config().
-
-  Returns:
-    (logits [batch, num_classes], end_points dict name -> Tensor).
-  """
+  """Builds NASNet-A 6 @ 4032 for ImageNet: as build_nasnet_mobile, on
+  images [batch, 331, 331, 3], with 4032 pooled features and config
+  large_imagenet_config() by default."""
   return _build(images, num_classes, is_training, final_endpoint,
                 large_imagenet_config() if config is None else config,
                 current_step, stem_type='imagenet')
