@@ -18,7 +18,8 @@ HELP = {
     # Dataset and batching.
     'dataset_name': 'The name of the dataset (a registered dataset, or the '
                     'name a folder was converted under with --source_dir).',
-    'dataset_split_name': 'The name of the split to use.',
+    'dataset_split_name': 'The name of the split to use (export: the split '
+                          'whose images calibrate --tflite_quantize=int8).',
     'dataset_dir': 'The directory where the converted dataset files are '
                    '(conversion: where they are written; export and '
                    'classify: its labels.txt names the classes).',
@@ -130,10 +131,16 @@ HELP = {
                         'TF-Slim flag: for overhead imagery such as '
                         'satellite, whose orientation means nothing.',
     'quantize_delay': 'Number of steps to start quantized training. Set to -1'
-                      ' would disable quantized training (not available: '
-                      'tf.contrib.quantize was removed).',
-    'quantize': 'whether to use quantized graph or not (not available: '
-                'tf.contrib.quantize was removed; see --tflite_quantize).',
+                      ' would disable quantized training. Quantization-aware '
+                      'training as tf.contrib.quantize did it: batch norm '
+                      'folded into the weights, fake-quantized weights and '
+                      'activations, their ranges collected from step 0 and '
+                      'applied from this step on.',
+    'quantize': 'whether to use quantized graph or not: the graph of a '
+                'checkpoint trained with --quantize_delay (batch norm '
+                'folded, fake-quantized with the checkpoint\'s ranges). '
+                'Export: the --tflite_file is then a full-integer model '
+                'with those ranges.',
     # Optimizer.
     'optimizer': 'The name of the optimizer.',
     'adadelta_rho': 'The decay rate for adadelta.',
@@ -228,9 +235,23 @@ HELP = {
                        'and serve read one (classify: instead of a '
                        'checkpoint; serve: also a folder of numbered '
                        'versions, the highest of which is served).',
-    'tflite_file': 'Write a TFLite model here.',
-    'tflite_quantize': 'Post-training dynamic-range quantization of the '
-                       'TFLite model (8-bit weights).',
+    'tflite_file': 'Export: write a TFLite model here. Evaluation and '
+                   'classify: score or run this TFLite model (float or '
+                   'integer) instead of a checkpoint.',
+    'tflite_quantize': 'Post-training quantization of the --tflite_file: '
+                       'none (float); dynamic (8-bit weights, float '
+                       'activations; a bare --tflite_quantize means this); '
+                       'int8 (every op integer, for microcontrollers and the '
+                       'EdgeTPU: activation ranges calibrated on '
+                       '--calibration_steps images of --dataset_split_name '
+                       'in --dataset_dir through the eval preprocessing).',
+    'tflite_io_type': 'The type of the input and output tensors of an '
+                      'integer TFLite model (--tflite_quantize=int8 or '
+                      '--quantize): int8 or uint8. Their scale and zero '
+                      'point are in the model and in its .metadata.json.',
+    'calibration_steps': 'How many images (one per step, as research/slim\'s '
+                         'post_training_quantization.py) calibrate '
+                         '--tflite_quantize=int8; at most the split\'s size.',
     # Classify.
     'frozen_graph': 'A frozen graph written by export_inference_graph.py '
                     '(instead of a checkpoint; give its --model_name for the '
@@ -273,7 +294,13 @@ ENUMS = {
     'learning_rate_decay_type': config_lib.DECAY_TYPES,
     'precision': config_lib.PRECISIONS,
     'jpeg_decode': config_lib.JPEG_DECODES,
+    'tflite_quantize': config_lib.TFLITE_QUANTIZE,
+    'tflite_io_type': config_lib.TFLITE_IO_TYPES,
 }
+
+# Enum flags that were booleans once: the value a bare `--name` stands for
+# (and `--noname` stands for 'none').
+BARE_VALUES = {'tflite_quantize': 'dynamic'}
 
 ALIASES = {'source': 'source_dir'}
 
@@ -304,6 +331,20 @@ def define(config_class, flag_values):
     if name in names:
       flags.DEFINE_alias(alias, name, flag_values=flag_values)
   return names
+
+
+def expand_bare_values(argv, names):
+  """argv with each bare `--name` / `--noname` of a BARE_VALUES flag among
+  `names` written with its value, so the enum parses it."""
+  expanded = []
+  for arg in argv:
+    for name, value in BARE_VALUES.items():
+      if name in names and arg in ('--' + name, '-' + name):
+        arg = '--%s=%s' % (name, value)
+      elif name in names and arg in ('--no' + name, '-no' + name):
+        arg = '--%s=none' % name
+    expanded.append(arg)
+  return expanded
 
 
 def build(config_class, flag_values, **extra):

@@ -20,6 +20,11 @@ OPTIMIZERS = ('adadelta', 'adagrad', 'adam', 'ftrl', 'momentum', 'rmsprop',
 DECAY_TYPES = ('exponential', 'fixed', 'polynomial', 'cosine')
 PRECISIONS = ('fp32', 'bf16', 'fp16', 'auto')
 JPEG_DECODES = ('partial', 'whole')
+# --tflite_quantize: none (float), dynamic (int8 weights, float activations),
+# int8 (every op integer, calibrated on --dataset_dir).
+TFLITE_QUANTIZE = ('none', 'dynamic', 'int8')
+# The type of an integer TFLite model's input and output tensors.
+TFLITE_IO_TYPES = ('int8', 'uint8')
 
 
 def _positive(flag, value, allow_none=True):
@@ -110,11 +115,11 @@ def _check_precision(precision):
                     (precision, ', '.join(PRECISIONS)))
 
 
-def _refuse_quantize(flag, instead):
-  raise UserError(
-      '--%s needs tf.contrib.quantize, which TensorFlow removed (2.0); '
-      'quantization-aware graphs are not available on current TensorFlow. '
-      '%s' % (flag, instead))
+def _tflite_file(path, flag='--tflite_file'):
+  """Raises UserError unless `path` is an existing file (a model to read)."""
+  if not os.path.isfile(path):
+    raise UserError('%s %s does not exist (a .tflite model written by '
+                    'export_inference_graph.py --tflite_file)' % (flag, path))
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -233,12 +238,11 @@ class TrainConfig(_Model, _Data):
 
   def validate(self):
     """Raises UserError for a setting the training cannot honour."""
-    if self.quantize_delay >= 0:
-      _refuse_quantize('quantize_delay', 'Train in float and quantize after '
-                       'training with the TFLite converter '
-                       '(export_inference_graph.py --tflite_file '
-                       '--tflite_quantize) instead.')
     self._validate_data()
+    if self.quantize_delay < -1:
+      raise UserError('--quantize_delay must be -1 (no quantization-aware '
+                      'training) or a step count (0: from the start), got %d'
+                      % self.quantize_delay)
     _output_folder('train_dir', self.train_dir)
     _not_negative('image_cache_mb', self.image_cache_mb)
     _positive('train_image_size', self.train_image_size)
@@ -306,14 +310,21 @@ class EvalConfig(_Model, _Data):
   eval_timeout_secs: Optional[int] = None
   master: str = ''
   quantize: bool = False
+  # Score this TFLite model instead of a checkpoint.
+  tflite_file: Optional[str] = None
   precision: str = 'auto'
 
   def validate(self):
-    if self.quantize:
-      _refuse_quantize('quantize', 'Evaluate the float model, or export a '
-                       'quantized TFLite model with export_inference_graph.py'
-                       ' --tflite_file --tflite_quantize instead.')
     self._validate_data()
+    if self.tflite_file:
+      if self.quantize:
+        raise UserError('--quantize builds the quantization-aware graph of a '
+                        'checkpoint; a --tflite_file is scored as it is: '
+                        'give one of them')
+      if self.eval_interval_secs > 0:
+        raise UserError('--eval_interval_secs watches a training folder for '
+                        'checkpoints; a --tflite_file is scored once')
+      _tflite_file(self.tflite_file)
     _output_folder('eval_dir', self.eval_dir)
     _positive('max_num_batches', self.max_num_batches)
     _positive('eval_image_size', self.eval_image_size)
@@ -341,29 +352,68 @@ class ExportConfig(_Model):
   frozen_graph_file: Optional[str] = None
   saved_model_dir: Optional[str] = None
   tflite_file: Optional[str] = None
-  tflite_quantize: bool = False
+  tflite_quantize: str = 'none'
+  tflite_io_type: str = 'int8'
+  # Calibration of --tflite_quantize=int8: images of this split.
+  dataset_split_name: str = 'train'
+  calibration_steps: int = 1000
   quantize: bool = False
   precision: str = 'auto'
 
+  @property
+  def integer_tflite(self):
+    """Whether the TFLite model is full-integer: calibrated (int8) or from
+    the ranges of a quantization-aware checkpoint (--quantize)."""
+    return self.tflite_quantize == 'int8' or self.quantize
+
+  def _validate_tflite_quantize(self):
+    # A bool from code written when the flag was one: True was dynamic.
+    if isinstance(self.tflite_quantize, bool):
+      self.tflite_quantize = 'dynamic' if self.tflite_quantize else 'none'
+    if self.tflite_quantize not in TFLITE_QUANTIZE:
+      raise UserError('Unknown --tflite_quantize %r; valid: %s' % (
+          self.tflite_quantize, ', '.join(TFLITE_QUANTIZE)))
+    if self.tflite_io_type not in TFLITE_IO_TYPES:
+      raise UserError('Unknown --tflite_io_type %r; valid: %s' % (
+          self.tflite_io_type, ', '.join(TFLITE_IO_TYPES)))
+    _positive('calibration_steps', self.calibration_steps, allow_none=False)
+    if self.quantize and self.tflite_quantize == 'dynamic':
+      raise UserError('--quantize exports the integer model of a '
+                      'quantization-aware checkpoint; --tflite_quantize='
+                      'dynamic (float activations) cannot apply to it')
+    if self.tflite_quantize != 'none' and not self.tflite_file:
+      raise UserError('--tflite_quantize=%s needs --tflite_file (the model '
+                      'to write)' % self.tflite_quantize)
+    if (self.tflite_quantize == 'int8' and not self.quantize and
+        not self.dataset_dir):
+      raise UserError('--tflite_quantize=int8 calibrates the activation '
+                      'ranges on images: give --dataset_dir (and '
+                      '--dataset_split_name, default train), or --quantize '
+                      'for a quantization-aware checkpoint\'s own ranges')
+
   def validate(self):
-    if self.quantize:
-      _refuse_quantize('quantize', 'Export a quantized TFLite model with '
-                       '--tflite_file --tflite_quantize instead.')
+    self._validate_tflite_quantize()
     _check_precision(self.precision)
     _not_negative('labels_offset', self.labels_offset)
     _in_interval('central_crop_fraction', self.central_crop_fraction, '(0, 1]')
-    if self.central_crop_fraction is not None and not self.saved_model_dir:
+    calibrated = self.tflite_quantize == 'int8' and not self.quantize
+    if (self.central_crop_fraction is not None and not self.saved_model_dir
+        and not calibrated):
       raise UserError('--central_crop_fraction sets the preprocessing of the '
-                      'SavedModel\'s image_bytes input: give --saved_model_dir'
-                      ' (the other formats take preprocessed images)')
+                      'SavedModel\'s image_bytes input and of the '
+                      '--tflite_quantize=int8 calibration images: give '
+                      '--saved_model_dir or those (the other formats take '
+                      'preprocessed images)')
     if self.tflite_file and self.precision == 'bf16':
       raise UserError('--precision=bf16 cannot apply to --tflite_file: TFLite '
                       'has no bfloat16 weights; use --precision=fp16 (float16 '
                       'weights) or fp32')
-    if self.tflite_file and self.precision == 'fp16' and self.tflite_quantize:
+    if (self.tflite_file and self.precision == 'fp16' and
+        (self.tflite_quantize != 'none' or self.quantize)):
       raise UserError('--precision=fp16 (float16 TFLite weights) and '
-                      '--tflite_quantize (8-bit weights) exclude each other; '
-                      'give one')
+                      '--%s (8-bit weights) exclude each other; give one' % (
+                          'quantize' if self.quantize else
+                          'tflite_quantize=' + self.tflite_quantize))
     for flag in ('batch_size', 'image_size', 'num_classes'):
       _positive(flag, getattr(self, flag))
     if not (self.output_file or self.frozen_graph_file or
@@ -389,6 +439,7 @@ class ClassifyConfig(_Model):
   checkpoint_path: Optional[str] = None
   saved_model_dir: Optional[str] = None
   frozen_graph: Optional[str] = None
+  tflite_file: Optional[str] = None
   image_size: Optional[int] = None
   central_crop_fraction: Optional[float] = None
   dataset_dir: Optional[str] = None
@@ -397,19 +448,24 @@ class ClassifyConfig(_Model):
   num_classes: Optional[int] = None
   top_k: int = 5
 
+  MODEL_SOURCES = ('checkpoint_path', 'saved_model_dir', 'frozen_graph',
+                   'tflite_file')
+
   def model_source(self):
-    """Which of checkpoint_path, saved_model_dir, frozen_graph is given."""
-    given = [f for f in ('checkpoint_path', 'saved_model_dir', 'frozen_graph')
-             if getattr(self, f)]
+    """Which of checkpoint_path, saved_model_dir, frozen_graph,
+    tflite_file is given."""
+    given = [f for f in self.MODEL_SOURCES if getattr(self, f)]
     if len(given) != 1:
-      raise UserError('give exactly one of --checkpoint_path, '
-                      '--saved_model_dir, --frozen_graph%s' % (
-                          ' (got --%s)' % ', --'.join(given) if given else ''))
+      raise UserError('give exactly one of --%s%s' % (
+          ', --'.join(self.MODEL_SOURCES),
+          ' (got --%s)' % ', --'.join(given) if given else ''))
     return given[0]
 
   def validate(self):
     if not self.images:
       raise UserError('give one or more image files to classify')
+    if self.model_source() == 'tflite_file':
+      _tflite_file(self.tflite_file)
     if (self.model_source() == 'saved_model_dir' and
         self.central_crop_fraction is not None):
       raise UserError(

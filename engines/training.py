@@ -31,6 +31,7 @@ from slimvision.engines import config as config_lib
 from slimvision.engines import hooks as hooks_lib
 from slimvision.engines import pipeline
 from slimvision.engines import precision as precision_lib
+from slimvision.engines import quantization
 from slimvision.engines import train_dir as train_dir_lib
 from slimvision.engines.config import DECAY_TYPES, OPTIMIZERS
 from slimvision.nets import nets_factory
@@ -235,6 +236,11 @@ def fine_tune_init_fn(checkpoint_path, exclude_scopes='',
           'scope) to train it from scratch' %
           (name, var.shape.as_list(), list(shapes[name]), checkpoint_path))
     to_restore.append(var)
+  # The ranges of a quantization-aware graph, where the checkpoint has
+  # them (a research/slim `_quant` checkpoint); a float one has none.
+  to_restore += [v for v in tf.get_collection(
+      checkpoints.QUANTIZATION_VARIABLES) if v.op.name in shapes and
+                 not any(v.op.name.startswith(e) for e in exclusions)]
   if missing and not ignore_missing_vars:
     raise UserError(
         '%d model variable(s) are not in checkpoint %s, e.g. %s; pass '
@@ -466,6 +472,10 @@ def _train(config, started):
 
   with nets_factory.naming_the_image_size_flag('--train_image_size'):
     clones = model_deploy.create_clones(deployment, clone_fn)
+  if config.quantize_delay >= 0:
+    # As research/slim: on the clones, before the gradients are added.
+    quantization.create_training_graph(tf.get_default_graph(),
+                                       config.quantize_delay)
   first_clone_scope = deployment.clone_scope(0)
   end_points, images = clones[0].outputs
   update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS, first_clone_scope)

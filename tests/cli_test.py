@@ -31,7 +31,23 @@ def _parse(config_class, *args):
 def test_every_flag_has_one_help_text_and_every_help_a_flag():
   names = {f.name for c in SCRIPTS.values() for f in config_lib.flag_fields(c)}
   assert names == set(cli_flags.HELP)
-  assert len(names) == 98
+  assert len(names) == 100
+
+
+def test_bare_tflite_quantize_still_means_dynamic_range():
+  # It was a boolean flag; now an enum (none, dynamic, int8).
+  argv = cli_flags.expand_bare_values(
+      ['prog', '--tflite_quantize', '--notflite_quantize', '--x'],
+      ['tflite_quantize'])
+  assert argv == ['prog', '--tflite_quantize=dynamic',
+                  '--tflite_quantize=none', '--x']
+  assert _parse(config_lib.ExportConfig,
+                *argv[1:3]).tflite_quantize == 'none'
+  assert _parse(config_lib.ExportConfig,
+                '--tflite_quantize=int8').tflite_quantize == 'int8'
+  assert cli_flags.expand_bare_values(['prog', '--tflite_quantize'],
+                                      ['model_name']) == [
+                                          'prog', '--tflite_quantize']
 
 
 def test_no_module_but_cli_flags_defines_a_flag():
