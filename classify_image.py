@@ -10,11 +10,15 @@ Usage:
   python classify_image.py --saved_model_dir=/tmp/serving/cifarnet/1 a.png
   python classify_image.py --frozen_graph=/tmp/frozen.pb \
       --model_name=cifarnet --dataset_dir=/tmp/shapes a.png
+  # A TFLite model (float or integer; --model_name picks the preprocessing):
+  python classify_image.py --tflite_file=/tmp/m.tflite \
+      --model_name=mobilenet_v1_025 a.png
 
 The class names come from --labels_file or DATASET_DIR/labels.txt (a
-SavedModel also carries its own). With a checkpoint, the number of classes
+SavedModel also carries its own, a TFLite model the labels file written
+beside it). With a checkpoint, the number of classes
 comes from --num_classes or the labels; an exported model knows it, and a
-frozen graph also its input size and channels. Files that are not
+frozen graph or TFLite model also its input size and channels. Files that are not
 readable images are named after the others are printed, and the command
 then exits with status 2.
 """

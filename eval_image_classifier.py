@@ -6,6 +6,16 @@ Usage:
       --dataset_split_name=validation --dataset_dir=/tmp/shapes \
       --model_name=cifarnet
 
+  # A TFLite model (float or integer) instead of a checkpoint, with the
+  # same input and metrics:
+  python eval_image_classifier.py --tflite_file=/tmp/m.tflite \
+      --eval_dir=/tmp/eval_tflite --dataset_name=shapes \
+      --dataset_split_name=validation --dataset_dir=/tmp/shapes \
+      --model_name=cifarnet
+
+  # A checkpoint trained with --quantize_delay, in its quantized graph:
+  python eval_image_classifier.py --quantize --checkpoint_path=/tmp/qat ...
+
 With --eval_interval_secs > 0 and --checkpoint_path a training folder, it
 evaluates each new checkpoint as it appears until --eval_timeout_secs pass
 without one.

@@ -112,7 +112,7 @@ def run(config_class, main, doc, argv=None, positional=None):
     print(usage(doc, flag_values, names))
     return 0
   try:
-    rest = flag_values(argv)[1:]
+    rest = flag_values(cli_flags.expand_bare_values(argv, config_class))[1:]
   except flags.Error as e:
     return _fail('%s (see --help)' % e)
   if rest and not positional:

@@ -43,6 +43,24 @@ def define(config_class, flag_values):
   return names
 
 
+def expand_bare_values(argv, config_class):
+  """argv with each bare `--name` / `--noname` of an enum flag that was a
+  boolean once (its field's `bare_value`) written with its value, so the
+  enum parses it: `--tflite_quantize` is `--tflite_quantize=dynamic`."""
+  bare = {f.name: f.metadata['bare_value']
+          for f in config_lib.flag_fields(config_class)
+          if 'bare_value' in f.metadata}
+  expanded = []
+  for arg in argv:
+    for name, value in bare.items():
+      if arg in ('--' + name, '-' + name):
+        arg = '--%s=%s' % (name, value)
+      elif arg in ('--no' + name, '-no' + name):
+        arg = '--%s=none' % name
+    expanded.append(arg)
+  return expanded
+
+
 def build(config_class, flag_values, **extra):
   """The config from parsed `flag_values` (plus non-flag fields `extra`)."""
   values = {f.name: flag_values[f.name].value

@@ -58,7 +58,9 @@ def variables_to_restore(moving_average_decay=None):
 
   With `moving_average_decay`, each model variable is restored from its
   ExponentialMovingAverage shadow (`<name>/ExponentialMovingAverage`), as
-  TF-Slim's evaluation did; other variables from their own names.
+  TF-Slim's evaluation did; other variables from their own names: the
+  global step, and the quantization ranges of a quantization-aware graph
+  (engines/quantization.py), which have no shadows.
   """
   if not moving_average_decay:
     return {v.op.name: v for v in slim.get_variables_to_restore()}
@@ -67,7 +69,14 @@ def variables_to_restore(moving_average_decay=None):
                                                global_step)
   names = averages.variables_to_restore(slim.get_model_variables())
   names[global_step.op.name] = global_step
+  for variable in tf.get_collection(QUANTIZATION_VARIABLES):
+    names[variable.op.name] = variable
   return names
+
+
+# The collection of the variables that the quantization rewrite adds
+# (engines/quantization.py; here so that restoring needs no import of it).
+QUANTIZATION_VARIABLES = 'quantization_variables'
 
 
 def is_in_folder(checkpoint_path, folder):
@@ -287,6 +296,9 @@ def check_fits(checkpoint_path, var_map, resuming_in=None):
     hint = resume_hint or (
         ' (was it trained with --moving_average_decay?)'
         if any(n.endswith('/ExponentialMovingAverage') for n in missing)
+        else ' (was it trained with --quantize_delay? --quantize needs the '
+        'quantization ranges of such a checkpoint)'
+        if any(re.search(r'/(weights|act)_quant/', n) for n in missing)
         else ' (a different --model_name?)')
     raise UserError('checkpoint %s lacks %d of the model\'s %d variables, '
                     'e.g. %s%s' % (checkpoint_path, len(missing),

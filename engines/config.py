@@ -24,6 +24,11 @@ OPTIMIZERS = ('adadelta', 'adagrad', 'adam', 'ftrl', 'momentum', 'rmsprop',
 DECAY_TYPES = ('exponential', 'fixed', 'polynomial', 'cosine')
 PRECISIONS = ('fp32', 'bf16', 'fp16', 'auto')
 JPEG_DECODES = ('partial', 'whole')
+# --tflite_quantize: none (float), dynamic (int8 weights, float activations),
+# int8 (every op integer, calibrated on --dataset_dir).
+TFLITE_QUANTIZE = ('none', 'dynamic', 'int8')
+# The type of an integer TFLite model's input and output tensors.
+TFLITE_IO_TYPES = ('int8', 'uint8')
 
 
 def setting(default, help_text, **metadata):
@@ -33,7 +38,9 @@ def setting(default, help_text, **metadata):
     default: the flag's default (an immutable value).
     help_text: the flag's help, shown by --help.
     **metadata: `choices`, the values of an enum flag; `alias`, another
-      name of the flag (TF-Slim's).
+      name of the flag (TF-Slim's); `bare_value`, the value a bare `--name`
+      of an enum flag that was a boolean once stands for (`--noname`:
+      'none').
   """
   return dataclasses.field(default=default,
                            metadata=dict(metadata, help=help_text))
@@ -134,11 +141,11 @@ def _check_precision(precision):
                     (precision, ', '.join(PRECISIONS)))
 
 
-def _refuse_quantize(flag, instead):
-  raise UserError(
-      '--%s needs tf.contrib.quantize, which TensorFlow removed (2.0); '
-      'quantization-aware graphs are not available on current TensorFlow. '
-      '%s' % (flag, instead))
+def _tflite_file(path, flag='--tflite_file'):
+  """Raises UserError unless `path` is an existing file (a model to read)."""
+  if not os.path.isfile(path):
+    raise UserError('%s %s does not exist (a .tflite model written by '
+                    'export_inference_graph.py --tflite_file)' % (flag, path))
 
 
 # ----------------------------------------------------------------------------
@@ -231,10 +238,18 @@ class _Precision:
 
 
 @dataclasses.dataclass(kw_only=True)
-class _Data(_Batch, _DatasetDir, _DatasetName):
+class _DatasetSplit:
+  """Which split of the dataset (training, evaluation, export)."""
+  dataset_split_name: str = setting(
+      'train',
+      'The name of the split to use (export: the split whose images '
+      'calibrate --tflite_quantize=int8).')
+
+
+@dataclasses.dataclass(kw_only=True)
+class _Data(_Batch, _DatasetSplit, _DatasetDir, _DatasetName):
   """Reading a split of a converted dataset, and the TensorFlow session
   that runs the graph (training, evaluation)."""
-  dataset_split_name: str = setting('train', 'The name of the split to use.')
   num_preprocessing_threads: int = setting(
       4, 'The number of threads used to decode and preprocess the images.')
   skip_corrupt_records: bool = setting(
@@ -313,11 +328,22 @@ class _InferenceGraph:
 
 @dataclasses.dataclass(kw_only=True)
 class _Quantize:
-  """TF-Slim's quantized graphs (evaluation, export), refused."""
+  """The graph of a quantization-aware checkpoint (evaluation, export)."""
   quantize: bool = setting(
       False,
-      'whether to use quantized graph or not (not available: '
-      'tf.contrib.quantize was removed; see --tflite_quantize).')
+      'whether to use quantized graph or not: the graph of a checkpoint '
+      'trained with --quantize_delay (batch norm folded, fake-quantized with '
+      'the checkpoint\'s ranges). Export: the --tflite_file is then a '
+      'full-integer model with those ranges.')
+
+
+@dataclasses.dataclass(kw_only=True)
+class _TfliteFile:
+  """A TFLite model (export writes it; evaluation and classify read it)."""
+  tflite_file: Optional[str] = setting(
+      None,
+      'Export: write a TFLite model here. Evaluation and classify: score or '
+      'run this TFLite model (float or integer) instead of a checkpoint.')
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -388,7 +414,10 @@ class TrainConfig(_Precision, _Seed, _Model, _Data):
   quantize_delay: int = setting(
       -1,
       'Number of steps to start quantized training. Set to -1 would disable '
-      'quantized training (not available: tf.contrib.quantize was removed).')
+      'quantized training. Quantization-aware training as '
+      'tf.contrib.quantize did it: batch norm folded into the weights, '
+      'fake-quantized weights and activations, their ranges collected from '
+      'step 0 and applied from this step on.')
   # Augmentation (inception preprocessing).
   min_crop_area: Optional[float] = setting(
       None,
@@ -494,12 +523,11 @@ class TrainConfig(_Precision, _Seed, _Model, _Data):
 
   def validate(self):
     """Raises UserError for a setting the training cannot honour."""
-    if self.quantize_delay >= 0:
-      _refuse_quantize('quantize_delay', 'Train in float and quantize after '
-                       'training with the TFLite converter '
-                       '(export_inference_graph.py --tflite_file '
-                       '--tflite_quantize) instead.')
     self._validate_data()
+    if self.quantize_delay < -1:
+      raise UserError('--quantize_delay must be -1 (no quantization-aware '
+                      'training) or a step count (0: from the start), got %d'
+                      % self.quantize_delay)
     _output_folder('train_dir', self.train_dir)
     _not_negative('image_cache_mb', self.image_cache_mb)
     _positive('train_image_size', self.train_image_size)
@@ -556,7 +584,8 @@ class TrainConfig(_Precision, _Seed, _Model, _Data):
 
 
 @dataclasses.dataclass(kw_only=True)
-class EvalConfig(_Precision, _Quantize, _CentralCrop, _Model, _Data):
+class EvalConfig(_Precision, _TfliteFile, _Quantize, _CentralCrop, _Model,
+                 _Data):
   """eval_image_classifier.py: see engines/evaluation.py."""
   # TF-Slim's defaults for this command.
   dataset_split_name: str = redefault(_Data, 'dataset_split_name', 'test')
@@ -579,11 +608,16 @@ class EvalConfig(_Precision, _Quantize, _CentralCrop, _Model, _Data):
       '(None: wait forever).')
 
   def validate(self):
-    if self.quantize:
-      _refuse_quantize('quantize', 'Evaluate the float model, or export a '
-                       'quantized TFLite model with export_inference_graph.py'
-                       ' --tflite_file --tflite_quantize instead.')
     self._validate_data()
+    if self.tflite_file:
+      if self.quantize:
+        raise UserError('--quantize builds the quantization-aware graph of a '
+                        'checkpoint; a --tflite_file is scored as it is: '
+                        'give one of them')
+      if self.eval_interval_secs > 0:
+        raise UserError('--eval_interval_secs watches a training folder for '
+                        'checkpoints; a --tflite_file is scored once')
+      _tflite_file(self.tflite_file)
     _output_folder('eval_dir', self.eval_dir)
     _positive('max_num_batches', self.max_num_batches)
     _positive('eval_image_size', self.eval_image_size)
@@ -593,9 +627,9 @@ class EvalConfig(_Precision, _Quantize, _CentralCrop, _Model, _Data):
 
 
 @dataclasses.dataclass(kw_only=True)
-class ExportConfig(_Precision, _Quantize, _SavedModelDir, _CentralCrop,
-                   _InferenceGraph, _Model, _Batch, _DatasetDir,
-                   _DatasetName):
+class ExportConfig(_Precision, _TfliteFile, _Quantize, _SavedModelDir,
+                   _CentralCrop, _InferenceGraph, _Model, _Batch,
+                   _DatasetSplit, _DatasetDir, _DatasetName):
   """export_inference_graph.py: see engines/export.py."""
   is_training: bool = setting(
       False, 'Whether to save out a training-focused version of the model.')
@@ -613,31 +647,83 @@ class ExportConfig(_Precision, _Quantize, _SavedModelDir, _CentralCrop,
       False, 'Whether to write a text version of graphdef.')
   frozen_graph_file: Optional[str] = setting(
       None, 'Write the graph with the checkpoint\'s weights as constants here.')
-  tflite_file: Optional[str] = setting(None, 'Write a TFLite model here.')
-  tflite_quantize: bool = setting(
-      False,
-      'Post-training dynamic-range quantization of the TFLite model (8-bit '
-      'weights).')
+  tflite_quantize: str = setting(
+      'none',
+      'Post-training quantization of the --tflite_file: none (float); dynamic '
+      '(8-bit weights, float activations; a bare --tflite_quantize means '
+      'this); int8 (every op integer, for microcontrollers and the EdgeTPU: '
+      'activation ranges calibrated on --calibration_steps images of '
+      '--dataset_split_name in --dataset_dir through the eval '
+      'preprocessing).', choices=TFLITE_QUANTIZE, bare_value='dynamic')
+  tflite_io_type: str = setting(
+      'int8',
+      'The type of the input and output tensors of an integer TFLite model '
+      '(--tflite_quantize=int8 or --quantize): int8 or uint8. Their scale and '
+      'zero point are in the model and in its .metadata.json.',
+      choices=TFLITE_IO_TYPES)
+  calibration_steps: int = setting(
+      1000,
+      'How many images (one per step, as research/slim\'s '
+      'post_training_quantization.py) calibrate --tflite_quantize=int8; at '
+      'most the split\'s size.')
 
-  def validate(self):
-    if self.quantize:
-      _refuse_quantize('quantize', 'Export a quantized TFLite model with '
-                       '--tflite_file --tflite_quantize instead.')
-    _check_precision(self.precision)
-    _not_negative('labels_offset', self.labels_offset)
-    _in_interval('central_crop_fraction', self.central_crop_fraction, '(0, 1]')
-    if self.central_crop_fraction is not None and not self.saved_model_dir:
-      raise UserError('--central_crop_fraction sets the preprocessing of the '
-                      'SavedModel\'s image_bytes input: give --saved_model_dir'
-                      ' (the other formats take preprocessed images)')
+  @property
+  def integer_tflite(self):
+    """Whether the TFLite model is full-integer: calibrated (int8) or from
+    the ranges of a quantization-aware checkpoint (--quantize)."""
+    return self.tflite_quantize == 'int8' or self.quantize
+
+  def _validate_tflite_quantize(self):
+    # A bool from code written when the flag was one: True was dynamic.
+    if isinstance(self.tflite_quantize, bool):
+      self.tflite_quantize = 'dynamic' if self.tflite_quantize else 'none'
+    if self.tflite_quantize not in TFLITE_QUANTIZE:
+      raise UserError('Unknown --tflite_quantize %r; valid: %s' % (
+          self.tflite_quantize, ', '.join(TFLITE_QUANTIZE)))
+    if self.tflite_io_type not in TFLITE_IO_TYPES:
+      raise UserError('Unknown --tflite_io_type %r; valid: %s' % (
+          self.tflite_io_type, ', '.join(TFLITE_IO_TYPES)))
+    _positive('calibration_steps', self.calibration_steps, allow_none=False)
+    if self.quantize and self.tflite_quantize == 'dynamic':
+      raise UserError('--quantize exports the integer model of a '
+                      'quantization-aware checkpoint; --tflite_quantize='
+                      'dynamic (float activations) cannot apply to it')
+    if self.tflite_quantize != 'none' and not self.tflite_file:
+      raise UserError('--tflite_quantize=%s needs --tflite_file (the model '
+                      'to write)' % self.tflite_quantize)
+    if (self.tflite_quantize == 'int8' and not self.quantize and
+        not self.dataset_dir):
+      raise UserError('--tflite_quantize=int8 calibrates the activation '
+                      'ranges on images: give --dataset_dir (and '
+                      '--dataset_split_name, default train), or --quantize '
+                      'for a quantization-aware checkpoint\'s own ranges')
+
+  def _validate_tflite_precision(self):
     if self.tflite_file and self.precision == 'bf16':
       raise UserError('--precision=bf16 cannot apply to --tflite_file: TFLite '
                       'has no bfloat16 weights; use --precision=fp16 (float16 '
                       'weights) or fp32')
-    if self.tflite_file and self.precision == 'fp16' and self.tflite_quantize:
+    if (self.tflite_file and self.precision == 'fp16' and
+        (self.tflite_quantize != 'none' or self.quantize)):
       raise UserError('--precision=fp16 (float16 TFLite weights) and '
-                      '--tflite_quantize (8-bit weights) exclude each other; '
-                      'give one')
+                      '--%s (8-bit weights) exclude each other; give one' % (
+                          'quantize' if self.quantize else
+                          'tflite_quantize=' + self.tflite_quantize))
+
+  def validate(self):
+    self._validate_tflite_quantize()
+    _check_precision(self.precision)
+    _not_negative('labels_offset', self.labels_offset)
+    _in_interval('central_crop_fraction', self.central_crop_fraction, '(0, 1]')
+    calibrated = self.tflite_quantize == 'int8' and not self.quantize
+    if (self.central_crop_fraction is not None and not self.saved_model_dir
+        and not calibrated):
+      raise UserError('--central_crop_fraction sets the preprocessing of the '
+                      'SavedModel\'s image_bytes input and of the '
+                      '--tflite_quantize=int8 calibration images: give '
+                      '--saved_model_dir or those (the other formats take '
+                      'preprocessed images)')
+    self._validate_tflite_precision()
     for flag in ('batch_size', 'image_size', 'num_classes'):
       _positive(flag, getattr(self, flag))
     if not (self.output_file or self.frozen_graph_file or
@@ -656,8 +742,8 @@ class ExportConfig(_Precision, _Quantize, _SavedModelDir, _CentralCrop,
 
 
 @dataclasses.dataclass(kw_only=True)
-class ClassifyConfig(_TopK, _SavedModelDir, _CentralCrop, _InferenceGraph,
-                     _Model, _DatasetDir):
+class ClassifyConfig(_TopK, _TfliteFile, _SavedModelDir, _CentralCrop,
+                     _InferenceGraph, _Model, _DatasetDir):
   """classify_image.py: see engines/inference.py."""
   images: List[str] = dataclasses.field(
       default_factory=list, metadata={'flag': False})
@@ -668,19 +754,23 @@ class ClassifyConfig(_TopK, _SavedModelDir, _CentralCrop, _InferenceGraph,
   labels_file: Optional[str] = setting(
       None, 'A labels file (index:name lines).')
 
+  MODEL_SOURCES = ('checkpoint_path', 'saved_model_dir', 'frozen_graph',
+                   'tflite_file')
+
   def model_source(self):
-    """Which of checkpoint_path, saved_model_dir, frozen_graph is given."""
-    given = [f for f in ('checkpoint_path', 'saved_model_dir', 'frozen_graph')
-             if getattr(self, f)]
+    """Which of MODEL_SOURCES is given."""
+    given = [f for f in self.MODEL_SOURCES if getattr(self, f)]
     if len(given) != 1:
-      raise UserError('give exactly one of --checkpoint_path, '
-                      '--saved_model_dir, --frozen_graph%s' % (
-                          ' (got --%s)' % ', --'.join(given) if given else ''))
+      raise UserError('give exactly one of --%s%s' % (
+          ', --'.join(self.MODEL_SOURCES),
+          ' (got --%s)' % ', --'.join(given) if given else ''))
     return given[0]
 
   def validate(self):
     if not self.images:
       raise UserError('give one or more image files to classify')
+    if self.model_source() == 'tflite_file':
+      _tflite_file(self.tflite_file)
     if (self.model_source() == 'saved_model_dir' and
         self.central_crop_fraction is not None):
       raise UserError(

@@ -1,5 +1,11 @@
 """The evaluation engine: `run(EvalConfig)` scores checkpoints on a split.
 
+With --tflite_file it scores that TFLite model (float or integer) instead,
+on the same input and with the same metrics, so an exported model's figure
+is measured rather than assumed. With --quantize the graph is the
+quantization-aware one (engines/quantization.py) of a checkpoint trained
+with --quantize_delay.
+
 Every example of the split is counted exactly once: the eval graph reads the
 split once in file order (keeping the last partial batch), and the scores
 are accumulated from the model's outputs in NumPy: accuracy, recall@5,
@@ -21,6 +27,8 @@ from slimvision.engines import checkpoints
 from slimvision.engines import inference
 from slimvision.engines import pipeline
 from slimvision.engines import precision as precision_lib
+from slimvision.engines import quantization
+from slimvision.engines import tflite as tflite_lib
 from slimvision.nets import nets_factory
 from slimvision.preprocessing import preprocessing_factory
 
@@ -263,7 +271,7 @@ def write_summaries(eval_dir, global_step, scores, labels_to_names=None):
 
 
 def evaluate(session, iterator_init, logits, labels, num_classes,
-             max_num_batches=None, skipped=None):
+             max_num_batches=None, skipped=None, model=None):
   """Runs the eval graph over the split once; returns Scores.
 
   Args:
@@ -274,6 +282,8 @@ def evaluate(session, iterator_init, logits, labels, num_classes,
     max_num_batches: stop after this many batches (None: the whole split).
     skipped: the input's pipeline.SkippedRecords when it skips corrupt
       records (counted in Scores.skipped), else None.
+    model: None, or a function from the NumPy values of `logits` (then the
+      preprocessed images) to the model's outputs (a TFLite model's).
   """
   scores = Scores(num_classes)
   if skipped is not None:
@@ -285,6 +295,8 @@ def evaluate(session, iterator_init, logits, labels, num_classes,
       batch_logits, batch_labels = session.run([logits, labels])
     except tf.errors.OutOfRangeError:
       break
+    if model is not None:
+      batch_logits = model(batch_logits)
     scores.update(batch_logits, batch_labels)
     batches += 1
   log.info('Scored %d examples in %d batches', scores.count, batches)
@@ -309,6 +321,8 @@ def run(config):
     UserError: a setting, checkpoint or split the evaluation cannot use.
   """
   config.validate()
+  if config.tflite_file:
+    return [_evaluate_tflite(config)]
   if config.eval_interval_secs > 0 and not tf.gfile.IsDirectory(
       config.checkpoint_path or ''):
     raise UserError('--eval_interval_secs needs --checkpoint_path to be a '
@@ -350,21 +364,17 @@ def run(config):
   return results
 
 
-def _build_graph(config):
-  """The eval graph in the default graph."""
+def _input(config, image_size, use_grayscale):
+  """The split's batches through the eval preprocessing, in the default
+  graph: (dataset, num_classes, iterator, skipped)."""
   dataset = dataset_factory.get_dataset(
       config.dataset_name, config.dataset_split_name, config.dataset_dir)
   num_classes = pipeline.classes_after_offset(
       config.dataset_name, dataset.num_classes, config.labels_offset)
-  network_fn = nets_factory.get_network_fn(config.model_name, num_classes,
-                                           is_training=False)
   preprocessing_fn = preprocessing_factory.get_preprocessing(
-      config.preprocessing, is_training=False,
-      use_grayscale=config.use_grayscale)
+      config.preprocessing, is_training=False, use_grayscale=use_grayscale)
   options = inference.eval_preprocessing_options(
       config.preprocessing, config.central_crop_fraction)
-  image_size = config.eval_image_size or network_fn.default_image_size
-  tf.train.get_or_create_global_step()
 
   def preprocess(image):
     return preprocessing_fn(image, image_size, image_size, **options)
@@ -377,13 +387,67 @@ def _build_graph(config):
       labels_offset=config.labels_offset, skipped=skipped,
       encoded_images=pipeline.use_encoded_images(
           config.jpeg_decode, preprocessing_fn, dataset))
-  iterator = tf.data.make_initializable_iterator(batches)
+  return (dataset, num_classes, tf.data.make_initializable_iterator(batches),
+          skipped)
+
+
+def _build_graph(config):
+  """The eval graph in the default graph."""
+  image_size = config.eval_image_size or nets_factory.get_network_fn(
+      config.model_name, 1).default_image_size
+  tf.train.get_or_create_global_step()
+  dataset, num_classes, iterator, skipped = _input(config, image_size,
+                                                   config.use_grayscale)
+  network_fn = nets_factory.get_network_fn(config.model_name, num_classes,
+                                           is_training=False)
   images, labels = iterator.get_next()
   with nets_factory.image_too_small_names_flag('--eval_image_size'):
     logits, _ = network_fn(images)
+  if config.quantize:
+    quantization.create_eval_graph(tf.get_default_graph())
   var_map = checkpoints.variables_to_restore(config.moving_average_decay)
   return _EvalGraph(dataset, iterator.initializer, logits, labels, var_map,
                     skipped)
+
+
+def _tflite_input_geometry(config, model):
+  """(image size, grayscale) of the TFLite model's input, checked against
+  --eval_image_size and --use_grayscale."""
+  if config.eval_image_size and config.eval_image_size != model.image_size:
+    raise UserError('--eval_image_size=%d, but --tflite_file %s takes %d px '
+                    'images' % (config.eval_image_size, config.tflite_file,
+                                model.image_size))
+  if model.channels not in (1, 3) or (config.use_grayscale and
+                                      model.channels != 1):
+    raise UserError('--tflite_file %s takes %d-channel images%s' % (
+        config.tflite_file, model.channels,
+        ', not grayscale (--use_grayscale)' if model.channels == 3 else ''))
+  return model.image_size, model.channels == 1
+
+
+def _evaluate_tflite(config):
+  """Scores --tflite_file on the split, as _evaluate_checkpoint scores a
+  checkpoint (its output ranks the classes as the logits do)."""
+  model = tflite_lib.Model(config.tflite_file)
+  image_size, grayscale = _tflite_input_geometry(config, model)
+  tf.gfile.MakeDirs(config.eval_dir)
+  with tf.Graph().as_default():
+    dataset, num_classes, iterator, skipped = _input(config, image_size,
+                                                     grayscale)
+    if num_classes != model.num_classes:
+      raise UserError('--tflite_file %s has %d outputs, but %s has %d '
+                      'classes (after --labels_offset)' % (
+                          config.tflite_file, model.num_classes,
+                          config.dataset_name, num_classes))
+    images, labels = iterator.get_next()
+    with tf.Session(config=pipeline.threads_config(config)) as session:
+      log.info('Evaluating %s on %s/%s', config.tflite_file,
+               config.dataset_name, config.dataset_split_name)
+      scores = evaluate(session, iterator.initializer, images, labels,
+                        num_classes, config.max_num_batches, skipped,
+                        model=model.outputs)
+  graph = _EvalGraph(dataset, None, None, None, None, skipped)
+  return _report(config, graph, scores, step=0)
 
 
 def _evaluate_checkpoint(config, checkpoint_path, graph, session_config=None):
@@ -399,6 +463,12 @@ def _evaluate_checkpoint(config, checkpoint_path, graph, session_config=None):
     scores = evaluate(session, graph.init_op, graph.logits, graph.labels,
                       graph.logits.shape[-1], config.max_num_batches,
                       graph.skipped)
+  return _report(config, graph, scores, step)
+
+
+def _report(config, graph, scores, step):
+  """Prints the scores of one model and writes their summaries; returns
+  them."""
   if scores.count == 0:
     raise UserError('the split %s of %s has no examples to score' %
                     (config.dataset_split_name, config.dataset_dir))

@@ -7,9 +7,17 @@ Formats (names in engines/inference.py):
     default), and research/slim's output op names;
   * with a checkpoint: the frozen GraphDef (weights as constants), a
     SavedModel for TensorFlow Serving and `tf.saved_model.load`, and a
-    TFLite model (optionally dynamic-range quantized) with a
-    `serving_default` signature (`images` -> `probabilities`) and its class
-    names in a labels file beside it (`tflite_labels_path`).
+    TFLite model with a `serving_default` signature (`images` ->
+    `probabilities`) and its class names in a labels file beside it
+    (`tflite_labels_path`): float, dynamic-range quantized
+    (--tflite_quantize=dynamic) or full-integer (--tflite_quantize=int8,
+    calibrated on images of a split; or --quantize, with the ranges of a
+    quantization-aware checkpoint), with a `.metadata.json` beside an
+    integer one (engines/tflite.py).
+
+With --quantize every graph is the quantization-aware eval graph
+(engines/quantization.py: batch norm folded, fake-quant ops with the
+checkpoint's ranges), as research/slim exported it for the TFLite converter.
 
 Every graph is float32 whatever --precision says (any TensorFlow loads
 it; bf16 or float16 at run time is the loading session's graph rewrite).
@@ -34,7 +42,10 @@ from slimvision.datasets import dataset_factory
 from slimvision.engines import checkpoints
 from slimvision.engines import inference
 from slimvision.engines import pipeline
+from slimvision.engines import quantization
+from slimvision.engines import tflite as tflite_lib
 from slimvision.nets import nets_factory
+from slimvision.preprocessing import preprocessing_factory
 
 
 def run(config):
@@ -48,6 +59,8 @@ def run(config):
   inference.eval_preprocessing_options(config.preprocessing,
                                        config.central_crop_fraction)
   spec = nets_factory.model_spec(config.model_name)
+  if config.quantize and config.tflite_file:
+    _quantized_input_range(config)  # Before any file is written.
   is_video = config.is_video_model or spec.is_video
   if is_video and not config.num_frames:
     raise UserError('%s needs --num_frames (a positive count)' % (
@@ -82,6 +95,21 @@ def run(config):
         exporter.saved_model(checkpoint, config.saved_model_dir)
       if config.tflite_file:
         exporter.tflite(frozen, config.tflite_file)
+
+
+def _quantized_input_range(config):
+  """The float range of the integer model's input for --quantize: the
+  range of the eval preprocessing's outputs (a quantization-aware graph
+  has no range of its own for its input)."""
+  value_range = preprocessing_factory.output_range(config.preprocessing)
+  if value_range is None:
+    raise UserError(
+        '--quantize --tflite_file needs the range of the input images, and '
+        'the %s preprocessing of %s has no fixed one; export the float '
+        'checkpoint with --tflite_quantize=int8 --dataset_dir (calibrated) '
+        'instead' % (preprocessing_factory.family(config.preprocessing),
+                     config.preprocessing))
+  return value_range
 
 
 def num_classes(config):
@@ -160,6 +188,9 @@ class _Exporter(object):
           inference.build_with_output_names(
               images, self.config.model_name, self.num_classes,
               is_training=self.config.is_training))
+      if self.config.quantize:
+        # Inside the scope: ranges of the same variable kind as the rest.
+        quantization.create_eval_graph(tf.get_default_graph())
     return images, logits, probabilities
 
   def write_graph_def(self, graph_def, path):
@@ -249,24 +280,38 @@ class _Exporter(object):
              inference.SERVING_SIGNATURE, inference.IMAGES_SIGNATURE)
 
   def tflite(self, frozen, path):
-    """Converts the frozen float graph to TFLite, with its labels beside it.
+    """Converts the frozen graph to TFLite, with its labels beside it.
 
-    The model has the signature `serving_default`: input `images`, float32
+    The model has the signature `serving_default`: input `images`
     [batch, size, size, channels] (batch 1 unless --batch_size fixed it),
-    preprocessed as `predict_images` takes them; output `probabilities`,
-    float32 [batch, num_classes]. It is the model's only output, so
+    preprocessed as `predict_images` takes them; output `probabilities`
+    [batch, num_classes]. It is the model's only output, so
     `get_output_details()[0]` stays the probabilities, as before there was
     a signature (logits would come first: outputs are ordered by name).
-    The labels file (`tflite_labels_path`) names output i on line i.
+    Both are float32, or int8/uint8 in an integer model, whose metadata
+    (scale and zero point of each) goes to `tflite.metadata_path`. The
+    labels file (`tflite_labels_path`) names output i on line i.
     """
+    config = self.config
     model = self._convert_tflite(frozen)
     labels_path = tflite_labels_path(path)
     names = self.class_names()
-    _write_file(path, model)
-    _write_file(labels_path, ''.join(n + '\n' for n in names))
-    if self.config.tflite_quantize:
+    written = [(model, path),
+               (''.join(n + '\n' for n in names).encode('utf-8'),
+                labels_path)]
+    if config.integer_tflite:
+      tflite_lib.check_integer(model)
+      written.append((self._metadata(model, labels_path),
+                      tflite_lib.metadata_path(path)))
+    for data, destination in written:
+      _write_file(destination, data)
+    if config.integer_tflite:
+      weights = ', full-integer %s from %s' % (
+          config.tflite_io_type, 'the quantization-aware ranges'
+          if config.quantize else 'calibration')
+    elif config.tflite_quantize == 'dynamic':
       weights = ', dynamic-range quantized'
-    elif self.config.precision == 'fp16':
+    elif config.precision == 'fp16':
       weights = ', float16 weights'
     else:
       weights = ''
@@ -275,6 +320,28 @@ class _Exporter(object):
              inference.SERVING_SIGNATURE, inference.IMAGES_INPUT,
              inference.PROBABILITIES_NAME)
     log.info('Wrote %s (%d class names)', labels_path, len(names))
+    if config.integer_tflite:
+      details = tflite_lib.io_details(model)
+      log.info('Wrote %s: input %s scale %g zero point %d, output %s scale '
+               '%g zero point %d', tflite_lib.metadata_path(path),
+               details['input']['dtype'], details['input']['scale'],
+               details['input']['zero_point'], details['output']['dtype'],
+               details['output']['scale'], details['output']['zero_point'])
+
+  def _metadata(self, model, labels_path):
+    config = self.config
+    facts = {'model_name': config.model_name,
+             'preprocessing': config.preprocessing,
+             'labels': os.path.basename(labels_path)}
+    if config.quantize:
+      facts['ranges'] = 'quantization-aware checkpoint'
+      input_range = _quantized_input_range(config)
+    else:
+      facts['ranges'] = 'calibrated on %d images of %s/%s' % (
+          self.calibrated, config.dataset_name, config.dataset_split_name)
+      input_range = None
+    return tflite_lib.metadata(model, 'int8', input_range,
+                               **facts).encode('utf-8')
 
   def class_names(self):
     """The class name of each model output, as the SavedModel's
@@ -300,8 +367,15 @@ class _Exporter(object):
     if shape[0] is None:
       shape[0] = 1  # The TFLite interpreter allocates for a fixed batch.
     spec = tf.TensorSpec(shape, tf.float32, name=inference.IMAGES_INPUT)
+    # A quantization-aware graph quantizes every tensor but its input: the
+    # input's range is the preprocessing's.
+    input_range = (_quantized_input_range(self.config)
+                   if self.config.quantize else None)
 
     def serve(images):  # The signature's input: `images`, as in the spec.
+      if input_range:
+        images = tf.quantization.fake_quant_with_min_max_args(
+            images, min=input_range[0], max=input_range[1])
       return {inference.PROBABILITIES_NAME: network(images)}
     function = tf.function(serve, input_signature=[spec])
     holder = tf.Module()  # Keeps what the function captures alive.
@@ -309,18 +383,64 @@ class _Exporter(object):
     # tf.compat.v1.lite's converter is TF1's (no from_concrete_functions).
     converter = tf.compat.v2.lite.TFLiteConverter.from_concrete_functions(
         [function.get_concrete_function()], holder)
-    if self.config.tflite_quantize:
+    config = self.config
+    if config.integer_tflite:
+      tflite_lib.configure_integer(
+          converter, config.tflite_io_type,
+          None if config.quantize else
+          lambda: self._calibration_images(shape))
+      return tflite_lib.convert_integer(converter)
+    if config.tflite_quantize == 'dynamic':
       converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    elif self.config.precision == 'fp16':
+    elif config.precision == 'fp16':
       # Float16 weights, dequantized to float32 where the interpreter's
       # hardware has no float16 arithmetic.
       converter.optimizations = [tf.lite.Optimize.DEFAULT]
       converter.target_spec.supported_types = [tf.float16]
     return converter.convert()
 
+  def _calibration_images(self, shape):
+    """Yields --calibration_steps images [1, size, size, channels] of
+    --dataset_split_name through the eval preprocessing, in file order
+    (fewer if the split is smaller); sets `self.calibrated` to the count."""
+    config = self.config
+    dataset = dataset_factory.get_dataset(
+        config.dataset_name, config.dataset_split_name, config.dataset_dir)
+    preprocessing_fn = preprocessing_factory.get_preprocessing(
+        config.preprocessing, is_training=False,
+        use_grayscale=config.use_grayscale)
+    options = inference.eval_preprocessing_options(
+        config.preprocessing, config.central_crop_fraction)
+    size = shape[1]
 
-def tflite_labels_path(tflite_path):
-  """Where the labels of a TFLite model go: `m.tflite` -> `m.labels.txt`
-  (any other name: the name plus `.labels.txt`)."""
-  root, extension = os.path.splitext(tflite_path)
-  return (root if extension == '.tflite' else tflite_path) + '.labels.txt'
+    def preprocess(image):
+      return preprocessing_fn(image, size, size, **options)
+
+    self.calibrated = 0
+    with tf.Graph().as_default(), tf.Session() as session:
+      batches = pipeline.build_dataset(
+          dataset, preprocess, batch_size=1, is_training=False,
+          encoded_images=pipeline.use_encoded_images(
+              'partial', preprocessing_fn, dataset))
+      images, _ = tf.data.make_one_shot_iterator(
+          batches.take(config.calibration_steps)).get_next()
+      while True:
+        try:
+          image = session.run(images)
+        except tf.errors.OutOfRangeError:
+          break
+        self.calibrated += 1
+        yield image
+    if self.calibrated < config.calibration_steps:
+      log.info('Calibrated on the %d images of %s/%s (fewer than '
+               '--calibration_steps=%d)', self.calibrated,
+               config.dataset_name, config.dataset_split_name,
+               config.calibration_steps)
+    if not self.calibrated:
+      raise UserError('--dataset_split_name %s of %s has no images to '
+                      'calibrate on' % (config.dataset_split_name,
+                                        config.dataset_dir))
+
+
+# Where the labels of a TFLite model go (engines/tflite.py).
+tflite_labels_path = tflite_lib.labels_path

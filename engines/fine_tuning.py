@@ -150,6 +150,11 @@ def restorable_variables(checkpoint_path, model_variables, exclude_scopes):
           'scope) to train it from scratch' %
           (name, var.shape.as_list(), list(shapes[name]), checkpoint_path))
     to_restore.append(var)
+  # The ranges of a quantization-aware graph, where the checkpoint has
+  # them (a research/slim `_quant` checkpoint); a float one has none.
+  to_restore += [v for v in tf.get_collection(
+      checkpoints.QUANTIZATION_VARIABLES) if v.op.name in shapes and
+                 not any(v.op.name.startswith(e) for e in exclusions)]
   return to_restore, missing
 
 

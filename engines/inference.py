@@ -36,6 +36,7 @@ from slimvision.core.errors import UserError
 from slimvision.datasets import dataset_utils
 from slimvision.datasets import image_folder
 from slimvision.engines import checkpoints
+from slimvision.engines import tflite
 from slimvision.nets import nets_factory
 from slimvision.preprocessing import preprocessing_factory
 
@@ -419,8 +420,8 @@ def classify(config, unreadable=None):
 
   Args:
     config: a ClassifyConfig (exactly one of checkpoint_path,
-      saved_model_dir, frozen_graph). A folder among its images stands for
-      the image files in it.
+      saved_model_dir, frozen_graph, tflite_file). A folder among its
+      images stands for the image files in it.
     unreadable: None: a file that is no readable image is a UserError. A
       list: such files are appended to it as (path, reason) and left out.
 
@@ -437,6 +438,26 @@ def classify(config, unreadable=None):
                                      unreadable)
   if not paths:
     raise _unreadable_error(unreadable, len(unreadable))
+  if source == 'tflite_file':
+    values, model_names = _tflite_probabilities(config, contents)
+  else:
+    values, model_names = _graph_probabilities(config, source, contents,
+                                               labels)
+  num_classes = values.shape[1]
+  if labels or not model_names:
+    names = output_names(labels, num_classes, config.labels_offset)
+  else:
+    names = model_names
+  results = []
+  for path, row in zip(paths, values):
+    top = np.argsort(-row, kind='stable')[:config.top_k]
+    results.append((path, [(names[i], float(row[i])) for i in top]))
+  return results
+
+
+def _graph_probabilities(config, source, contents, labels):
+  """(probabilities [n, num_classes], class names or None) of the encoded
+  images `contents` from a SavedModel, frozen graph or checkpoint."""
   model_names = None
   with tf.Graph().as_default(), tf.Session() as session:
     if source == 'saved_model_dir':
@@ -452,17 +473,36 @@ def classify(config, unreadable=None):
         probabilities, restore = _checkpoint_probabilities(config, encoded,
                                                            labels)
         restore(session)
-    values = _run_in_batches(session, probabilities, encoded, contents)
-  num_classes = values.shape[1]
-  if labels or not model_names:
-    names = output_names(labels, num_classes, config.labels_offset)
-  else:
-    names = model_names
-  results = []
-  for path, row in zip(paths, values):
-    top = np.argsort(-row, kind='stable')[:config.top_k]
-    results.append((path, [(names[i], float(row[i])) for i in top]))
-  return results
+    return (_run_in_batches(session, probabilities, encoded, contents),
+            model_names)
+
+
+def _tflite_probabilities(config, contents):
+  """(probabilities [n, num_classes], class names or None) of the encoded
+  images `contents` from --tflite_file: preprocessed as evaluation does, at
+  the model's input size and channels; its names from the labels file
+  export wrote beside it."""
+  model = tflite.Model(config.tflite_file)
+  if config.image_size and config.image_size != model.image_size:
+    raise UserError('--image_size=%d, but --tflite_file %s takes %d px '
+                    'images' % (config.image_size, config.tflite_file,
+                                model.image_size))
+  images = []
+  with tf.Graph().as_default(), tf.Session() as session:
+    encoded = tf.placeholder(tf.string, [None])
+    preprocessed = preprocess_encoded(
+        encoded, config.model_name, model.image_size,
+        config.preprocessing_name, model.channels == 1,
+        config.central_crop_fraction)
+    for start in range(0, len(contents), CLASSIFY_BATCH):
+      images.append(session.run(preprocessed, {
+          encoded: contents[start:start + CLASSIFY_BATCH]}))
+  names_file = tflite.labels_path(config.tflite_file)
+  names = None
+  if os.path.isfile(names_file):
+    with open(names_file, encoding='utf-8') as f:
+      names = [line.rstrip('\n') for line in f]
+  return model.outputs(np.concatenate(images)), names
 
 
 def _unreadable_error(unreadable, total, shown=3):

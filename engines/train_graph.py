@@ -20,6 +20,7 @@ from slimvision.engines import fine_tuning
 from slimvision.engines import optimization
 from slimvision.engines import pipeline
 from slimvision.engines import precision as precision_lib
+from slimvision.engines import quantization
 from slimvision.nets import nets_factory
 from slimvision.preprocessing import preprocessing_factory
 
@@ -61,6 +62,10 @@ def build(config, dataset, deployment, num_classes):
                        config.label_smoothing)
   with nets_factory.image_too_small_names_flag('--train_image_size'):
     clones = model_deploy.create_clones(deployment, clone_fn)
+  if config.quantize_delay >= 0:
+    # As research/slim: on the clones, before the gradients are added.
+    quantization.create_training_graph(tf.get_default_graph(),
+                                       config.quantize_delay)
   first_clone_scope = deployment.clone_scope(0)
   end_points, images = clones[0].outputs
   update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS, first_clone_scope)

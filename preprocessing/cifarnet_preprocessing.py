@@ -12,6 +12,8 @@ from slimvision.preprocessing import preprocessing_utils
 
 # preprocess_image takes an EncodedImage too (see encoded_image.py).
 ACCEPTS_ENCODED_IMAGE = True
+# Per-image standardisation has no fixed output range.
+OUTPUT_RANGE = None
 
 _PADDING = 4
 _MAX_BRIGHTNESS_DELTA = 63  # In 0-255 pixel units.

@@ -18,6 +18,8 @@ from slimvision.preprocessing import preprocessing_utils
 
 # preprocess_image takes an EncodedImage too (see encoded_image.py).
 ACCEPTS_ENCODED_IMAGE = True
+# The values its outputs take (the integer export's input range).
+OUTPUT_RANGE = (-1.0, 1.0)
 
 _CENTRAL_FRACTION = 0.875
 

@@ -15,6 +15,8 @@ ACCEPTS_ENCODED_IMAGE = True
 
 _CENTER = 128.0  # Pixel value mapped to 0.
 _SCALE = 128.0   # Pixels per output unit: 0 -> -1, 255 -> 127/128.
+# The values its outputs take (the integer export's input range).
+OUTPUT_RANGE = (-_CENTER / _SCALE, (255.0 - _CENTER) / _SCALE)
 
 
 def _preprocess(image, output_height, output_width, use_grayscale):

@@ -88,6 +88,16 @@ def family(name):
   return model_family
 
 
+def output_range(name):
+  """(low, high): the values the eval preprocessing of `name` gives (its
+  module's OUTPUT_RANGE), or None where it has no fixed range (cifarnet's
+  per-image standardisation, a user's module that does not say)."""
+  name_family = family(name)
+  if name_family not in _MODULES:
+    return None
+  return getattr(_MODULES[name_family], 'OUTPUT_RANGE', None)
+
+
 def get_preprocessing(name, is_training=False, use_grayscale=False):
   """Returns `preprocessing_fn(image, output_height, output_width, **kwargs)`.
 

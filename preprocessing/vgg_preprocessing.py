@@ -21,6 +21,9 @@ _B_MEAN = 103.94
 _RGB_MEANS = (_R_MEAN, _G_MEAN, _B_MEAN)
 # The gray value of the mean pixel, subtracted from 1-channel outputs.
 _GRAY_MEAN = preprocessing_utils.rgb_to_gray_value(_RGB_MEANS)
+# The values its outputs take (the integer export's input range): any
+# channel minus any mean (zero padding included).
+OUTPUT_RANGE = (-max(_RGB_MEANS), 255.0 - min(_RGB_MEANS))
 
 _RESIZE_SIDE_MIN = 256
 _RESIZE_SIDE_MAX = 512

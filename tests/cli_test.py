@@ -38,7 +38,7 @@ def test_every_flag_has_one_help_text_declared_once_beside_its_field():
       assert field.metadata['help'].strip(), field.name
       helps.setdefault(field.name, set()).add(
           (field.metadata['help'], field.metadata.get('choices')))
-  assert len(helps) == 99
+  assert len(helps) == 101
   # Commands that share a flag share its one help text (and choices).
   assert {name for name, texts in helps.items() if len(texts) > 1} == set()
   # Each flag's help is written once: one setting() per name; a command
@@ -67,6 +67,23 @@ def test_each_flag_is_its_fields_name_type_default_and_help(script):
       base_type = [t for t in typing.get_args(field.type) or [field.type]
                    if t is not type(None)][0]
       assert flag.flag_type() == flag_types[base_type], field.name
+
+
+def test_bare_tflite_quantize_still_means_dynamic_range():
+  # It was a boolean flag; now an enum (none, dynamic, int8).
+  argv = cli_flags.expand_bare_values(
+      ['prog', '--tflite_quantize', '--notflite_quantize', '--x'],
+      config_lib.ExportConfig)
+  assert argv == ['prog', '--tflite_quantize=dynamic',
+                  '--tflite_quantize=none', '--x']
+  assert _parse(config_lib.ExportConfig,
+                *argv[1:3]).tflite_quantize == 'none'
+  assert _parse(config_lib.ExportConfig,
+                '--tflite_quantize=int8').tflite_quantize == 'int8'
+  # Only a command that has the flag reads it so.
+  assert cli_flags.expand_bare_values(['prog', '--tflite_quantize'],
+                                      config_lib.TrainConfig) == [
+                                          'prog', '--tflite_quantize']
 
 
 def test_no_module_but_cli_flags_defines_a_flag():

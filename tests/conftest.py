@@ -107,6 +107,23 @@ def cifarnet_train_dir(shapes_dir, tmp_path_factory):
   return train_dir
 
 
+@pytest.fixture(scope='session')
+def mobilenet_train_dir(shapes_dir, tmp_path_factory):
+  """A train_dir holding a mobilenet_v1_025 trained 3 steps on `shapes_dir`
+  at 32 px (batch 8, sgd, seed 1, batch-norm decay 0.5 so the moving
+  statistics follow): a float checkpoint with batch norm for the integer
+  export and quantization-aware training tests."""
+  train_dir = str(tmp_path_factory.mktemp('mobilenet') / 'train')
+  result = run_cli(
+      'train_image_classifier.py', '--dataset_name=shapes',
+      '--dataset_dir=' + shapes_dir, '--model_name=mobilenet_v1_025',
+      '--train_image_size=32', '--train_dir=' + train_dir,
+      '--max_number_of_steps=3', '--batch_size=8', '--optimizer=sgd',
+      '--seed=1', '--batch_norm_decay=0.5')
+  assert result.returncode == 0, result.stderr[-3000:]
+  return train_dir
+
+
 def run_script(script, *args, timeout=600):
   """Runs a top-level script of the checkout in a new process; returns the
   CompletedProcess. Only for what needs a process: exit codes seen by a

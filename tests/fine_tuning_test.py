@@ -173,3 +173,37 @@ def test_fine_tune_reads_only_and_all_the_tensors_it_restores(tmp_path):
                        r'.*Checksum does not match' % checkpoint):
       fine_tuning.fine_tune_init_fn(checkpoint)
     assert fine_tuning.fine_tune_init_fn(checkpoint, 'head')
+
+
+def _quantized_values(checkpoint, quant_max=None):
+  """{name: value} of the quantization-aware two-layer model after
+  fine_tune_init_fn's restore from `checkpoint`; with `quant_max`, instead
+  saves the model there with body/act_quant/max set to it."""
+  from slimvision.engines import quantization
+  with tf.Graph().as_default() as graph:
+    _two_layer_model()
+    quantization.create_training_graph(graph, quant_delay=0)
+    variables = {v.op.name: v for v in tf.global_variables()}
+    init_fn = None if quant_max else fine_tuning.fine_tune_init_fn(checkpoint)
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      if quant_max:
+        sess.run(variables['body/act_quant/max'].assign(quant_max))
+        tf.train.Saver().save(sess, checkpoint)
+      else:
+        init_fn(None, sess)
+      return {name: sess.run(v) for name, v in variables.items()}
+
+
+def test_fine_tune_restores_quantization_ranges_where_the_checkpoint_has_them(
+    tmp_path):
+  # A float checkpoint: the ranges stay initialised (act max 6).
+  saved = _save_model(str(tmp_path / 'float' / 'model.ckpt'))
+  restored = _quantized_values(str(tmp_path / 'float'))
+  np.testing.assert_array_equal(restored['body/weights'], saved['body/weights'])
+  assert restored['body/act_quant/max'] == 6.0
+  # A quantization-aware one (a research/slim `_quant` checkpoint): they
+  # are restored with the weights.
+  _quantized_values(str(tmp_path / 'qat' / 'model.ckpt'), quant_max=2.5)
+  restored = _quantized_values(str(tmp_path / 'qat'))
+  assert restored['body/act_quant/max'] == 2.5

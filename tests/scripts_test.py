@@ -117,8 +117,9 @@ def test_classify_prints_top_classes(trained, shapes_dir):
      "Unknown preprocessing name 'fancy'; valid names: alexnet_v2, cifarnet"),
     ('train_image_classifier.py', ['--dataset_name=shapes',
                                    '--model_name=cifarnet',
-                                   '--quantize_delay=0'],
-     'tf.contrib.quantize, which TensorFlow removed'),
+                                   '--quantize_delay=-2'],
+     r'--quantize_delay must be -1 \(no quantization-aware training\) or a '
+     r'step count \(0: from the start\), got -2'),
     ('train_image_classifier.py', ['--dataset_name=shapes',
                                    '--model_name=mobilenet_v1_025',
                                    '--batch_norm_decay=1.5'],
@@ -137,8 +138,14 @@ def test_classify_prints_top_classes(trained, shapes_dir):
      '--min_crop_area, --nocolor_distortion and --random_rotate_90 apply to '
      'the inception preprocessing; cifarnet uses the cifarnet preprocessing'),
     ('eval_image_classifier.py', ['--dataset_name=shapes',
-                                  '--model_name=cifarnet', '--quantize'],
-     'tf.contrib.quantize, which TensorFlow removed'),
+                                  '--model_name=cifarnet', '--quantize',
+                                  '--tflite_file=' + __file__],
+     '--quantize builds the quantization-aware graph of a checkpoint; a '
+     '--tflite_file is scored as it is'),
+    ('eval_image_classifier.py', ['--dataset_name=shapes',
+                                  '--model_name=cifarnet',
+                                  '--tflite_file=/no/such.tflite'],
+     r'--tflite_file /no/such.tflite does not exist'),
     ('eval_image_classifier.py', ['--dataset_name=shapes',
                                   '--dataset_split_name=validation',
                                   '--model_name=lenet',
