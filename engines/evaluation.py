@@ -162,6 +162,22 @@ def one_class_warning(scores, labels_to_names=None, share=0.95):
           name))
 
 
+def _draw_cell(draw, box, count, share, text_size):
+  """One cell of the confusion image: `count` on a shade of its `share` of
+  the row; box is (x, y, side)."""
+  from PIL import ImageFont  # pylint: disable=g-import-not-at-top
+  x, y, cell = box
+  shade = (int(255 - 215 * share), int(255 - 175 * share),
+           int(255 - 60 * share))
+  draw.rectangle([x, y, x + cell - 1, y + cell - 1], fill=shade,
+                 outline=(200, 200, 200))
+  count = str(int(count))
+  w, h = text_size(count)
+  draw.text((x + (cell - w) // 2, y + (cell - h) // 2), count,
+            fill='white' if share > 0.5 else 'black',
+            font=ImageFont.load_default())
+
+
 def confusion_image(confusion, names, cell=None):
   """PNG of the confusion matrix that a person can read.
 
@@ -212,16 +228,8 @@ def confusion_image(confusion, names, cell=None):
     draw.text((4, y + (cell - label_height) // 2), name, fill='black',
               font=font)
     for j in range(num_classes):
-      share = confusion[i, j] / float(totals[i])
-      shade = (int(255 - 215 * share), int(255 - 175 * share),
-               int(255 - 60 * share))
-      x = label_width + j * cell
-      draw.rectangle([x, y, x + cell - 1, y + cell - 1], fill=shade,
-                     outline=(200, 200, 200))
-      count = str(int(confusion[i, j]))
-      w, h = text_size(count)
-      draw.text((x + (cell - w) // 2, y + (cell - h) // 2), count,
-                fill='white' if share > 0.5 else 'black', font=font)
+      _draw_cell(draw, (label_width + j * cell, y, cell), confusion[i, j],
+                 confusion[i, j] / float(totals[i]), text_size)
   buffer = io.BytesIO()
   image.save(buffer, format='PNG')
   return buffer.getvalue(), image.size

@@ -438,67 +438,74 @@ def build_dataset(dataset, preprocess, batch_size, is_training, *,
     batch_size: images per batch.
     is_training: shuffle files and records, repeat forever (unless
       num_epochs), drop the last partial batch; otherwise read every record
-      exactly once, in file order, keeping the last partial batch.
-    num_readers: record files read in parallel.
-    num_threads: parallel decode + preprocessing calls.
+      once, in file order, keeping the last partial batch.
+    num_readers, num_threads: files read, and records decoded and
+      preprocessed, in parallel.
     labels_offset: subtracted from every label.
-    shuffle_buffer: records in the shuffle buffer (training only).
-    seed: shuffling seed (None: different every run).
+    shuffle_buffer, seed: training's shuffle buffer, and its seed (None:
+      different every run).
     num_epochs: passes over the data in training (None: forever).
     drop_remainder: override of the partial-batch rule above.
-    skipped: None: a bad record (in a file that cannot be read to its end,
-      that cannot be parsed or decoded, or with a label outside [0,
-      num_classes - labels_offset)) fails the iterator with an error whose
-      text names the file, the record and the problem. A SkippedRecords:
-      bad records are skipped, warned about and noted in it.
+    skipped: None: a bad record (in a file cut short, not parsed or
+      decoded, or a label outside [0, num_classes - labels_offset)) fails
+      the iterator naming the file, the record and the problem. A
+      SkippedRecords: bad records are skipped, warned about, noted in it.
     encoded_images: give `preprocess` EncodedImages, so a JPEG is decoded
-      only as far as it needs (its window, at a reduced scale); for a
-      dataset that gives_encoded_images.
+      only as far as it needs (its window, at a reduced scale).
     cache_images: training only: decode each image once, whole, and keep
-      it in memory; later epochs shuffle and preprocess the kept images
-      (`encoded_images` is then moot). The caller checks that the split
-      fits in memory.
+      it in memory (the caller checks that the split fits); later epochs
+      shuffle and preprocess the kept images.
 
   Returns:
-    tf.data.Dataset yielding (images float32 [batch, h, w, c],
-    labels int64 [batch]).
+    tf.data.Dataset of (images float32 [batch, h, w, c], labels int64).
   """
   names, sizes, source = _record_files(dataset)
   cache_images = cache_images and is_training
   deterministic = not is_training or seed is not None
-  # With the cache the records are read once, in order; the kept images
-  # are shuffled instead.
-  shuffled_reading = is_training and not cache_images
-  records = _read_records(names, sizes, shuffled=shuffled_reading,
-                          num_readers=num_readers, num_epochs=num_epochs,
-                          seed=seed, shuffle_buffer=shuffle_buffer,
+  # With the cache, records are read once, in order (kept images shuffle).
+  records = _read_records(names, sizes, shuffled=is_training and not
+                          cache_images, num_readers=num_readers,
+                          num_epochs=num_epochs, seed=seed,
+                          shuffle_buffer=shuffle_buffer,
                           deterministic=deterministic)
-  if not shuffled_reading or num_epochs is not None:
-    # A last marker (file -1) names the records at the very end whose
-    # decoding fails: they have no record after them to name them.
-    records = records.concatenate(tf.data.Dataset.from_tensors({
-        'file': tf.constant(-1, tf.int64), 'index': tf.constant(-1, tf.int64),
-        'record': tf.constant(_blank_record()),
-        'stop': tf.constant(_RECORD, tf.int64)}))
-  decode = decode_fn(dataset, labels_offset,
-                     encoded=encoded_images and not cache_images)
   examples = _decoded_examples(
-      records, decode, None if cache_images else preprocess, num_threads)
+      records, decode_fn(dataset, labels_offset,
+                         encoded=encoded_images and not cache_images),
+      None if cache_images else preprocess, num_threads)
   examples = _skip_or_fail_bad_records(examples, _BadRecordReports(
       names, sizes, dataset.num_classes - labels_offset, labels_offset,
       skipped))
   if cache_images:
-    examples = examples.cache().repeat(num_epochs).shuffle(
-        shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    examples = examples.map(
-        tf.autograph.experimental.do_not_convert(
-            lambda image, label, keep, no_usable_records: (
-                preprocess(image), label, keep, no_usable_records)),
-        num_parallel_calls=max(1, num_threads), deterministic=deterministic)
-  if drop_remainder is None:
-    drop_remainder = is_training
-  return _checked_batches(examples, batch_size, drop_remainder, source,
-                          deterministic)
+    examples = _cached_then_preprocessed(
+        examples, preprocess, num_epochs=num_epochs, seed=seed,
+        shuffle_buffer=shuffle_buffer, num_threads=num_threads,
+        deterministic=deterministic)
+  return _checked_batches(
+      examples, batch_size,
+      is_training if drop_remainder is None else drop_remainder, source,
+      deterministic)
+
+
+def _with_end_marker(records):
+  """The records and a last marker (file -1), which names the records at
+  the very end whose decoding fails: no record after them names them."""
+  return records.concatenate(tf.data.Dataset.from_tensors({
+      'file': tf.constant(-1, tf.int64), 'index': tf.constant(-1, tf.int64),
+      'record': tf.constant(_blank_record()),
+      'stop': tf.constant(_RECORD, tf.int64)}))
+
+
+def _cached_then_preprocessed(examples, preprocess, *, num_epochs, seed,
+                              shuffle_buffer, num_threads, deterministic):
+  """The decoded examples kept in memory, repeated, shuffled, and
+  preprocessed anew each epoch."""
+  examples = examples.cache().repeat(num_epochs).shuffle(
+      shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+  return examples.map(
+      tf.autograph.experimental.do_not_convert(
+          lambda image, label, keep, no_usable_records: (
+              preprocess(image), label, keep, no_usable_records)),
+      num_parallel_calls=max(1, num_threads), deterministic=deterministic)
 
 
 def _record_files(dataset):
@@ -524,7 +531,8 @@ def _read_records(names, sizes, *, shuffled, num_readers, num_epochs, seed,
                   shuffle_buffer, deterministic):
   """The records of the files, `num_readers` files at a time: in file
   order, or (`shuffled`) files and records shuffled and the files repeated
-  `num_epochs` times (None: for ever). Elements: _read_file's."""
+  `num_epochs` times (None: for ever), then an end marker where there is
+  an end. Elements: _read_file's."""
   num_files = int(names.shape[0])
   ids = tf.data.Dataset.from_tensor_slices(
       (tf.range(num_files, dtype=tf.int64), sizes))
@@ -538,6 +546,8 @@ def _read_records(names, sizes, *, shuffled, num_readers, num_epochs, seed,
       deterministic=deterministic)
   if shuffled:
     records = records.shuffle(shuffle_buffer, seed=seed)
+  if not shuffled or num_epochs is not None:
+    records = _with_end_marker(records)
   return records
 
 
