@@ -59,6 +59,34 @@ def free_ports(count):
   return ports
 
 
+def start_training(args, log_path):
+  """train_image_classifier.py with `args` in a process of its own, its
+  output going to `log_path`; returns the Popen."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  with open(log_path, 'w') as log:
+    return subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, 'train_image_classifier.py')] +
+        args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def logged_steps(text):
+  """The global steps of a training log's progress lines."""
+  import re  # pylint: disable=g-import-not-at-top
+  return [int(s) for s in re.findall(r'step (\d+)(?: \(\d+%\))?: loss',
+                                     text)]
+
+
+def wait_for_log(predicate, process, log_path, timeout=240):
+  """Waits until predicate(the log's text) holds; fails if `process`
+  ends or `timeout` seconds pass first."""
+  import time  # pylint: disable=g-import-not-at-top
+  deadline = time.time() + timeout
+  while not predicate(log_path.read_text()):
+    assert time.time() < deadline and process.poll() is None, (
+        log_path.read_text()[-3000:])
+    time.sleep(0.2)
+
+
 def shared_path(*parts):
   """Path under ../shared, or skips the test when it is absent."""
   path = os.path.join(SHARED, *parts)

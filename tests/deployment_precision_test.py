@@ -1,5 +1,6 @@
 """Every precision in every deployment: one process, 2 clones, and 1 ps with
-2 workers, async and sync, each in fp32, bf16 and auto, on 127.0.0.1.
+2 workers, async and sync (both workers sharing the global step), each in
+fp32, bf16 and auto, on 127.0.0.1.
 
 bf16 runs with TensorFlow's oneDNN ops forced on (TF_ENABLE_ONEDNN_OPTS=1),
 so it takes the rewrite's path on any x86 CPU: natively on AVX512-BF16 and
@@ -7,17 +8,15 @@ AMX, emulated (slowly, hence the few steps) on AVX2. Each cell must train,
 write its last checkpoint and have every process exit by itself.
 """
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 import tensorflow.compat.v1 as tf
 
-from conftest import ROOT, free_ports, run_cli
+from conftest import free_ports, logged_steps, run_cli, start_training
+from conftest import wait_for_log
 
-_STEPS = 3
+_STEPS = 30
 # cifarnet: auto picks bf16 for it where bf16 was measured faster
 # (AVX512-BF16, AMX), fp32 elsewhere.
 _TRAIN = ['--dataset_name=shapes', '--model_name=cifarnet',
@@ -63,42 +62,58 @@ def test_one_process(shapes_dir, tmp_path, precision, num_clones):
                    reader.get_variable_to_shape_map())
 
 
-def _start(args, log_path):
-  with open(log_path, 'w') as log:
-    return subprocess.Popen(
-        [sys.executable, os.path.join(ROOT, 'train_image_classifier.py')] +
-        args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+def _run_cluster(tmp_path, worker_args):
+  """Runs 1 ps and 2 workers to the end; returns ([exit codes], [log
+  texts]) of the ps, the chief and worker 1. Worker 1 starts first; once
+  it waits for the chief, the chief starts, so both take part however
+  slowly this machine builds the graphs."""
+  ps_port, w0_port, w1_port = free_ports(3)
+  hosts = ['--ps_hosts=127.0.0.1:%d' % ps_port,
+           '--worker_hosts=127.0.0.1:%d,127.0.0.1:%d' % (w0_port, w1_port),
+           # Bounds the ps's wait should both workers fail to start.
+           '--ps_worker_timeout_secs=60']
+  logs = [tmp_path / name for name in ('ps.log', 'chief.log', 'w1.log')]
+  processes = [start_training(hosts + ['--job_name=ps', '--task=0'], logs[0]),
+               None,
+               start_training(hosts + worker_args + ['--job_name=worker', '--task=1'],
+                      logs[2])]
+  try:
+    wait_for_log(lambda text: 'Waiting for the chief' in text, processes[2],
+                 logs[2])
+    processes[1] = start_training(hosts + worker_args + ['--job_name=worker',
+                                                 '--task=0'], logs[1])
+    codes = [None, processes[1].wait(timeout=300),
+             processes[2].wait(timeout=60)]
+    # Told by both workers that training ended, the ps exits by itself.
+    codes[0] = processes[0].wait(timeout=60)
+  finally:
+    for process in processes:
+      if process and process.poll() is None:
+        process.kill()
+  return codes, [log.read_text() for log in logs]
 
 
 @pytest.mark.parametrize('precision', _PRECISIONS)
 @pytest.mark.parametrize('sync', [False, True])
 def test_one_ps_two_workers(shapes_dir, tmp_path, precision, sync):
   train_dir = str(tmp_path / 'train')
-  ps_port, w0_port, w1_port = free_ports(3)
-  hosts = ['--ps_hosts=127.0.0.1:%d' % ps_port,
-           '--worker_hosts=127.0.0.1:%d,127.0.0.1:%d' % (w0_port, w1_port),
-           # Bounds the ps's wait should both workers fail to start.
-           '--ps_worker_timeout_secs=60']
-  worker = hosts + _TRAIN + [
+  codes, texts = _run_cluster(tmp_path, _TRAIN + [
       '--dataset_dir=' + shapes_dir, '--train_dir=' + train_dir,
       '--precision=' + precision, '--sync_replicas=%s' % sync,
-      '--replicas_to_aggregate=2']
-  logs = [tmp_path / name for name in ('ps.log', 'chief.log', 'w1.log')]
-  processes = [_start(hosts + ['--job_name=ps', '--task=0'], logs[0]),
-               _start(worker + ['--job_name=worker', '--task=0'], logs[1]),
-               _start(worker + ['--job_name=worker', '--task=1'], logs[2])]
-  try:
-    codes = [p.wait(timeout=300) for p in processes[1:]]
-    codes.insert(0, processes[0].wait(timeout=90))
-  finally:
-    for process in processes:
-      if process.poll() is None:
-        process.kill()
-  texts = [log.read_text() for log in logs]
+      '--replicas_to_aggregate=2'])
   assert codes == [0, 0, 0], [t[-2000:] for t in texts]
-  assert 'parameter server 0 exits' in texts[0]
+  assert 'parameter server 0 exits' in texts[0], texts[0]
+  # Async: updates in flight when the step reaches the end still land.
   _assert_trained(train_dir, texts[1], precision,
                   late_updates=0 if sync else 1)
   assert _chosen(texts[2]) == _chosen(texts[1])
   if _chosen(texts[1]) == 'bf16':
     assert 'the fused-op remapper is off' in texts[1]
+  # Both workers took steps of the one global step.
+  steps = [logged_steps(text) for text in texts[1:]]
+  assert steps[0] and steps[1], texts[1:]
+  assert max(steps[0] + steps[1]) >= _STEPS
+  if not sync:
+    # Each worker saw the step advance beyond its own count: the other
+    # worker advanced it too.
+    assert len(steps[0]) < max(steps[0]) or len(steps[1]) < max(steps[1])

@@ -1,7 +1,9 @@
-"""Parameter-server training on 127.0.0.1: one ps task and two workers."""
+"""Parameter-server training on 127.0.0.1: one ps task and two workers.
+
+The global step shared by two workers, async and sync, in each precision:
+tests/deployment_precision_test.py."""
 
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -10,18 +12,10 @@ import time
 import pytest
 import tensorflow.compat.v1 as tf
 
-from conftest import ROOT, free_ports
+from conftest import ROOT, free_ports, logged_steps, start_training
+from conftest import wait_for_log
 from slimvision.engines import cluster
 from slimvision.core.errors import UserError
-
-_STEPS = 200
-
-
-def _start(args, log_path):
-  log = open(log_path, 'w')
-  return subprocess.Popen(
-      [sys.executable, os.path.join(ROOT, 'train_image_classifier.py')] + args,
-      stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
 
 
 def _cluster(shapes_dir, train_dir, max_steps):
@@ -38,72 +32,6 @@ def _cluster(shapes_dir, train_dir, max_steps):
       '--log_every_n_steps=1', '--optimizer=sgd', '--learning_rate=0.01']
 
 
-@pytest.mark.parametrize('sync', [False, True])
-def test_one_ps_two_workers_share_the_global_step(shapes_dir, tmp_path, sync):
-  train_dir = str(tmp_path / 'train')
-  hosts, common = _cluster(shapes_dir, train_dir, _STEPS)
-  common += ['--sync_replicas=%s' % sync, '--replicas_to_aggregate=2']
-  ps = _start(hosts + ['--job_name=ps', '--task=0'], tmp_path / 'ps.log')
-  # Worker 1 first: once it waits for the chief, start the chief, so both
-  # take part however slowly this machine builds the graphs.
-  workers = [None, _start(common + ['--job_name=worker', '--task=1'],
-                          tmp_path / 'worker1.log')]
-  try:
-    deadline = time.time() + 240
-    while 'Waiting for the chief' not in (tmp_path / 'worker1.log'
-                                          ).read_text():
-      assert time.time() < deadline and workers[1].poll() is None, (
-          tmp_path / 'worker1.log').read_text()[-3000:]
-      time.sleep(0.2)
-    workers[0] = _start(common + ['--job_name=worker', '--task=0'],
-                        tmp_path / 'worker0.log')
-    chief_code = workers[0].wait(timeout=300)
-    worker_code = workers[1].wait(timeout=60)
-    # Told by the chief and the other worker that training ended, the ps
-    # exits by itself.
-    ps_code = ps.wait(timeout=60)
-  finally:
-    for process in [ps] + workers:
-      if process and process.poll() is None:
-        process.kill()
-  logs = [(tmp_path / ('worker%d.log' % i)).read_text() for i in range(2)]
-  assert chief_code == 0, logs[0][-3000:]
-  assert worker_code == 0, logs[1][-3000:]
-  ps_log = (tmp_path / 'ps.log').read_text()
-  assert ps_code == 0 and 'parameter server 0 exits' in ps_log, ps_log
-  assert 'Traceback' not in logs[0] + logs[1] + ps_log, logs
-  steps = [[int(s) for s in re.findall(r'step (\d+)(?: \(\d+%\))?: loss',
-                                        log)]
-           for log in logs]
-  # Both workers took steps, and each saw the global step advance beyond its
-  # own step count, because the other worker advanced it too.
-  assert steps[0] and steps[1], logs
-  assert max(steps[0] + steps[1]) >= _STEPS
-  if not sync:
-    assert len(steps[0]) < max(steps[0]) or len(steps[1]) < max(steps[1])
-  latest = tf.train.latest_checkpoint(train_dir)
-  # Async: each worker checks the step before its own update, so updates in
-  # flight when the step reaches the end still land (README: at most one
-  # per other worker).
-  final_step = int(latest.rsplit('-', 1)[1])
-  if sync:
-    assert final_step == _STEPS
-  else:
-    assert _STEPS <= final_step <= _STEPS + 1
-
-
-def _wait_for(predicate, process, log_path, timeout=240):
-  deadline = time.time() + timeout
-  while not predicate(log_path.read_text()):
-    assert time.time() < deadline and process.poll() is None, (
-        log_path.read_text()[-3000:])
-    time.sleep(0.2)
-
-
-def _logged_steps(text):
-  return [int(s) for s in re.findall(r'step (\d+)(?: \(\d+%\))?: loss', text)]
-
-
 def test_a_restarted_chief_joins_the_live_cluster(shapes_dir, tmp_path):
   """The chief dies; worker 1 trains on; the new chief must not restore its
   older checkpoint over the parameter server's newer variables."""
@@ -113,37 +41,37 @@ def test_a_restarted_chief_joins_the_live_cluster(shapes_dir, tmp_path):
           for name in ('ps', 'worker1', 'chief', 'chief2')}
   processes = []
   try:
-    processes.append(_start(hosts + ['--job_name=ps', '--task=0'],
+    processes.append(start_training(hosts + ['--job_name=ps', '--task=0'],
                             logs['ps']))
-    worker = _start(common + ['--job_name=worker', '--task=1'],
+    worker = start_training(common + ['--job_name=worker', '--task=1'],
                     logs['worker1'])
-    chief = _start(common + ['--job_name=worker', '--task=0'], logs['chief'])
+    chief = start_training(common + ['--job_name=worker', '--task=0'], logs['chief'])
     processes += [worker, chief]
-    _wait_for(lambda text: len(_logged_steps(text)) >= 20, chief,
+    wait_for_log(lambda text: len(logged_steps(text)) >= 20, chief,
               logs['chief'])
     assert tf.train.latest_checkpoint(train_dir)
     chief.kill()
     chief.wait()
     saved = int(tf.train.latest_checkpoint(train_dir).rsplit('-', 1)[1])
-    _wait_for(lambda text: max(_logged_steps(text) or [0]) > saved + 50,
+    wait_for_log(lambda text: max(logged_steps(text) or [0]) > saved + 50,
               worker, logs['worker1'])
-    restarted = _start(common + ['--job_name=worker', '--task=0'],
+    restarted = start_training(common + ['--job_name=worker', '--task=0'],
                        logs['chief2'])
     processes.append(restarted)
-    _wait_for(lambda text: len(_logged_steps(text)) >= 5, restarted,
+    wait_for_log(lambda text: len(logged_steps(text)) >= 5, restarted,
               logs['chief2'])
   finally:
     for process in processes:
       if process.poll() is None:
         process.kill()
-  worker_steps = _logged_steps(logs['worker1'].read_text())
+  worker_steps = logged_steps(logs['worker1'].read_text())
   chief_text = logs['chief2'].read_text()
   assert 'already hold the model at global step' in chief_text, chief_text
   assert 'Resuming from' not in chief_text.split('already hold')[1]
   assert max(worker_steps) > saved + 50
   # The global step the worker saw never went back.
   assert worker_steps == sorted(worker_steps), worker_steps
-  assert _logged_steps(chief_text)[0] > saved + 50
+  assert logged_steps(chief_text)[0] > saved + 50
 
 
 def test_a_ps_whose_workers_never_start_exits_after_the_bound(tmp_path):
