@@ -278,7 +278,7 @@ def write_summaries(eval_dir, global_step, scores, labels_to_names=None):
   writer.flush()
 
 
-def evaluate(session, iterator_init, logits, labels, num_classes,
+def evaluate(session, iterator_init, logits, labels, num_classes, *,
              max_num_batches=None, skipped=None, model=None):
   """Runs the eval graph over the split once; returns Scores.
 
@@ -335,10 +335,11 @@ def run(config):
       config.checkpoint_path or ''):
     raise UserError('--eval_interval_secs needs --checkpoint_path to be a '
                     'training folder, got %s' % config.checkpoint_path)
-  chosen, reason = precision_lib.choose(config.precision, config.model_name)
+  chosen, reason = precision_lib.choose(config.precision, config.model_name,
+                                        in_cluster=bool(config.master))
   log.info('Precision: %s (%s)', chosen, reason)
   session_config = precision_lib.session_config_for(
-      chosen, pipeline.threads_config(config))
+      chosen, pipeline.threads_config(config), in_cluster=bool(config.master))
   tf.gfile.MakeDirs(config.eval_dir)
   results = []
   with tf.Graph().as_default():
@@ -401,8 +402,8 @@ def _input(config, image_size, use_grayscale):
 
 def _build_graph(config):
   """The eval graph in the default graph."""
-  image_size = config.eval_image_size or nets_factory.get_network_fn(
-      config.model_name, 1).default_image_size
+  image_size = (config.eval_image_size or
+                nets_factory.model_spec(config.model_name).image_size())
   tf.train.get_or_create_global_step()
   dataset, num_classes, iterator, skipped = _input(config, image_size,
                                                    config.use_grayscale)
@@ -452,8 +453,8 @@ def _evaluate_tflite(config):
       log.info('Evaluating %s on %s/%s', config.tflite_file,
                config.dataset_name, config.dataset_split_name)
       scores = evaluate(session, iterator.initializer, images, labels,
-                        num_classes, config.max_num_batches, skipped,
-                        model=model.outputs)
+                        num_classes, max_num_batches=config.max_num_batches,
+                        skipped=skipped, model=model.outputs)
   graph = _EvalGraph(dataset, None, None, None, None, skipped)
   return _report(config, graph, scores, step=0)
 
@@ -469,8 +470,9 @@ def _evaluate_checkpoint(config, checkpoint_path, graph, session_config=None):
     log.info('Evaluating %s (step %d) on %s/%s', checkpoint_path, step,
              config.dataset_name, config.dataset_split_name)
     scores = evaluate(session, graph.init_op, graph.logits, graph.labels,
-                      graph.logits.shape[-1], config.max_num_batches,
-                      graph.skipped)
+                      graph.logits.shape[-1],
+                      max_num_batches=config.max_num_batches,
+                      skipped=graph.skipped)
   return _report(config, graph, scores, step)
 
 

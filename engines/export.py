@@ -290,11 +290,11 @@ class _Exporter(object):
     a signature (logits would come first: outputs are ordered by name).
     Both are float32, or int8/uint8 in an integer model, whose metadata
     (scale and zero point of each) goes to `tflite.metadata_path`. The
-    labels file (`tflite_labels_path`) names output i on line i.
+    labels file (`tflite.labels_path`) names output i on line i.
     """
     config = self.config
     model = self._convert_tflite(frozen)
-    labels_path = tflite_labels_path(path)
+    labels_path = tflite_lib.labels_path(path)
     names = self.class_names()
     written = [(model, path),
                (''.join(n + '\n' for n in names).encode('utf-8'),

@@ -184,13 +184,16 @@ def _valid_here(hardware):
   return ', '.join(p for p in PRECISIONS if p != 'fp16' or fp16)
 
 
-def choose(requested, model_name, hardware=None):
+def choose(requested, model_name, hardware=None, *, in_cluster=False):
   """The precision to run `model_name` in, and why.
 
   Args:
     requested: the --precision value: 'fp32', 'bf16', 'fp16' or 'auto'.
     model_name: the network (looked up in MEASURED for auto).
     hardware: a Hardware (default: this machine's, `detect()`).
+    in_cluster: whether a TensorFlow server runs the graph (a master
+      address, ps tasks); bf16 then runs unfused, which the reason says
+      (CLUSTER_BF16_NOTE).
 
   Returns:
     (precision, reason): precision is 'fp32', 'bf16' or 'fp16'; reason is a
@@ -201,6 +204,14 @@ def choose(requested, model_name, hardware=None):
   Raises:
     UserError: an unknown value, or fp16 without a GPU that can run it.
   """
+  chosen, reason = _choose(requested, model_name, hardware)
+  if chosen == 'bf16' and in_cluster:
+    reason += '; ' + CLUSTER_BF16_NOTE
+  return chosen, reason
+
+
+def _choose(requested, model_name, hardware):
+  """choose() outside a cluster."""
   if requested not in PRECISIONS:
     raise UserError('Unknown --precision %r; valid: %s' %
                     (requested, ', '.join(PRECISIONS)))

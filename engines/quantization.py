@@ -385,7 +385,8 @@ def _zero_debiased_average(variable, value, scope):
   """Updates `variable` to the zero-debiased moving average of `value`
   (decay EMA_DECAY) and returns the new average. The state lives in
   `<scope>/biased` (the biased average) and `<scope>/local_step` (the
-  updates so far), as TensorFlow's assign_moving_average keeps it."""
+  updates so far), as TensorFlow's assign_moving_average keeps it (that
+  function is private in TensorFlow 2.21: no tf.compat.v1 name)."""
   with tf.variable_scope(scope, reuse=tf.AUTO_REUSE,
                          auxiliary_name_scope=False):
     biased, local_step = [tf.get_variable(

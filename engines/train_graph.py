@@ -45,16 +45,18 @@ def network_and_image_size(config, num_classes):
   return network_fn, config.train_image_size or network_fn.default_image_size
 
 
-def build(config, dataset, deployment, num_classes):
+def build(config, dataset, deployment, *, network_fn, image_size,
+          num_classes):
   """Builds the training graph in the default graph; returns a TrainGraph.
 
   Args:
     config: the TrainConfig, its precision already chosen (not 'auto').
     dataset: the slim Dataset of the training split.
     deployment: the model_deploy.DeploymentConfig.
+    network_fn, image_size: the network and its input side
+      (`network_and_image_size`).
     num_classes: the network's outputs (after --labels_offset).
   """
-  network_fn, image_size = network_and_image_size(config, num_classes)
   with tf.device(deployment.variables_device()):
     global_step = tf.train.get_or_create_global_step()
   iterator, skipped = _input_batches(config, dataset, deployment, image_size)

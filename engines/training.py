@@ -89,15 +89,16 @@ def _train(config, started):
 
   `started` is when the run began (time.time()), for the start-up line.
   """
-  chosen, reason = precision_lib.choose(config.precision, config.model_name)
-  if chosen == 'bf16' and train_session.in_cluster(config):
-    reason += '; ' + precision_lib.CLUSTER_BF16_NOTE
+  chosen, reason = precision_lib.choose(
+      config.precision, config.model_name,
+      in_cluster=train_session.in_cluster(config))
   log.info('Precision: %s (%s)', chosen, reason)
   dataset = dataset_factory.get_dataset(
       config.dataset_name, config.dataset_split_name, config.dataset_dir)
   num_classes = pipeline.classes_after_offset(
       config.dataset_name, dataset.num_classes, config.labels_offset)
-  _, image_size = train_graph.network_and_image_size(config, num_classes)
+  network_fn, image_size = train_graph.network_and_image_size(config,
+                                                              num_classes)
   # A sharded ps checkpoint is the chief's to restore, if it restores at all.
   latest = (checkpoints.latest_in_dir(config.train_dir) if config.num_ps_tasks
             else checkpoints.latest_readable_in_dir(config.train_dir))
@@ -114,7 +115,9 @@ def _train(config, started):
       num_clones=config.num_clones, clone_on_cpu=config.clone_on_cpu,
       replica_id=config.task, num_replicas=config.worker_replicas,
       num_ps_tasks=config.num_ps_tasks)
-  graph = train_graph.build(config, dataset, deployment, num_classes)
+  graph = train_graph.build(config, dataset, deployment,
+                            network_fn=network_fn, image_size=image_size,
+                            num_classes=num_classes)
   if latest and not config.num_ps_tasks:
     # Before the session: TensorFlow's restore error names no variable.
     checkpoints.check_fits(latest, {v.op.name: v for v in

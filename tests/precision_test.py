@@ -372,3 +372,15 @@ def test_fp16_training_wires_loss_scaling_and_checkpoints_as_float32(
   bf16_dir, _, _ = bf16_run
   assert sorted(dtypes) == sorted(
       name for name, _ in tf.train.list_variables(bf16_dir))
+
+
+def test_in_a_cluster_the_reason_says_bf16_runs_unfused():
+  chosen, reason = precision.choose('bf16', 'lenet', _cpu(_AMX),
+                                    in_cluster=True)
+  assert chosen == 'bf16'
+  assert reason == ('requested with --precision=bf16; ' +
+                    precision.CLUSTER_BF16_NOTE)
+  assert precision.choose('fp32', 'lenet', _cpu(_AMX), in_cluster=True) == (
+      'fp32', 'requested with --precision=fp32')
+  assert precision.choose('bf16', 'lenet', _cpu(_AMX))[1] == (
+      'requested with --precision=bf16')
