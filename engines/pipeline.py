@@ -349,54 +349,96 @@ def _skip_or_fail_bad_records(examples, reports):
   (their decoding failed), the files that could not be read to their end
   (their marker, 'stop' >= 0) and the labels outside [0, num_labels), as
   `reports` (a _BadRecordReports) reports them. Drops the markers. Returns
-  (image, label, keep, no_usable_records): keep True, or no_usable_records
-  True (for _fail_if_no_usable_records) when _MAX_PASSES_WITHOUT_A_RECORD
-  passes over the files went by without a usable record; the image and
-  label are then a marker's."""
-  num_files = int(reports.sizes.shape[0])
-  num_labels = reports.num_labels
+  (image, label, no_usable_records) elements: a usable record, or, with
+  no_usable_records True (for _fail_if_no_usable_records), a marker after
+  _MAX_PASSES_WITHOUT_A_RECORD passes over the files without a usable
+  record.
+
+  The checks run on _READ_BATCH records at a time, so a batch with nothing
+  wrong costs one call of a few vector ops (a call per record cost more
+  than the rest of the bookkeeping); only a batch with a bad record reports
+  its records one by one, in stream order.
+  """
+  limit = _MAX_PASSES_WITHOUT_A_RECORD * int(reports.sizes.shape[0])
 
   @tf.autograph.experimental.do_not_convert  # Graph code: see build_dataset.
-  def step(state, element):
+  def step(state, batch):
     expected, markers_since_used = state
-    missing = element['seq'] - expected
-    label = element['label']
-    is_record = tf.logical_and(element['file'] >= 0,
-                               tf.equal(element['stop'], _RECORD))
+    seq = batch['seq']
+    missing = seq - tf.concat([[expected - 1], seq[:-1]], 0) - 1
+    label = batch['label']
+    is_record = tf.logical_and(batch['file'] >= 0,
+                               tf.equal(batch['stop'], _RECORD))
     label_ok = tf.logical_or(tf.logical_not(is_record), tf.logical_and(
-        label >= 0, label < num_labels))
-    none_missing = tf.equal(missing, 0)
-    whole_file = element['stop'] < 0
-
-    def report_each():
-      # In stream order, each after the one before: the first is named.
-      check = _unless(none_missing,
-                      lambda: reports.missing(element, missing))
-      with tf.control_dependencies([check]):
-        check = _unless(whole_file, lambda: reports.file(element))
-      with tf.control_dependencies([check]):
-        return _unless(label_ok, lambda: reports.label(element))
-
-    check = _unless(tf.reduce_all([none_missing, whole_file, label_ok]),
-                    report_each)
+        label >= 0, label < reports.num_labels))
+    fine = tf.logical_and(tf.logical_and(tf.equal(missing, 0),
+                                         batch['stop'] < 0), label_ok)
+    check = _unless(tf.reduce_all(fine), lambda: _report_in_order(
+        batch, missing, fine, label_ok, reports))
     keep = tf.logical_and(label_ok, is_record)
-    # Each file read ends with one marker (file -1 is the stream's end).
-    is_marker = tf.logical_and(element['file'] >= 0,
-                               tf.not_equal(element['stop'], _RECORD))
-    markers_since_used = tf.where(
-        keep, tf.constant(0, tf.int64),
-        markers_since_used + tf.cast(is_marker, tf.int64))
-    no_usable_records = (
-        markers_since_used >= _MAX_PASSES_WITHOUT_A_RECORD * num_files)
+    markers = _markers_since_used(
+        markers_since_used, keep, tf.logical_and(
+            batch['file'] >= 0, tf.not_equal(batch['stop'], _RECORD)))
+    no_usable_records = markers >= limit
     with tf.control_dependencies([check]):
-      keep = tf.identity(keep)
-    return (element['seq'] + 1, markers_since_used), (
-        element['image'], label, keep, no_usable_records)
+      kept = tf.logical_or(keep, no_usable_records)
+    mask = lambda t: tf.ragged.boolean_mask(t, kept) if isinstance(
+        t, tf.RaggedTensor) else tf.boolean_mask(t, kept)
+    return (seq[-1] + 1, markers[-1]), (
+        mask(batch['image']), mask(label), mask(no_usable_records))
 
   start = (tf.constant(0, tf.int64), tf.constant(0, tf.int64))
-  return examples.scan(start, step).filter(
-      lambda image, label, keep, no_usable_records: tf.logical_or(
-          keep, no_usable_records))
+  # Images of unknown size (decoded, before the cache) batch as ragged.
+  return _densified(examples.ragged_batch(_READ_BATCH).scan(
+      start, step).unbatch())
+
+
+def _report_in_order(batch, missing, fine, label_ok, reports):
+  """An op that reports the problems of each record of `batch` not `fine`
+  (its missing predecessors, a file read short, its label), one record
+  after the other in stream order, so the first is the one named."""
+
+  def report_one(i):
+    element = {k: batch[k][i] for k in (
+        'file', 'index', 'stop', 'label', 'before_file', 'before_index')}
+    check = _unless(tf.equal(missing[i], 0),
+                    lambda: reports.missing(element, missing[i]))
+    with tf.control_dependencies([check]):
+      check = _unless(element['stop'] < 0, lambda: reports.file(element))
+    with tf.control_dependencies([check]):
+      return _unless(label_ok[i], lambda: reports.label(element))
+
+  def body(i):
+    with tf.control_dependencies([_unless(fine[i], lambda: report_one(i))]):
+      return i + 1
+
+  return tf.while_loop(lambda i: i < tf.size(fine), body,
+                       [tf.constant(0)], parallel_iterations=1)
+
+
+def _markers_since_used(before, keep, is_marker):
+  """Per element of a batch: the file-end markers since the last usable
+  record (`keep`), counting `before` from the batches before it. A usable
+  record is never a marker, so it counts 0."""
+  counts = tf.cumsum(tf.cast(is_marker, tf.int64))
+  # Segment s >= 1 starts at the batch's s-th usable record; segment 0 is
+  # what comes before the first one, and continues the count before it.
+  segments = tf.cumsum(tf.cast(keep, tf.int64))
+  at_keep = tf.math.unsorted_segment_max(
+      tf.where(keep, counts, tf.fill(tf.shape(counts), counts.dtype.min)),
+      segments, tf.size(keep, out_type=tf.int64) + 1)
+  bases = tf.concat([[-before], at_keep[1:]], 0)
+  return counts - tf.gather(bases, segments)
+
+
+def _densified(examples):
+  """`examples` with a ragged image (of unknown size, batched and unbatched)
+  made a dense one again."""
+  if not isinstance(examples.element_spec[0], tf.RaggedTensorSpec):
+    return examples
+  return examples.map(tf.autograph.experimental.do_not_convert(
+      lambda image, label, no_usable_records: (
+          image.to_tensor(), label, no_usable_records)))
 
 
 def _fail_if_no_usable_records(no_usable_records, source):
@@ -503,8 +545,8 @@ def _cached_then_preprocessed(examples, preprocess, *, num_epochs, seed,
       shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
   return examples.map(
       tf.autograph.experimental.do_not_convert(
-          lambda image, label, keep, no_usable_records: (
-              preprocess(image), label, keep, no_usable_records)),
+          lambda image, label, no_usable_records: (
+              preprocess(image), label, no_usable_records)),
       num_parallel_calls=max(1, num_threads), deterministic=deterministic)
 
 
@@ -581,7 +623,7 @@ def _checked_batches(examples, batch_size, drop_remainder, source,
   """Batches of (images, labels), failing when the records hold no usable
   one (checked per batch, not per record: it saves a call per record)."""
 
-  def checked(images, labels, unused_keep, no_usable_records):
+  def checked(images, labels, no_usable_records):
     with tf.control_dependencies(
         [_fail_if_no_usable_records(no_usable_records, source)]):
       return tf.identity(images), labels
