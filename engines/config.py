@@ -271,6 +271,11 @@ class _Data(_Batch, _DatasetSplit, _DatasetDir, _DatasetName):
       'core.')
   inter_op_threads: int = setting(
       0, 'TensorFlow ops run at once; 0 means one per core.')
+  input_threads: int = setting(
+      0,
+      'Threads of the input pipeline\'s own pool, apart from the threads '
+      'that run the step\'s ops; 0 means the input runs on TensorFlow\'s '
+      'inter-op threads. Not a TF-Slim flag.')
   master: str = setting('', 'The address of the TensorFlow master.')
 
   def _require_dataset_dir(self):
@@ -288,6 +293,7 @@ class _Data(_Batch, _DatasetSplit, _DatasetDir, _DatasetName):
               allow_none=False)
     _not_negative('intra_op_threads', self.intra_op_threads)
     _not_negative('inter_op_threads', self.inter_op_threads)
+    _not_negative('input_threads', self.input_threads)
     if self.jpeg_decode not in JPEG_DECODES:
       raise UserError('Unknown --jpeg_decode %r; valid: %s' %
                       (self.jpeg_decode, ', '.join(JPEG_DECODES)))
@@ -476,11 +482,13 @@ class TrainConfig(_Precision, _Seed, _Model, _Data):
   # Input, logging and checkpoints.
   num_readers: int = setting(
       4, 'The number of parallel readers that read data.')
-  image_cache_mb: int = setting(
-      0,
+  image_cache_mb: Optional[int] = setting(
+      None,
       'Keep the decoded training images in memory, if the split fits in this '
       'many MiB (estimated from its image sizes before training), so each '
-      'image is read and decoded once; 0 turns the cache off.')
+      'image is read and decoded once. Default: a quarter of the memory '
+      'available when training starts; 0 turns the cache off. Not a TF-Slim '
+      'flag.')
   log_every_n_steps: int = setting(
       10, 'The frequency with which logs are printed.')
   save_summaries_secs: int = setting(
@@ -529,7 +537,8 @@ class TrainConfig(_Precision, _Seed, _Model, _Data):
                       'training) or a step count (0: from the start), got %d'
                       % self.quantize_delay)
     _output_folder('train_dir', self.train_dir)
-    _not_negative('image_cache_mb', self.image_cache_mb)
+    if self.image_cache_mb is not None:
+      _not_negative('image_cache_mb', self.image_cache_mb)
     _positive('train_image_size', self.train_image_size)
     _positive('num_readers', self.num_readers, allow_none=False)
     for flag, interval in _TRAIN_INTERVALS:

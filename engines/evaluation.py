@@ -393,6 +393,7 @@ def _input(config, image_size, use_grayscale):
   batches = pipeline.build_dataset(
       dataset, preprocess, batch_size=config.batch_size, is_training=False,
       num_threads=config.num_preprocessing_threads,
+      input_threads=config.input_threads,
       labels_offset=config.labels_offset, skipped=skipped,
       encoded_images=pipeline.use_encoded_images(
           config.jpeg_decode, preprocessing_fn, dataset))

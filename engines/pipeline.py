@@ -110,6 +110,29 @@ def decoded_size_bytes(dataset, sample_files=8):
   return int(dataset.num_samples * channels * sum(pixels) / len(pixels))
 
 
+def available_memory_bytes():
+  """The bytes this process could still take: the kernel's MemAvailable,
+  or less where a cgroup (a container's limit) leaves less; None where
+  neither can be read."""
+  limits = []
+  try:
+    with open('/proc/meminfo') as meminfo:
+      for line in meminfo:
+        if line.startswith('MemAvailable:'):
+          limits.append(int(line.split()[1]) * 1024)
+  except (OSError, ValueError, IndexError):
+    pass
+  try:
+    with open('/sys/fs/cgroup/memory.max') as limit_file, open(
+        '/sys/fs/cgroup/memory.current') as used_file:
+      limit = limit_file.read().strip()
+      if limit != 'max':
+        limits.append(max(0, int(limit) - int(used_file.read())))
+  except (OSError, ValueError):
+    pass
+  return min(limits) if limits else None
+
+
 def classes_after_offset(dataset_name, num_classes, labels_offset):
   """The model's output count: the dataset's `num_classes` less
   `labels_offset` (--labels_offset, e.g. 1 to drop ImageNet's background).
@@ -470,7 +493,7 @@ def build_dataset(dataset, preprocess, batch_size, is_training, *,
                   num_readers=4, num_threads=4, labels_offset=0,
                   shuffle_buffer=2048, seed=None, num_epochs=None,
                   drop_remainder=None, skipped=None, encoded_images=False,
-                  cache_images=False):
+                  cache_images=False, input_threads=0):
   """Builds a tf.data.Dataset of (images, labels) batches.
 
   Args:
@@ -497,6 +520,8 @@ def build_dataset(dataset, preprocess, batch_size, is_training, *,
     cache_images: training only: decode each image once, whole, and keep
       it in memory (the caller checks that the split fits); later epochs
       shuffle and preprocess the kept images.
+    input_threads: the threads of the input's own pool; 0: it runs on
+      TensorFlow's inter-op threads, with the step's ops.
 
   Returns:
     tf.data.Dataset of (images float32 [batch, h, w, c], labels int64).
@@ -517,15 +542,15 @@ def build_dataset(dataset, preprocess, batch_size, is_training, *,
   examples = _skip_or_fail_bad_records(examples, _BadRecordReports(
       names, sizes, dataset.num_classes - labels_offset, labels_offset,
       skipped))
+  drop_remainder = is_training if drop_remainder is None else drop_remainder
   if cache_images:
-    examples = _cached_then_preprocessed(
-        examples, preprocess, num_epochs=num_epochs, seed=seed,
-        shuffle_buffer=shuffle_buffer, num_threads=num_threads,
-        deterministic=deterministic)
-  return _checked_batches(
-      examples, batch_size,
-      is_training if drop_remainder is None else drop_remainder, source,
-      deterministic)
+    batches = _cached_then_preprocessed(
+        examples, preprocess, batch_size, drop_remainder,
+        num_epochs=num_epochs, seed=seed, shuffle_buffer=shuffle_buffer,
+        num_threads=num_threads, deterministic=deterministic)
+  else:
+    batches = examples.batch(batch_size, drop_remainder=drop_remainder)
+  return _checked_batches(batches, source, deterministic, input_threads)
 
 
 def _with_end_marker(records):
@@ -537,17 +562,20 @@ def _with_end_marker(records):
       'stop': tf.constant(_RECORD, tf.int64)}))
 
 
-def _cached_then_preprocessed(examples, preprocess, *, num_epochs, seed,
+def _cached_then_preprocessed(examples, preprocess, batch_size,
+                              drop_remainder, *, num_epochs, seed,
                               shuffle_buffer, num_threads, deterministic):
-  """The decoded examples kept in memory, repeated, shuffled, and
-  preprocessed anew each epoch."""
+  """Batches of the decoded examples kept in memory, repeated, shuffled,
+  and preprocessed anew each epoch."""
   examples = examples.cache().repeat(num_epochs).shuffle(
       shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
   return examples.map(
       tf.autograph.experimental.do_not_convert(
           lambda image, label, no_usable_records: (
               preprocess(image), label, no_usable_records)),
-      num_parallel_calls=max(1, num_threads), deterministic=deterministic)
+      num_parallel_calls=max(1, num_threads),
+      deterministic=deterministic).batch(batch_size,
+                                         drop_remainder=drop_remainder)
 
 
 def _record_files(dataset):
@@ -618,18 +646,17 @@ def _decoded_examples(records, decode, preprocess, num_threads):
       deterministic=True).ignore_errors()
 
 
-def _checked_batches(examples, batch_size, drop_remainder, source,
-                     deterministic):
-  """Batches of (images, labels), failing when the records hold no usable
-  one (checked per batch, not per record: it saves a call per record)."""
+def _checked_batches(batches, source, deterministic, input_threads):
+  """The batches as (images, labels), failing when the records hold no
+  usable one (checked per batch, not per record: it saves a call per
+  record)."""
 
   def checked(images, labels, no_usable_records):
     with tf.control_dependencies(
         [_fail_if_no_usable_records(no_usable_records, source)]):
       return tf.identity(images), labels
 
-  batches = examples.batch(batch_size, drop_remainder=drop_remainder).map(
-      tf.autograph.experimental.do_not_convert(checked))
+  batches = batches.map(tf.autograph.experimental.do_not_convert(checked))
   options = tf.data.Options()
   options.deterministic = deterministic
   # tf.data's autotuning thread made closing the session wait on it: a
@@ -638,4 +665,6 @@ def _checked_batches(examples, batch_size, drop_remainder, source,
   # adapts, so the speed holds (cifarnet on shapes, alternated runs on 2
   # cores: 246 images/s with it, 271 without).
   options.autotune.enabled = False
+  if input_threads:
+    options.threading.private_threadpool_size = input_threads
   return batches.with_options(options).prefetch(tf.data.AUTOTUNE)

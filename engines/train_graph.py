@@ -114,6 +114,7 @@ def _input_batches(config, dataset, deployment, image_size):
         dataset, preprocess, batch_size=config.batch_size // config.num_clones,
         is_training=True, num_readers=config.num_readers,
         num_threads=config.num_preprocessing_threads,
+        input_threads=config.input_threads,
         labels_offset=config.labels_offset, seed=config.seed,
         skipped=skipped,
         encoded_images=pipeline.use_encoded_images(
@@ -199,9 +200,13 @@ def _quiet_chief_queue_runner(sync_optimizer):
 
 
 def _fits_image_cache(config, dataset):
-  """Whether to keep the decoded training images in memory: asked for by
-  --image_cache_mb, and the split's estimated size fits in it (logged)."""
-  if not config.image_cache_mb:
+  """Whether to keep the decoded training images in memory: the split's
+  estimated size fits in --image_cache_mb, by default a quarter of the
+  memory available now (logged either way)."""
+  if config.image_cache_mb == 0:
+    return False
+  budget_mib, budget = _image_cache_budget(config)
+  if budget_mib is None:
     return False
   size = pipeline.decoded_size_bytes(dataset)
   if size is None:
@@ -210,13 +215,26 @@ def _fits_image_cache(config, dataset):
                 'its image is not one Pillow reads)')
     return False
   mib = size / 2.0**20
-  if mib > config.image_cache_mb:
-    log.warning('Not caching the decoded images: the %d images of %s/%s '
-                'take about %.0f MiB decoded, more than --image_cache_mb=%d',
-                dataset.num_samples, config.dataset_name,
-                config.dataset_split_name, mib, config.image_cache_mb)
+  if mib > budget_mib:
+    log.info('Not caching the decoded images: the %d images of %s/%s take '
+             'about %.0f MiB decoded, more than %s', dataset.num_samples,
+             config.dataset_name, config.dataset_split_name, mib, budget)
     return False
-  log.info('Caching the decoded images in memory: about %.0f MiB of '
-           '--image_cache_mb=%d; the first epoch reads them in file order',
-           mib, config.image_cache_mb)
+  log.info('Caching the decoded images in memory: about %.0f MiB of %s; '
+           'the first epoch reads them in file order', mib, budget)
   return True
+
+
+def _image_cache_budget(config):
+  """(MiB the decoded-image cache may take, which says where they come
+  from); (None, None) when the default cannot learn the memory."""
+  if config.image_cache_mb is not None:
+    return config.image_cache_mb, '--image_cache_mb=%d' % config.image_cache_mb
+  available = pipeline.available_memory_bytes()
+  if available is None:
+    log.info('Not caching the decoded images: the available memory is '
+             'unknown here; --image_cache_mb sets a budget')
+    return None, None
+  mib = available / 4 / 2.0**20
+  return mib, ('a quarter of the %.0f MiB available (--image_cache_mb sets '
+               'the budget, 0 turns the cache off)' % (4 * mib))

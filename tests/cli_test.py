@@ -38,7 +38,7 @@ def test_every_flag_has_one_help_text_declared_once_beside_its_field():
       assert field.metadata['help'].strip(), field.name
       helps.setdefault(field.name, set()).add(
           (field.metadata['help'], field.metadata.get('choices')))
-  assert len(helps) == 101
+  assert len(helps) == 102
   # Commands that share a flag share its one help text (and choices).
   assert {name for name, texts in helps.items() if len(texts) > 1} == set()
   # Each flag's help is written once: one setting() per name; a command
@@ -121,9 +121,10 @@ def test_flags_become_typed_config_fields():
   assert config.color_distortion is False and config.optimizer == 'adam'
   assert config.augmentation() == {'color_distortion': False}
   speed = _parse(config_lib.EvalConfig, '--jpeg_decode=whole',
-                 '--intra_op_threads=2', '--inter_op_threads=1')
-  assert (speed.jpeg_decode, speed.intra_op_threads,
-          speed.inter_op_threads) == ('whole', 2, 1)
+                 '--intra_op_threads=2', '--inter_op_threads=1',
+                 '--input_threads=1')
+  assert (speed.jpeg_decode, speed.intra_op_threads, speed.inter_op_threads,
+          speed.input_threads) == ('whole', 2, 1, 1)
   convert = _parse(config_lib.ConvertConfig, '--source=/data')
   assert convert.source_dir == '/data'  # TF-Slim's alias.
 
@@ -185,6 +186,7 @@ def test_version_is_one_line_before_tensorflow_loads(script):
      'of <partial|whole>'),
     (['--image_cache_mb=-1'], '--image_cache_mb must be 0 or more, got -1'),
     (['--intra_op_threads=-2'], '--intra_op_threads must be 0 or more'),
+    (['--input_threads=-1'], '--input_threads must be 0 or more, got -1'),
     (['--labels_offset=-1'], '--labels_offset must be 0 or more, got -1'),
     (['--train_image_size=-5'], '--train_image_size must be positive'),
     (['--weight_decay=-1'], '--weight_decay must be in [0, inf), got -1'),

@@ -280,6 +280,34 @@ def test_a_split_too_large_for_the_cache_is_read_as_usual(jpeg_dir, caplog,
           'about 3 MiB decoded, more than --image_cache_mb=2') in caplog.text
 
 
+@pytest.mark.parametrize('available, split_bytes, cached, line', [
+    (8 << 20, 1 << 20, True, 'Caching the decoded images in memory: about 1 '
+     'MiB of a quarter of the 8 MiB available'),
+    (8 << 20, 3 << 20, False, 'take about 3 MiB decoded, more than a quarter '
+     'of the 8 MiB available'),
+    (None, 1 << 20, False, 'the available memory is unknown here'),
+])
+def test_by_default_the_cache_takes_up_to_a_quarter_of_the_free_memory(
+    jpeg_dir, caplog, monkeypatch, available, split_bytes, cached, line):
+  from slimvision.engines import config as config_lib
+  from slimvision.engines import train_graph
+  dataset = dataset_factory.get_dataset('jpegs', 'train', jpeg_dir)
+  monkeypatch.setattr(pipeline, 'available_memory_bytes', lambda: available)
+  monkeypatch.setattr(pipeline, 'decoded_size_bytes', lambda _: split_bytes)
+  config = config_lib.TrainConfig(dataset_name='jpegs')
+  assert config.image_cache_mb is None
+  with caplog.at_level('INFO', logger='slimvision'):
+    assert train_graph._fits_image_cache(config, dataset) is cached
+  assert line in caplog.text
+
+
+def test_the_available_memory_is_at_most_the_machines():
+  with open('/proc/meminfo') as meminfo:
+    total = int(next(l for l in meminfo if l.startswith('MemTotal:')).split()[1])
+  available = pipeline.available_memory_bytes()
+  assert 0 < available <= total * 1024
+
+
 def test_an_unreadable_first_record_gives_no_estimate(jpeg_dir, tmp_path):
   import dataset_records  # pylint: disable=g-import-not-at-top
   broken = dataset_records.copy_dataset(jpeg_dir, str(tmp_path / 'broken'))

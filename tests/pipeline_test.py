@@ -52,6 +52,36 @@ def test_training_repeats_shuffles_and_drops_the_remainder(shapes_dir):
   assert not np.all(np.diff(first_pass) >= 0)  # Shuffled, not class order.
 
 
+def test_the_input_runs_in_its_own_pool_of_input_threads(shapes_dir):
+  dataset = dataset_factory.get_dataset('shapes', 'validation', shapes_dir)
+  with tf.Graph().as_default():
+    shared = pipeline.build_dataset(dataset, tf.identity, 4, False)
+    own = pipeline.build_dataset(dataset, tf.identity, 4, False,
+                                 input_threads=2)
+    assert shared.options().threading.private_threadpool_size is None
+    assert own.options().threading.private_threadpool_size == 2
+  batches = _batches(dataset, is_training=False, batch_size=5,
+                     input_threads=1)
+  assert [len(labels) for _, labels in batches] == [5, 5, 2]
+
+
+@pytest.mark.parametrize('before', [0, 3])
+def test_markers_since_a_usable_record_are_counted_a_batch_at_a_time(before):
+  rng = np.random.RandomState(before)
+  # Records (kept or not) and file-end markers, as the pipeline sees them.
+  kinds = rng.choice(['keep', 'marker', 'dropped'], size=40, p=[.3, .3, .4])
+  keep, is_marker = kinds == 'keep', kinds == 'marker'
+  expected, count = [], before
+  for kept, marker in zip(keep, is_marker):
+    count = 0 if kept else count + int(marker)
+    expected.append(count)
+  with tf.Graph().as_default(), tf.Session() as session:
+    counts = session.run(pipeline._markers_since_used(  # pylint: disable=protected-access
+        tf.constant(before, tf.int64), tf.constant(keep),
+        tf.constant(is_marker)))
+  np.testing.assert_array_equal(counts, expected)
+
+
 def test_labels_offset_is_subtracted(shapes_dir):
   dataset = dataset_factory.get_dataset('shapes', 'validation', shapes_dir)
   plain = np.concatenate([l for _, l in _batches(dataset, False, 12)])
