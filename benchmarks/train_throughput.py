@@ -33,8 +33,24 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The issue's three: model@image size/batch.
-CONFIGS = 'cifarnet@32/32,mobilenet_v1_025@128/32,inception_v3@299/8'
+# model@image size/batch[+recipe]: TF-Slim's families, and the satellite
+# recipe's network with its flags.
+CONFIGS = ('cifarnet@32/32,mobilenet_v1_025@128/32,inception_v3@299/8,'
+           'mobilenet_v3_small_minimalistic@128/32+satellite')
+# A recipe: the training flags of benchmarks/satellite_from_scratch.sh (less
+# its steps, rate schedule and logging), and the optimizer, weight decay and
+# moving averages its bare step uses to match them.
+RECIPES = {
+    '': dict(flags=['--optimizer=momentum'], optimizer='momentum',
+             weight_decay=4e-5, moving_average_decay=None),
+    'satellite': dict(
+        flags=['--preprocessing_name=inception', '--optimizer=rmsprop',
+               '--learning_rate=0.04', '--weight_decay=0',
+               '--batch_norm_decay=0.99', '--moving_average_decay=0.999',
+               '--min_crop_area=0.8', '--nocolor_distortion',
+               '--random_rotate_90', '--image_cache_mb=2000'],
+        optimizer='rmsprop', weight_decay=0.0, moving_average_decay=0.999),
+}
 # CPU flags worth printing with the figures.
 FLAGS_SHOWN = ('avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx512_bf16',
                'amx_tile', 'amx_bf16', 'amx_int8')
@@ -48,7 +64,9 @@ PARSER.add_argument('--configs', default=CONFIGS,
                     help='Comma-separated model@image_size/batch_size.')
 PARSER.add_argument('--precisions', default='fp32,bf16',
                     help='Precisions to measure (auto is always added for '
-                    'the training runs).')
+                    'the training runs); "auto" alone: only the training '
+                    'run with --precision=auto and the bare step in the '
+                    'precision auto picks.')
 PARSER.add_argument('--rounds', type=int, default=2,
                     help='Rounds; each runs every measurement once, so the '
                     'ratios come from one sitting.')
@@ -62,12 +80,14 @@ PARSER.add_argument('--bare', default=None, help=argparse.SUPPRESS)
 
 
 def parse_config(text):
-  """'model@size/batch' -> (model, size, batch)."""
-  match = re.fullmatch(r'(\w+)@(\d+)/(\d+)', text.strip())
-  if not match:
+  """'model@size/batch[+recipe]' -> (model, size, batch, recipe)."""
+  match = re.fullmatch(r'(\w+)@(\d+)/(\d+)(?:\+(\w+))?', text.strip())
+  if not match or (match.group(4) or '') not in RECIPES:
     raise SystemExit('error: --configs: %r is not model@image_size/batch_size'
-                     % text)
-  return match.group(1), int(match.group(2)), int(match.group(3))
+                     '[+recipe], recipes: %s' % (text, ', '.join(
+                         r for r in RECIPES if r)))
+  return (match.group(1), int(match.group(2)), int(match.group(3)),
+          match.group(4) or '')
 
 
 def cpu_description():
@@ -83,7 +103,7 @@ def cpu_description():
           [f for f in FLAGS_SHOWN if f in flags])
 
 
-def bare_step(model, size, batch, precision, seconds=15.0):
+def bare_step(model, size, batch, precision, recipe='', seconds=15.0):
   """Images/sec of the bare training step (runs in this process)."""
   # pylint: disable=g-import-not-at-top
   # slimvision first: it turns TensorFlow's oneDNN kernels on (__init__.py),
@@ -99,17 +119,26 @@ def bare_step(model, size, batch, precision, seconds=15.0):
     raise RuntimeError('the bare step runs without oneDNN, the training '
                        'script with it: the limit would be understated')
   with tf.Graph().as_default():
-    network_fn = nets_factory.get_network_fn(model, 6, weight_decay=4e-5,
-                                             is_training=True)
+    settings = RECIPES[recipe]
+    network_fn = nets_factory.get_network_fn(
+        model, 6, weight_decay=settings['weight_decay'], is_training=True)
     images = tf.Variable(tf.random.uniform([batch, size, size, 3], -1, 1),
                          trainable=False)
     labels = tf.Variable(tf.random.uniform([batch], 0, 6, tf.int64),
                          trainable=False)
     logits, _ = network_fn(images)
     tf.losses.sparse_softmax_cross_entropy(labels, logits)
-    optimizer = tf.train.MomentumOptimizer(0.01, 0.9)
-    train_op = slim.learning.create_train_op(tf.losses.get_total_loss(),
-                                             optimizer)
+    optimizer = (tf.train.RMSPropOptimizer(0.01, 0.9, 0.9, 1.0)
+                 if settings['optimizer'] == 'rmsprop'
+                 else tf.train.MomentumOptimizer(0.01, 0.9))
+    updates = []
+    if settings['moving_average_decay']:
+      averages = tf.train.ExponentialMovingAverage(
+          settings['moving_average_decay'])
+      updates.append(averages.apply(slim.get_model_variables()))
+    train_op = slim.learning.create_train_op(
+        tf.losses.get_total_loss(), optimizer,
+        update_ops=tf.get_collection(tf.GraphKeys.UPDATE_OPS) + updates)
     config = precision_lib.session_config_for(precision)
     with tf.Session(config=config) as session:
       session.run(tf.global_variables_initializer())
@@ -122,11 +151,11 @@ def bare_step(model, size, batch, precision, seconds=15.0):
       return steps * batch / (time.time() - start)
 
 
-def run_bare(model, size, batch, precision):
+def run_bare(model, size, batch, recipe, precision):
   """bare_step in a fresh process (a clean graph and thread pools)."""
   result = subprocess.run(
       [sys.executable, os.path.abspath(__file__),
-       '--bare=%s,%d,%d,%s' % (model, size, batch, precision)],
+       '--bare=%s,%d,%d,%s,%s' % (model, size, batch, precision, recipe)],
       capture_output=True, text=True)
   if result.returncode:
     raise RuntimeError('bare step %s failed:\n%s' % (model,
@@ -134,10 +163,17 @@ def run_bare(model, size, batch, precision):
   return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def run_training(model, size, batch, precision, seconds, images_per_second):
+def auto_choice(model):
+  """The precision --precision=auto picks for `model` on this machine."""
+  from slimvision.engines import precision as precision_lib  # pylint: disable=g-import-not-at-top
+  return precision_lib.choose('auto', model)[0]
+
+
+def run_training(config, precision, seconds, images_per_second):
   """Median logged images/sec of train_image_classifier.py, and the
   precision it chose. images_per_second (the bare step's) sizes the run to
   about `seconds` of training."""
+  model, size, batch, recipe = config
   steps = max(20, int(seconds * images_per_second / batch))
   every = max(2, steps // 8)
   with tempfile.TemporaryDirectory() as train_dir:
@@ -147,9 +183,9 @@ def run_training(model, size, batch, precision, seconds, images_per_second):
          '--dataset_dir=' + ARGS.dataset_dir, '--model_name=' + model,
          '--train_image_size=%d' % size, '--train_dir=' + train_dir,
          '--batch_size=%d' % batch, '--max_number_of_steps=%d' % steps,
-         '--log_every_n_steps=%d' % every, '--optimizer=momentum',
-         '--precision=' + precision, '--save_interval_secs=100000',
-         '--save_summaries_secs=100000'] + ARGS.train_flags.split(),
+         '--log_every_n_steps=%d' % every, '--precision=' + precision, '--save_interval_secs=100000',
+         '--save_summaries_secs=100000'] + RECIPES[recipe]['flags'] +
+        ARGS.train_flags.split(),
         capture_output=True, text=True)
   rates = [float(r) for r in re.findall(r'\(([\d.]+) images/sec',
                                         result.stderr)]
@@ -162,7 +198,7 @@ def run_training(model, size, batch, precision, seconds, images_per_second):
 
 def main():
   configs = [parse_config(c) for c in ARGS.configs.split(',')]
-  precisions = [p for p in ARGS.precisions.split(',') if p]
+  precisions = [p for p in ARGS.precisions.split(',') if p != 'auto']
   model_name, flags = cpu_description()
   print('CPU: %s; %d cores; flags: %s' % (model_name, os.cpu_count(),
                                           ' '.join(flags) or 'none of '
@@ -170,36 +206,40 @@ def main():
   bare, train = {}, {}
   for round_index in range(ARGS.rounds):
     for config in configs:
-      for precision in precisions:
+      for precision in precisions or [auto_choice(config[0])]:
         rate = run_bare(*config, precision)
         bare.setdefault(config + (precision,), []).append(rate)
-        train.setdefault(config + (precision,), []).append(
-            run_training(*config, precision, ARGS.seconds, rate))
+        if precisions:
+          train.setdefault(config + (precision,), []).append(
+              run_training(config, precision, ARGS.seconds, rate))
       train.setdefault(config + ('auto',), []).append(
-          run_training(*config, 'auto', ARGS.seconds, rate))
+          run_training(config, 'auto', ARGS.seconds, rate))
     print('round %d of %d done' % (round_index + 1, ARGS.rounds),
           file=sys.stderr, flush=True)
-  print('%-26s %-9s %10s %10s %7s' % ('model@size/batch', 'precision',
+  print('%-44s %-9s %10s %10s %7s' % ('model@size/batch', 'precision',
                                        'bare img/s', 'train', 'ratio'))
   for config in configs:
-    name = '%s@%d/%d' % config
-    limits = {p: statistics.median(bare[config + (p,)]) for p in precisions}
+    name = '%s@%d/%d' % config[:3] + ('+' + config[3] if config[3] else '')
+    limits = {p: statistics.median(bare[config + (p,)])
+              for p in precisions or [auto_choice(config[0])]}
     for precision in precisions + ['auto']:
       runs = train[config + (precision,)]
       rate = statistics.median(r for r, _ in runs)
       chosen = runs[0][1]
       limit = limits.get(chosen)
       label = precision if precision != 'auto' else 'auto=' + chosen
-      print('%-26s %-9s %10s %10.1f %7s' % (
-          name, label, '%.1f' % limit if precision != 'auto' else '',
+      print('%-44s %-9s %10s %10.1f %7s' % (
+          name, label, '%.1f' % limit if precision != 'auto' or not
+          precisions else '',
           rate, '%.2f' % (rate / limit) if limit else 'n/a'))
 
 
 if __name__ == '__main__':
   ARGS = PARSER.parse_args()
   if ARGS.bare:
-    model, size, batch, precision = ARGS.bare.split(',')
-    print(json.dumps(bare_step(model, int(size), int(batch), precision)))
+    model, size, batch, precision, recipe = ARGS.bare.split(',')
+    print(json.dumps(bare_step(model, int(size), int(batch), precision,
+                               recipe)))
   else:
     if not ARGS.dataset_dir:
       raise SystemExit('error: --dataset_dir is needed (a converted dataset)')
