@@ -2,6 +2,10 @@
 2 workers, async and sync (both workers sharing the global step), each in
 fp32, bf16 and auto, on 127.0.0.1.
 
+auto resolves to fp32 or bf16 on a given machine (_AUTO), so in each
+deployment the cell of that precision runs it through --precision=auto and
+checks that auto chose it: two runs per deployment cover all three.
+
 bf16 runs with TensorFlow's oneDNN ops forced on (TF_ENABLE_ONEDNN_OPTS=1),
 so it takes the rewrite's path on any x86 CPU: natively on AVX512-BF16 and
 AMX, emulated (slowly, hence the few steps) on AVX2. Each cell must train,
@@ -15,6 +19,7 @@ import tensorflow.compat.v1 as tf
 
 from conftest import free_ports, logged_steps, run_cli, start_training
 from conftest import wait_for_log
+from slimvision.engines import precision as precision_lib
 
 _STEPS = 30
 # cifarnet: auto picks bf16 for it where bf16 was measured faster
@@ -23,7 +28,20 @@ _TRAIN = ['--dataset_name=shapes', '--model_name=cifarnet',
           '--batch_size=4', '--max_number_of_steps=%d' % _STEPS,
           '--optimizer=sgd', '--learning_rate=0.01', '--log_every_n_steps=1',
           '--save_summaries_secs=0']
-_PRECISIONS = ('fp32', 'bf16', 'auto')
+# What --precision=auto picks for cifarnet on this machine (oneDNN on, as
+# the _onednn_on fixture makes it for every run here).
+_AUTO = precision_lib.choose('auto', 'cifarnet', precision_lib.Hardware(
+    precision_lib.cpu_bf16_flags(), precision_lib.gpu_capability(),
+    True))[0]
+# (--precision value, the precision the run must log): the cell of auto's
+# choice runs auto; the other precision runs by its own name.
+_PRECISIONS = [pytest.param('auto' if p == _AUTO else p, p,
+                            id=p + ('-by-auto' if p == _AUTO else ''))
+               for p in ('fp32', 'bf16')]
+
+
+def test_auto_resolves_to_a_precision_of_the_matrix():
+  assert _AUTO in ('fp32', 'bf16')
 
 
 def _chosen(log_text):
@@ -31,14 +49,13 @@ def _chosen(log_text):
   return re.search(r'Precision: (\w+) \(', log_text).group(1)
 
 
-def _assert_trained(train_dir, log_text, precision, late_updates=0):
-  """`late_updates`: async workers' updates in flight at the last step,
-  which still land (README: at most one per other worker)."""
+def _assert_trained(train_dir, log_text, expected, late_updates=0):
+  """`expected`: the precision the run must have chosen; `late_updates`:
+  async workers' updates in flight at the last step, which still land
+  (README: at most one per other worker)."""
   final_step = int(tf.train.latest_checkpoint(train_dir).rsplit('-', 1)[1])
   assert _STEPS <= final_step <= _STEPS + late_updates, log_text[-3000:]
-  chosen = _chosen(log_text)
-  assert chosen == precision or (precision == 'auto' and
-                                 chosen in ('fp32', 'bf16'))
+  assert _chosen(log_text) == expected, log_text[-3000:]
   assert 'Traceback' not in log_text
 
 
@@ -47,15 +64,15 @@ def _onednn_on(monkeypatch):
   monkeypatch.setenv('TF_ENABLE_ONEDNN_OPTS', '1')
 
 
-@pytest.mark.parametrize('precision', _PRECISIONS)
+@pytest.mark.parametrize('precision, expected', _PRECISIONS)
 @pytest.mark.parametrize('num_clones', [1, 2])
-def test_one_process(shapes_dir, tmp_path, precision, num_clones):
+def test_one_process(shapes_dir, tmp_path, precision, expected, num_clones):
   train_dir = str(tmp_path / 'train')
   result = run_cli('train_image_classifier.py', '--dataset_dir=' + shapes_dir,
                    '--train_dir=' + train_dir, '--precision=' + precision,
                    '--num_clones=%d' % num_clones, *_TRAIN)
   assert result.returncode == 0, result.stderr[-3000:]
-  _assert_trained(train_dir, result.stderr, precision)
+  _assert_trained(train_dir, result.stderr, expected)
   if num_clones == 2:
     reader = tf.train.load_checkpoint(train_dir)
     assert not any(name.startswith('clone_') for name in
@@ -93,9 +110,9 @@ def _run_cluster(tmp_path, worker_args):
   return codes, [log.read_text() for log in logs]
 
 
-@pytest.mark.parametrize('precision', _PRECISIONS)
+@pytest.mark.parametrize('precision, expected', _PRECISIONS)
 @pytest.mark.parametrize('sync', [False, True])
-def test_one_ps_two_workers(shapes_dir, tmp_path, precision, sync):
+def test_one_ps_two_workers(shapes_dir, tmp_path, precision, expected, sync):
   train_dir = str(tmp_path / 'train')
   codes, texts = _run_cluster(tmp_path, _TRAIN + [
       '--dataset_dir=' + shapes_dir, '--train_dir=' + train_dir,
@@ -104,7 +121,7 @@ def test_one_ps_two_workers(shapes_dir, tmp_path, precision, sync):
   assert codes == [0, 0, 0], [t[-2000:] for t in texts]
   assert 'parameter server 0 exits' in texts[0], texts[0]
   # Async: updates in flight when the step reaches the end still land.
-  _assert_trained(train_dir, texts[1], precision,
+  _assert_trained(train_dir, texts[1], expected,
                   late_updates=0 if sync else 1)
   assert _chosen(texts[2]) == _chosen(texts[1])
   if _chosen(texts[1]) == 'bf16':

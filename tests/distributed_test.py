@@ -32,6 +32,11 @@ def _cluster(shapes_dir, train_dir, max_steps):
       '--log_every_n_steps=1', '--optimizer=sgd', '--learning_rate=0.01']
 
 
+# Steps worker 1 must take past the chief's checkpoint before the chief
+# restarts: a restored checkpoint would set the step back by as many.
+_AHEAD = 20
+
+
 def test_a_restarted_chief_joins_the_live_cluster(shapes_dir, tmp_path):
   """The chief dies; worker 1 trains on; the new chief must not restore its
   older checkpoint over the parameter server's newer variables."""
@@ -47,18 +52,18 @@ def test_a_restarted_chief_joins_the_live_cluster(shapes_dir, tmp_path):
                     logs['worker1'])
     chief = start_training(common + ['--job_name=worker', '--task=0'], logs['chief'])
     processes += [worker, chief]
-    wait_for_log(lambda text: len(logged_steps(text)) >= 20, chief,
+    wait_for_log(lambda text: len(logged_steps(text)) >= 5, chief,
               logs['chief'])
     assert tf.train.latest_checkpoint(train_dir)
     chief.kill()
     chief.wait()
     saved = int(tf.train.latest_checkpoint(train_dir).rsplit('-', 1)[1])
-    wait_for_log(lambda text: max(logged_steps(text) or [0]) > saved + 50,
+    wait_for_log(lambda text: max(logged_steps(text) or [0]) > saved + _AHEAD,
               worker, logs['worker1'])
     restarted = start_training(common + ['--job_name=worker', '--task=0'],
                        logs['chief2'])
     processes.append(restarted)
-    wait_for_log(lambda text: len(logged_steps(text)) >= 5, restarted,
+    wait_for_log(lambda text: len(logged_steps(text)) >= 2, restarted,
               logs['chief2'])
   finally:
     for process in processes:
@@ -68,10 +73,10 @@ def test_a_restarted_chief_joins_the_live_cluster(shapes_dir, tmp_path):
   chief_text = logs['chief2'].read_text()
   assert 'already hold the model at global step' in chief_text, chief_text
   assert 'Resuming from' not in chief_text.split('already hold')[1]
-  assert max(worker_steps) > saved + 50
+  assert max(worker_steps) > saved + _AHEAD
   # The global step the worker saw never went back.
   assert worker_steps == sorted(worker_steps), worker_steps
-  assert logged_steps(chief_text)[0] > saved + 50
+  assert logged_steps(chief_text)[0] > saved + _AHEAD
 
 
 def test_a_ps_whose_workers_never_start_exits_after_the_bound(tmp_path):
