@@ -216,9 +216,11 @@ def _fits_image_cache(config, dataset):
     return False
   mib = size / 2.0**20
   if mib > budget_mib:
-    log.info('Not caching the decoded images: the %d images of %s/%s take '
-             'about %.0f MiB decoded, more than %s', dataset.num_samples,
-             config.dataset_name, config.dataset_split_name, mib, budget)
+    # A warning where the budget was asked for; by default only a note.
+    say = log.info if config.image_cache_mb is None else log.warning
+    say('Not caching the decoded images: the %d images of %s/%s take about '
+        '%.0f MiB decoded, more than %s', dataset.num_samples,
+        config.dataset_name, config.dataset_split_name, mib, budget)
     return False
   log.info('Caching the decoded images in memory: about %.0f MiB of %s; '
            'the first epoch reads them in file order', mib, budget)
