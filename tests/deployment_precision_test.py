@@ -6,6 +6,10 @@ auto resolves to fp32 or bf16 on a given machine (_AUTO), so in each
 deployment the cell of that precision runs it through --precision=auto and
 checks that auto chose it: two runs per deployment cover all three.
 
+Every cell also runs the default decoded-image cache (its budget, a
+quarter of the free memory, adapts to the machine too) and checks that the
+run cached.
+
 bf16 runs with TensorFlow's oneDNN ops forced on (TF_ENABLE_ONEDNN_OPTS=1),
 so it takes the rewrite's path on any x86 CPU: natively on AVX512-BF16 and
 AMX, emulated (slowly, hence the few steps) on AVX2. Each cell must train,
@@ -57,6 +61,9 @@ def _assert_trained(train_dir, log_text, expected, late_updates=0):
   assert _STEPS <= final_step <= _STEPS + late_updates, log_text[-3000:]
   assert _chosen(log_text) == expected, log_text[-3000:]
   assert 'Traceback' not in log_text
+  # The other default that adapts to the machine: the decoded-image cache,
+  # whose budget is a quarter of the free memory (shapes fits in it).
+  assert 'Caching the decoded images in memory' in log_text, log_text[-3000:]
 
 
 @pytest.fixture(autouse=True)
@@ -124,6 +131,7 @@ def test_one_ps_two_workers(shapes_dir, tmp_path, precision, expected, sync):
   _assert_trained(train_dir, texts[1], expected,
                   late_updates=0 if sync else 1)
   assert _chosen(texts[2]) == _chosen(texts[1])
+  assert 'Caching the decoded images in memory' in texts[2]
   if _chosen(texts[1]) == 'bf16':
     assert 'the fused-op remapper is off' in texts[1]
   # Both workers took steps of the one global step.
