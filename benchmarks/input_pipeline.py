@@ -23,8 +23,6 @@ fast as they come, after a warm-up; images per CPU-second is its inverse.
 
 import argparse
 import os
-import re
-import subprocess
 import sys
 import time
 
@@ -38,6 +36,7 @@ from slimvision.preprocessing import encoded_image
 from slimvision.preprocessing import inception_preprocessing
 from slimvision.preprocessing import preprocessing_factory
 from slimvision.preprocessing import preprocessing_utils
+import train_throughput  # This folder's: its lscpu reading.
 
 STAGES = ('read + parse', 'bookkeeping', 'decode', 'crop + resize',
           'distortions')
@@ -71,18 +70,6 @@ PARSER.add_argument('--warmup_batches', type=int, default=10,
                     help='Batches not measured.')
 PARSER.add_argument('--images', type=int, default=3200,
                     help='Images measured per cut.')
-
-
-def cpu_description():
-  """The CPU model and its SIMD flags, from lscpu."""
-  text = subprocess.run(['lscpu'], capture_output=True, text=True).stdout
-  model = re.search(r'Model name:\s*(.*)', text)
-  flags = re.search(r'Flags:\s*(.*)', text)
-  shown = [f for f in (flags.group(1).split() if flags else [])
-           if f in ('avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx512_bf16',
-                    'amx_bf16')]
-  return '%s; %d cores; flags: %s' % (model.group(1) if model else 'unknown',
-                                      os.cpu_count(), ' '.join(shown))
 
 
 # Each family's training preprocessing, cut after a stage: a function
@@ -278,7 +265,9 @@ def print_table(family, size, results):
 
 
 def main():
-  print('CPU: ' + cpu_description())
+  model, flags = train_throughput.cpu_description()
+  print('CPU: %s; %d cores; flags: %s' % (model, os.cpu_count(),
+                                          ' '.join(flags)))
   for name in ARGS.pipelines.split(','):
     print('  %-8s %s' % (name, PIPELINES[name]))
   for text in ARGS.families.split(','):

@@ -183,8 +183,9 @@ def run_training(config, precision, seconds, images_per_second):
          '--dataset_dir=' + ARGS.dataset_dir, '--model_name=' + model,
          '--train_image_size=%d' % size, '--train_dir=' + train_dir,
          '--batch_size=%d' % batch, '--max_number_of_steps=%d' % steps,
-         '--log_every_n_steps=%d' % every, '--precision=' + precision, '--save_interval_secs=100000',
-         '--save_summaries_secs=100000'] + RECIPES[recipe]['flags'] +
+         '--log_every_n_steps=%d' % every, '--precision=' + precision,
+         '--save_interval_secs=100000', '--save_summaries_secs=100000'] +
+        RECIPES[recipe]['flags'] +
         ARGS.train_flags.split(),
         capture_output=True, text=True)
   rates = [float(r) for r in re.findall(r'\(([\d.]+) images/sec',
@@ -198,7 +199,7 @@ def run_training(config, precision, seconds, images_per_second):
 
 def main():
   configs = [parse_config(c) for c in ARGS.configs.split(',')]
-  precisions = [p for p in ARGS.precisions.split(',') if p != 'auto']
+  precisions = [p for p in ARGS.precisions.split(',') if p not in ('', 'auto')]
   model_name, flags = cpu_description()
   print('CPU: %s; %d cores; flags: %s' % (model_name, os.cpu_count(),
                                           ' '.join(flags) or 'none of '
