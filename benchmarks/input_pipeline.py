@@ -35,7 +35,6 @@ from slimvision.preprocessing import cifarnet_preprocessing
 from slimvision.preprocessing import encoded_image
 from slimvision.preprocessing import inception_preprocessing
 from slimvision.preprocessing import preprocessing_factory
-from slimvision.preprocessing import preprocessing_utils
 import train_throughput  # This folder's: its lscpu reading.
 
 STAGES = ('read + parse', 'bookkeeping', 'decode', 'crop + resize',
@@ -110,15 +109,12 @@ def _cifarnet_cut(stage, image, size):
   if stage == 'distortions':
     return cifarnet_preprocessing.preprocess_for_train(
         image, size, size, add_image_summaries=False)
-  if isinstance(image, encoded_image.EncodedImage):
-    # Partial decode: only the crop window is decoded.
-    return _touch(cifarnet_preprocessing._decode_random_crop(  # pylint: disable=protected-access
-        image, size, size, 4))
-  if stage == 'decode':
+  if stage == 'decode' and not isinstance(image, encoded_image.EncodedImage):
     return _touch(image)
-  image = tf.pad(tf.cast(image, tf.float32), [[4, 4], [4, 4], [0, 0]])
-  image = preprocessing_utils.pad_to_at_least(image, size, size)
-  return _touch(tf.random_crop(image, [size, size, 3]))
+  # Partial decode: only the crop window is decoded; pixels: the window is
+  # cut before the float conversion.
+  return _touch(tf.cast(cifarnet_preprocessing._random_padded_crop(  # pylint: disable=protected-access
+      image, size, size, 4), tf.float32))
 
 
 CUTS = {'inception': _inception_cut, 'cifarnet': _cifarnet_cut}

@@ -40,21 +40,35 @@ def _random_window(size, output_size, padding):
   return first - start, last - first, first - offset
 
 
-def _decode_random_crop(image, output_height, output_width, padding):
-  """The random crop of preprocess_for_train from an EncodedImage, decoding
-  only the window: uint8 [output_height, output_width, channels]."""
-  top, rows, row_at = _random_window(image.shape[0], output_height, padding)
-  left, cols, col_at = _random_window(image.shape[1], output_width, padding)
+def _random_padded_crop(image, output_height, output_width, padding):
+  """The random crop of preprocess_for_train: a window of the image padded
+  by `padding` (and up to the output size), taken before any conversion so
+  that only the window's pixels are decoded (an EncodedImage) or converted
+  to float (a pixel Tensor). Returns the window in the input's dtype,
+  [output_height, output_width, channels]."""
+  if isinstance(image, encoded_image.EncodedImage):
+    shape, channels, crop = image.shape, image.channels, image.crop
+    dtype = tf.uint8
+  else:
+    shape, dtype = tf.shape(image), image.dtype
+    channels = image.shape[2] if image.shape.rank == 3 else None
+    channels = channels if channels is not None else shape[2]
 
-  def decode():
+    def crop(top, left, rows, cols):
+      return tf.slice(image, [top, left, 0], [rows, cols, -1])
+
+  top, rows, row_at = _random_window(shape[0], output_height, padding)
+  left, cols, col_at = _random_window(shape[1], output_width, padding)
+
+  def window():
     return tf.image.pad_to_bounding_box(
-        image.crop(top, left, rows, cols), row_at, col_at, output_height,
+        crop(top, left, rows, cols), row_at, col_at, output_height,
         output_width)
 
   # With padding of at least the output size the window can miss the image.
-  return tf.cond(tf.logical_and(rows > 0, cols > 0), decode,
-                 lambda: tf.zeros([output_height, output_width,
-                                   image.channels], tf.uint8))
+  return tf.cond(tf.logical_and(rows > 0, cols > 0), window,
+                 lambda: tf.zeros([output_height, output_width, channels],
+                                  dtype))
 
 
 def preprocess_for_train(image, output_height, output_width,
@@ -74,20 +88,11 @@ def preprocess_for_train(image, output_height, output_width,
   Returns:
     float32 Tensor [output_height, output_width, 1 or 3], standardised.
   """
-  if isinstance(image, encoded_image.EncodedImage):
-    image = _to_float(_decode_random_crop(image, output_height, output_width,
-                                          padding), use_grayscale)
-  else:
-    if add_image_summaries:
-      tf.summary.image('image', tf.expand_dims(image, 0))
-    image = _to_float(image, use_grayscale)
-    channels = image.shape[-1]
-    if padding > 0:
-      image = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]])
-    # Images smaller than the output even after padding are padded up to it.
-    image = preprocessing_utils.pad_to_at_least(image, output_height,
-                                                output_width)
-    image = tf.random_crop(image, [output_height, output_width, channels])
+  if add_image_summaries and not isinstance(image,
+                                            encoded_image.EncodedImage):
+    tf.summary.image('image', tf.expand_dims(image, 0))
+  image = _to_float(_random_padded_crop(image, output_height, output_width,
+                                        padding), use_grayscale)
   image = tf.image.random_flip_left_right(image)
   image = tf.image.random_brightness(image, max_delta=_MAX_BRIGHTNESS_DELTA)
   image = tf.image.random_contrast(image, lower=_CONTRAST_RANGE[0],

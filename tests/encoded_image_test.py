@@ -155,18 +155,26 @@ def test_eval_preprocessing_of_an_encoded_image_matches(family):
   assert np.abs(from_encoded - from_pixels).mean() < 0.03 * spread
 
 
-def test_cifarnet_training_crop_is_a_window_of_the_padded_image():
+@pytest.mark.parametrize('decoded', [False, True], ids=['encoded', 'pixels'])
+def test_cifarnet_training_crop_is_a_window_of_the_padded_image(decoded):
+  """Partly decoded, or cut from the pixels before their float conversion
+  (the decoded-image cache's path), the crop is a window of the image
+  padded by 4, at an offset that varies with the seed."""
   padding, size = 4, 32
   whole = _whole(PNG)
   padded = np.pad(whole, [(padding, padding), (padding, padding), (0, 0)])
-  for seed in range(3):
-    crop = _run(lambda image: cifarnet_preprocessing._decode_random_crop(
-        image, size, size, padding), PNG, seed=seed)
-    assert crop.shape == (size, size, 3)
+  offsets = set()
+  for seed in range(4):
+    crop = _run(lambda image: cifarnet_preprocessing._random_padded_crop(  # pylint: disable=protected-access
+        image.whole() if decoded else image, size, size, padding), PNG,
+                seed=seed)
+    assert crop.shape == (size, size, 3) and crop.dtype == np.uint8
     matches = [(y, x) for y in range(padded.shape[0] - size + 1)
                for x in range(padded.shape[1] - size + 1)
                if np.array_equal(padded[y:y + size, x:x + size], crop)]
     assert matches, 'seed %d: the crop is no window of the padded image' % seed
+    offsets.add(matches[0])
+  assert len(offsets) > 1
 
 
 @pytest.mark.parametrize('family', sorted(OUTPUT))
