@@ -1,16 +1,19 @@
 r"""Training throughput against the machine's limit, per model and precision.
 
 For each configuration (model @ image size, batch) it measures, in one
-sitting and alternating the runs round by round:
-  - the bare-step limit: a training step (same network, batch, momentum
-    optimizer, weight decay and batch norm) on a batch held in memory, so no
-    input pipeline, hooks or logging, in each precision;
+sitting, round by round:
+  - the bare-step limit: a training step (same network, batch, loss with
+    the auxiliary head where there is one, momentum optimizer, weight decay
+    and batch norm) on a batch held in memory, so no input pipeline, hooks
+    or logging;
   - train_image_classifier.py on the converted records, in each precision
     and with --precision=auto: the median of its logged images/sec (the
     first logged interval, which holds the start-up, is left out);
-and prints each figure with its ratio to the bare-step limit of the same
-precision (auto against the limit of the precision it chose), the CPU model
-and the CPU flags that decide the precision.
+each training run beside a bare step of the precision it runs in (before
+it in even rounds, after it in odd ones: the machine's speed drifts by 10%
+and more within minutes). It prints the medians, the median of the rounds'
+ratios of training to bare step and their range, the CPU model and the CPU
+flags that decide the precision.
 
   python benchmarks/train_throughput.py --dataset_dir=/tmp/satellite
   python benchmarks/train_throughput.py --dataset_dir=/tmp/satellite \
@@ -68,8 +71,8 @@ PARSER.add_argument('--precisions', default='fp32,bf16',
                     'run with --precision=auto and the bare step in the '
                     'precision auto picks.')
 PARSER.add_argument('--rounds', type=int, default=2,
-                    help='Rounds; each runs every measurement once, so the '
-                    'ratios come from one sitting.')
+                    help='Rounds; each runs every training run once, each '
+                    'beside a bare step.')
 PARSER.add_argument('--seconds', type=float, default=40,
                     help='About how long each training run trains.')
 PARSER.add_argument('--train_flags', default='',
@@ -126,8 +129,14 @@ def bare_step(model, size, batch, precision, recipe='', seconds=15.0):
                          trainable=False)
     labels = tf.Variable(tf.random.uniform([batch], 0, 6, tf.int64),
                          trainable=False)
-    logits, _ = network_fn(images)
-    tf.losses.sparse_softmax_cross_entropy(labels, logits)
+    logits, end_points = network_fn(images)
+    # The training script's loss: softmax cross-entropy on one-hot labels,
+    # and TF-Slim's auxiliary head at 0.4 where the network has one.
+    onehot = tf.one_hot(labels, 6)
+    if 'AuxLogits' in end_points:
+      tf.losses.softmax_cross_entropy(onehot, end_points['AuxLogits'],
+                                      weights=0.4)
+    tf.losses.softmax_cross_entropy(onehot, logits)
     optimizer = (tf.train.RMSPropOptimizer(0.01, 0.9, 0.9, 1.0)
                  if settings['optimizer'] == 'rmsprop'
                  else tf.train.MomentumOptimizer(0.01, 0.9))
@@ -197,6 +206,29 @@ def run_training(config, precision, seconds, images_per_second):
   return statistics.median(rates[1:]), chosen.group(1)
 
 
+def measure_round(config, precisions, round_index, last_bare):
+  """One round of `config`: {precision of the training run: (its rate, the
+  precision it chose, the bare step's rate beside it)}.
+
+  Each training run has a bare step of the precision it runs in beside it:
+  before it in even rounds, after it in odd ones, so that a drift of the
+  machine's speed during a sitting cancels out of the median of the
+  rounds' ratios. `last_bare` ({precision: images/sec}, updated) sizes the
+  training runs of odd rounds.
+  """
+  pick = auto_choice(config[0])
+  results = {}
+  for name, precision in [(p, p) for p in precisions] + [('auto', pick)]:
+    if round_index % 2 == 0:
+      last_bare[precision] = run_bare(*config, precision)
+    rate, chosen = run_training(config, name, ARGS.seconds,
+                                last_bare[precision])
+    if round_index % 2 == 1:
+      last_bare[precision] = run_bare(*config, precision)
+    results[name] = (rate, chosen, last_bare[precision])
+  return results
+
+
 def main():
   configs = [parse_config(c) for c in ARGS.configs.split(',')]
   precisions = [p for p in ARGS.precisions.split(',') if p not in ('', 'auto')]
@@ -204,35 +236,30 @@ def main():
   print('CPU: %s; %d cores; flags: %s' % (model_name, os.cpu_count(),
                                           ' '.join(flags) or 'none of '
                                           + ' '.join(FLAGS_SHOWN)))
-  bare, train = {}, {}
+  runs, last_bare = {}, {config: {} for config in configs}
   for round_index in range(ARGS.rounds):
     for config in configs:
-      for precision in precisions or [auto_choice(config[0])]:
-        rate = run_bare(*config, precision)
-        bare.setdefault(config + (precision,), []).append(rate)
-        if precisions:
-          train.setdefault(config + (precision,), []).append(
-              run_training(config, precision, ARGS.seconds, rate))
-      train.setdefault(config + ('auto',), []).append(
-          run_training(config, 'auto', ARGS.seconds, rate))
+      for name, result in measure_round(config, precisions, round_index,
+                                        last_bare[config]).items():
+        runs.setdefault(config + (name,), []).append(result)
     print('round %d of %d done' % (round_index + 1, ARGS.rounds),
           file=sys.stderr, flush=True)
-  print('%-44s %-9s %10s %10s %7s' % ('model@size/batch', 'precision',
-                                       'bare img/s', 'train', 'ratio'))
+  print('%-44s %-10s %10s %10s %7s %12s' % (
+      'model@size/batch', 'precision', 'bare img/s', 'train', 'ratio',
+      'rounds'))
   for config in configs:
     name = '%s@%d/%d' % config[:3] + ('+' + config[3] if config[3] else '')
-    limits = {p: statistics.median(bare[config + (p,)])
-              for p in precisions or [auto_choice(config[0])]}
     for precision in precisions + ['auto']:
-      runs = train[config + (precision,)]
-      rate = statistics.median(r for r, _ in runs)
-      chosen = runs[0][1]
-      limit = limits.get(chosen)
-      label = precision if precision != 'auto' else 'auto=' + chosen
-      print('%-44s %-9s %10s %10.1f %7s' % (
-          name, label, '%.1f' % limit if precision != 'auto' or not
-          precisions else '',
-          rate, '%.2f' % (rate / limit) if limit else 'n/a'))
+      results = runs.get(config + (precision,))
+      if not results:
+        continue
+      ratios = sorted(rate / bare for rate, _, bare in results)
+      label = (precision if precision != 'auto' else
+               'auto=' + results[0][1])
+      print('%-44s %-10s %10.1f %10.1f %7.2f %12s' % (
+          name, label, statistics.median(b for _, _, b in results),
+          statistics.median(r for r, _, _ in results),
+          statistics.median(ratios), '%.2f-%.2f' % (ratios[0], ratios[-1])))
 
 
 if __name__ == '__main__':
