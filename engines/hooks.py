@@ -2,6 +2,7 @@
 clean stops on a signal."""
 
 import contextlib
+import os
 import signal
 import threading
 import time
@@ -9,6 +10,7 @@ import time
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from slimvision.core import files
 from slimvision.core import log as log_lib
 from slimvision.core.errors import UserError
 from slimvision.engines import checkpoints
@@ -264,18 +266,37 @@ class StopOnSignalHook(tf.train.SessionRunHook):
 
 class CheckpointSaverHook(tf.train.CheckpointSaverHook):
   """tf.train.CheckpointSaverHook that does not save again, at the start,
-  the checkpoint the run resumed from (`restored_step`, or None).
+  the checkpoint the run resumed from (`restored_step`, or None), and
+  writes the graph once, whole or not at all.
 
   The stock hook saves as soon as the session is up. For a resumed run that
   rewrites the checkpoint it has just restored, and with it the state file,
   before the run has done anything: a run that then fails would leave the
-  train_dir's records changed. The graph and its meta graph are still
-  written at the start.
+  train_dir's records changed. The graph (graph.pbtxt, and the graph and
+  meta graph for TensorBoard) is still written at the start, from one
+  GraphDef: the stock hook serialised the graph three times, and wrote
+  graph.pbtxt in place with Python's text printer (mobilenet_v1_025's
+  training graph: 0.29 s for its 3.4 MB, against 0.03 s for the protobuf
+  library's own printer, whose text parses back to the same GraphDef).
   """
 
   def __init__(self, checkpoint_dir, restored_step=None, **kwargs):
     super().__init__(checkpoint_dir, **kwargs)
     self._restored_step = restored_step
+
+  def after_create_session(self, session, coord):
+    # The stock hook's start, but with one GraphDef. (Its other members
+    # are the stock hook's own: the step tensor, writer, saver and timer.)
+    step = session.run(self._global_step_tensor)
+    graph_def = tf.get_default_graph().as_graph_def(add_shapes=True)
+    files.write_atomically(
+        os.path.join(self._checkpoint_dir, 'graph.pbtxt'), str(graph_def))
+    saver = self._get_saver()
+    self._summary_writer.add_graph(None, graph_def=graph_def)
+    self._summary_writer.add_meta_graph(tf.train.export_meta_graph(
+        graph_def=graph_def, saver_def=saver.saver_def if saver else None))
+    self._save(session, step)
+    self._timer.update_last_triggered_step(step)
 
   def _save(self, session, step):
     if step == self._restored_step:

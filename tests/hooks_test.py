@@ -148,3 +148,37 @@ def test_an_immediate_signal_gets_the_default_action_inside(terminal_sigint):
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
     assert signal.getsignal(signal.SIGINT) == stop._handle  # pylint: disable=protected-access
   assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_checkpoint_hook_writes_the_graph_once_whole(tmp_path):
+  """graph.pbtxt (parsed back: the graph's nodes), the graph and meta graph
+  (with the saver) for TensorBoard, a checkpoint with its .meta at the
+  start, and no temporary file left."""
+  import glob  # pylint: disable=g-import-not-at-top
+  from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
+  with tf.Graph().as_default() as graph:
+    step = tf.train.get_or_create_global_step()
+    tf.Variable(tf.ones([3]), name='weights')
+    step_op = tf.assign_add(step, 1)
+    hook = hooks.CheckpointSaverHook(str(tmp_path), save_secs=10**9)
+    with tf.train.MonitoredSession(hooks=[hook]) as session:
+      session.run(step_op)
+    nodes = {node.name for node in graph.as_graph_def().node}
+  graph_def = text_format.Parse((tmp_path / 'graph.pbtxt').read_text(),
+                                tf.GraphDef())
+  assert {node.name for node in graph_def.node} == nodes
+  assert 'weights' in nodes and 'save/SaveV2' in nodes
+  events = [e for path in glob.glob(str(tmp_path / 'events.*'))
+            for e in tf.train.summary_iterator(path)]
+  graphs = [tf.GraphDef.FromString(e.graph_def) for e in events
+            if e.HasField('graph_def')]
+  metas = [tf.MetaGraphDef.FromString(e.meta_graph_def) for e in events
+           if e.HasField('meta_graph_def')]
+  assert {node.name for node in graphs[-1].node} == nodes
+  assert metas[-1].saver_def.save_tensor_name
+  assert {node.name for node in metas[-1].graph_def.node} == nodes
+  assert sorted(p.name for p in tmp_path.iterdir()
+                if p.name.startswith('model.ckpt-0')) == [
+                    'model.ckpt-0.data-00000-of-00001', 'model.ckpt-0.index',
+                    'model.ckpt-0.meta']
+  assert not [p for p in tmp_path.iterdir() if '.tmp-' in p.name]
