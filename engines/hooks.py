@@ -20,7 +20,9 @@ def step_after(train_op):
   """The global step read after `train_op`, in the same run: the step just
   taken (int64 scalar Tensor). Fetched beside the train op without this
   dependency, the read races the update and can come before or after it.
-  Build it once and give it to each hook that needs the step."""
+  Build it once and give it to each hook that needs the step: one fetch
+  for all, and the runs that fetch the summaries too keep the same fetches
+  (TensorFlow then reuses their executor)."""
   with tf.control_dependencies([train_op]):
     return tf.identity(tf.train.get_global_step(), name='step_after')
 
@@ -165,27 +167,56 @@ class FiniteLossHook(tf.train.SessionRunHook):
 
 
 class LastStepSummaryHook(tf.train.SessionRunHook):
-  """Writes the summaries once more at the end, so TensorBoard's curves
-  reach the last step whatever the summary interval."""
+  """Writes the summaries at the last step too, so TensorBoard's curves
+  reach it whatever the summary interval.
 
-  def __init__(self, summary_op, output_dir):
+  Where the last step is known (`last_step`, --max_number_of_steps), the
+  summaries are fetched with that step, as the periodic summary hook
+  fetches them: the same fetches, so TensorFlow reuses that run's executor.
+  A run stopped before it (a signal) has them written at its end, from one
+  more run of the summary op: a forward pass on a new batch, through a new
+  executor (0.7 s of a tiny mobilenet_v1_025 run's 8 s).
+  """
+
+  def __init__(self, summary_op, output_dir, step, last_step=None):
     self._summary_op = summary_op
     self._output_dir = output_dir
+    self._step = step
+    self._last_step = last_step
 
   def begin(self):
     self._global_step = tf.train.get_global_step()
+    self._next_step = None  # The global step the next run starts from.
     self._stepped = False
+    self._written_step = None
+
+  def after_create_session(self, session, coord):
+    self._next_step = int(session.run(self._global_step))
+
+  def before_run(self, run_context):
+    fetches = {'step': self._step}
+    if self._last_step and self._next_step + 1 >= self._last_step:
+      fetches['summary'] = self._summary_op
+    return tf.train.SessionRunArgs(fetches)
 
   def after_run(self, run_context, run_values):
-    self._stepped = True
+    step = int(run_values.results['step'])
+    self._next_step, self._stepped = step, True
+    if 'summary' in run_values.results:
+      self._write(run_values.results['summary'], step)
 
   def end(self, session):
     if not self._stepped:
       return  # No step was taken: nothing new to show.
-    summary, step = session.run([self._summary_op, self._global_step])
+    step = int(session.run(self._global_step))
+    if step != self._written_step:
+      self._write(session.run(self._summary_op), step)
+
+  def _write(self, summary, step):
     writer = tf.summary.FileWriterCache.get(self._output_dir)
     writer.add_summary(summary, step)
     writer.flush()
+    self._written_step = step
 
 
 class ReleaseSyncWorkersHook(tf.train.SessionRunHook):

@@ -51,9 +51,12 @@ def run(config, graph, latest, started, on_first_save=None):
   scaffold = tf.train.Scaffold(
       init_fn=fine_tuning.restore_init_fn(config, latest, is_chief),
       summary_op=graph.summary_op, saver=_saver(config))
-  hooks = _hooks(config, graph)
+  # One read of the step for every hook (see hooks_lib.step_after).
+  step_after = hooks_lib.step_after(graph.train_op)
+  hooks = _hooks(config, graph, step_after)
   if is_chief:
-    hooks += _chief_hooks(config, graph, scaffold, latest, on_first_save)
+    hooks += _chief_hooks(config, graph, step_after, scaffold=scaffold,
+                          latest=latest, on_first_save=on_first_save)
   session_config = _session_config(config)
   creator = _session_creator(config, scaffold, session_config, graph, latest)
   log.info('Graph built; starting the session')
@@ -99,9 +102,8 @@ def _saver(config):
   return saver
 
 
-def _hooks(config, graph):
+def _hooks(config, graph, step_after):
   """The hooks of every worker: loss check, sync replicas, stop, progress."""
-  step_after = hooks_lib.step_after(graph.train_op)
   is_chief = config.task == 0
   hooks = [hooks_lib.FiniteLossHook(graph.total_loss, step_after,
                                     config.train_dir)]
@@ -119,7 +121,8 @@ def _hooks(config, graph):
   return hooks
 
 
-def _chief_hooks(config, graph, scaffold, latest, on_first_save):
+def _chief_hooks(config, graph, step_after, *, scaffold, latest,
+                 on_first_save):
   """The chief's hooks: summaries, the last step's summaries, checkpoints.
 
   A period of 0 seconds turns the periodic saves off, as it did in TF-Slim
@@ -133,8 +136,9 @@ def _chief_hooks(config, graph, scaffold, latest, on_first_save):
              {'save_secs': config.save_summaries_secs})
     hooks.append(tf.train.SummarySaverHook(
         output_dir=config.train_dir, scaffold=scaffold, **every))
-  hooks.append(hooks_lib.LastStepSummaryHook(graph.summary_op,
-                                             config.train_dir))
+  hooks.append(hooks_lib.LastStepSummaryHook(
+      graph.summary_op, config.train_dir, step_after,
+      last_step=config.max_number_of_steps))
   listeners = [train_dir_lib.PartialSaveCleaner(config.train_dir)]
   if on_first_save is not None:
     listeners.append(hooks_lib.FirstSaveListener(on_first_save))

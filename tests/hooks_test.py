@@ -182,3 +182,32 @@ def test_checkpoint_hook_writes_the_graph_once_whole(tmp_path):
                     'model.ckpt-0.data-00000-of-00001', 'model.ckpt-0.index',
                     'model.ckpt-0.meta']
   assert not [p for p in tmp_path.iterdir() if '.tmp-' in p.name]
+
+
+@pytest.mark.parametrize('last_step', [3, None], ids=['known', 'unknown'])
+def test_the_last_steps_summaries_are_written_once(tmp_path, last_step):
+  """With the last step known, the summaries come with that step, from its
+  own run (no extra run of the summary op); otherwise from one more run at
+  the end. Either way once, labelled with the last step."""
+  import glob  # pylint: disable=g-import-not-at-top
+  with tf.Graph().as_default():
+    step = tf.train.get_or_create_global_step()
+    summary_runs = tf.Variable(0, name='summary_runs')
+    step_op = tf.assign_add(step, 1)
+    with tf.control_dependencies([tf.assign_add(summary_runs, 1)]):
+      summary_op = tf.summary.scalar('one', tf.constant(1.0))
+    after = hooks.step_after(step_op)
+    hook = hooks.LastStepSummaryHook(summary_op, str(tmp_path), after,
+                                     last_step=last_step)
+    stop = hooks.StopAtStepHook(after, 3)
+    with tf.train.MonitoredSession(hooks=[hook, stop]) as session:
+      while not session.should_stop():
+        session.run(step_op)
+      # Before the session's end: the summary op has run with the last
+      # step where that was known, not yet otherwise.
+      runs = session.run_step_fn(
+          lambda step_context: step_context.session.run(summary_runs))
+  assert runs == (1 if last_step else 0)
+  events = [e for path in glob.glob(str(tmp_path / 'events.*'))
+            for e in tf.train.summary_iterator(path) if e.summary.value]
+  assert [e.step for e in events] == [3]
