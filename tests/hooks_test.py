@@ -1,9 +1,12 @@
-"""The training loop's progress lines and NaN guard (engines/hooks.py)."""
+"""The training loop's hooks (engines/hooks.py): progress lines, the NaN
+guard, signals, the graph and checkpoint at the start, the last summaries."""
 
+import glob
 import re
 import signal
 import time
 
+from google.protobuf import text_format
 import pytest
 import tensorflow.compat.v1 as tf
 
@@ -150,12 +153,16 @@ def test_an_immediate_signal_gets_the_default_action_inside(terminal_sigint):
   assert signal.getsignal(signal.SIGTERM) is before
 
 
+def _events(folder):
+  """Every event in the event files of `folder`, file by file."""
+  return [event for path in sorted(glob.glob(str(folder / 'events.*')))
+          for event in tf.train.summary_iterator(path)]
+
+
 def test_checkpoint_hook_writes_the_graph_once_whole(tmp_path):
   """graph.pbtxt (parsed back: the graph's nodes), the graph and meta graph
   (with the saver) for TensorBoard, a checkpoint with its .meta at the
   start, and no temporary file left."""
-  import glob  # pylint: disable=g-import-not-at-top
-  from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
   with tf.Graph().as_default() as graph:
     step = tf.train.get_or_create_global_step()
     tf.Variable(tf.ones([3]), name='weights')
@@ -168,8 +175,7 @@ def test_checkpoint_hook_writes_the_graph_once_whole(tmp_path):
                                 tf.GraphDef())
   assert {node.name for node in graph_def.node} == nodes
   assert 'weights' in nodes and 'save/SaveV2' in nodes
-  events = [e for path in glob.glob(str(tmp_path / 'events.*'))
-            for e in tf.train.summary_iterator(path)]
+  events = _events(tmp_path)
   graphs = [tf.GraphDef.FromString(e.graph_def) for e in events
             if e.HasField('graph_def')]
   metas = [tf.MetaGraphDef.FromString(e.meta_graph_def) for e in events
@@ -189,7 +195,6 @@ def test_the_last_steps_summaries_are_written_once(tmp_path, last_step):
   """With the last step known, the summaries come with that step, from its
   own run (no extra run of the summary op); otherwise from one more run at
   the end. Either way once, labelled with the last step."""
-  import glob  # pylint: disable=g-import-not-at-top
   with tf.Graph().as_default():
     step = tf.train.get_or_create_global_step()
     summary_runs = tf.Variable(0, name='summary_runs')
@@ -208,6 +213,4 @@ def test_the_last_steps_summaries_are_written_once(tmp_path, last_step):
       runs = session.run_step_fn(
           lambda step_context: step_context.session.run(summary_runs))
   assert runs == (1 if last_step else 0)
-  events = [e for path in glob.glob(str(tmp_path / 'events.*'))
-            for e in tf.train.summary_iterator(path) if e.summary.value]
-  assert [e.step for e in events] == [3]
+  assert [e.step for e in _events(tmp_path) if e.summary.value] == [3]
