@@ -393,9 +393,14 @@ def _zero_debiased_average(variable, value, scope):
         name, shape=[], initializer=tf.zeros_initializer(), trainable=False,
         collections=[tf.GraphKeys.GLOBAL_VARIABLES, QUANTIZATION_VARIABLES])
                           for name in ('biased', 'local_step')]
-  new_biased = _after_adding(biased, (value - biased) * (1.0 - EMA_DECAY))
+  # One float32 decay on both sides (Python's 1 - 0.999 is another float32
+  # than 1 - float32(0.999)), and 1 - decay**step as -expm1(step * log
+  # decay): in float32, 1 - pow() loses 5 digits to cancellation. An
+  # average of 6s read 6.0001, out of a Relu6's range.
+  decay = tf.constant(EMA_DECAY, tf.float32)
+  new_biased = _after_adding(biased, (value - biased) * (1.0 - decay))
   new_step = _after_adding(local_step, tf.constant(1.0))
-  average = new_biased / (1.0 - tf.pow(EMA_DECAY, new_step))
+  average = new_biased / -tf.math.expm1(new_step * tf.math.log(decay))
   with tf.control_dependencies([variable.assign(average, read_value=False)]):
     return tf.identity(average)
 
