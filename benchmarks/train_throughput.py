@@ -1,25 +1,24 @@
 r"""Training throughput against the machine's limit, per model and precision.
 
-For each configuration (model @ image size, batch) it measures, in one
-sitting, round by round:
-  - the bare-step limit: a training step (same network, batch, loss with
-    the auxiliary head where there is one, momentum optimizer, weight decay
-    and batch norm) on a batch held in memory, so no input pipeline, hooks
-    or logging;
-  - train_image_classifier.py on the converted records, in each precision
-    and with --precision=auto: the median of its logged images/sec (the
-    first logged interval, which holds the start-up, is left out);
-each training run beside a bare step of the precision it runs in (before
-it in even rounds, after it in odd ones: the machine's speed drifts by 10%
-and more within minutes). It prints the medians, the median of the rounds'
-ratios of training to bare step and their range, the CPU model and the CPU
-flags that decide the precision.
+For each configuration (model @ image size, batch) and precision, one
+process runs train_image_classifier.py on the converted records (its
+run(), the command's code path: input pipeline, hooks, logging) and, in a
+graph and session of its own, the bare step: a training step of the same
+network, batch, loss (with the auxiliary head where there is one),
+optimizer, weight decay, batch norm and moving averages on a batch held in
+memory. Blocks of a few seconds of each alternate, so the machine's drift
+(10% and more within minutes on a shared machine) cancels from each pair's
+ratio. It prints the medians of both rates, the median of the pairs'
+ratios and their range, the CPU-seconds the configuration took, and the
+CPU model and flags that decide the precision.
 
-  python benchmarks/train_throughput.py --dataset_dir=/tmp/satellite
+  python benchmarks/train_throughput.py --dataset_dir=/tmp/satellite \
+      --precisions=auto
   python benchmarks/train_throughput.py --dataset_dir=/tmp/satellite \
       --configs=cifarnet@32/32 --precisions=fp32 --rounds=3
   python benchmarks/train_throughput.py --dataset_dir=/tmp/satellite \
-      --configs=cifarnet@32/32 --train_flags=--image_cache_mb=2000
+      --configs=cifarnet@32/32 --train_flags=--image_cache_mb=0
+  python benchmarks/train_throughput.py --bare=cifarnet,32,32,fp32,
 
 bf16 is only worth measuring where the CPU has native bf16 (amx_bf16 or
 avx512_bf16 in the flags printed): elsewhere TensorFlow emulates it, slowly.
@@ -35,7 +34,6 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # model@image size/batch[+recipe]: TF-Slim's families, and the satellite
 # recipe's network with its flags.
 CONFIGS = ('cifarnet@32/32,mobilenet_v1_025@128/32,inception_v3@299/8,'
@@ -54,6 +52,11 @@ RECIPES = {
                '--random_rotate_90', '--image_cache_mb=2000'],
         optimizer='rmsprop', weight_decay=0.0, moving_average_decay=0.999),
 }
+# About how long one block of steps runs: short enough that the machine's
+# speed holds over a pair of blocks, long enough to time.
+BLOCK_SECONDS = 4.0
+# The longest start of a training run left out of the measurement.
+SKIP_SECONDS = 30.0
 # CPU flags worth printing with the figures.
 FLAGS_SHOWN = ('avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx512_bf16',
                'amx_tile', 'amx_bf16', 'amx_int8')
@@ -70,16 +73,20 @@ PARSER.add_argument('--precisions', default='fp32,bf16',
                     'the training runs); "auto" alone: only the training '
                     'run with --precision=auto and the bare step in the '
                     'precision auto picks.')
-PARSER.add_argument('--rounds', type=int, default=2,
-                    help='Rounds; each runs every training run once, each '
-                    'beside a bare step.')
+PARSER.add_argument('--rounds', type=int, default=1,
+                    help='Training runs (fresh processes) per configuration '
+                    'and precision; their pairs are pooled.')
 PARSER.add_argument('--seconds', type=float, default=40,
-                    help='About how long each training run trains.')
+                    help='About how long each training run trains, and the '
+                    'bare step beside it runs.')
 PARSER.add_argument('--train_flags', default='',
                     help='More flags for every training run, space-separated '
                     '(e.g. "--image_cache_mb=2000" to take JPEG decoding '
                     'out of the steps).')
-PARSER.add_argument('--bare', default=None, help=argparse.SUPPRESS)
+PARSER.add_argument('--bare', default=None,
+                    help='model,size,batch,precision,recipe: print the bare '
+                    "step's images/sec over 15 seconds, and nothing else.")
+PARSER.add_argument('--paired', default=None, help=argparse.SUPPRESS)
 
 
 def parse_config(text):
@@ -106,70 +113,76 @@ def cpu_description():
           [f for f in FLAGS_SHOWN if f in flags])
 
 
-def bare_step(model, size, batch, precision, recipe='', seconds=15.0):
-  """Images/sec of the bare training step (runs in this process)."""
-  # pylint: disable=g-import-not-at-top
-  # slimvision first: it turns TensorFlow's oneDNN kernels on (__init__.py),
-  # which TensorFlow reads as it loads. Imported after TensorFlow, it left
-  # them off on AVX2 CPUs: the bare step measured Eigen's kernels, at 0.55x
-  # the trainer's speed for mobilenet_v3_small_minimalistic@128.
-  from slimvision.engines import precision as precision_lib
-  from slimvision.nets import nets_factory
-  import tensorflow.compat.v1 as tf
-  import tf_slim as slim
-  if (os.environ.get('TF_ENABLE_ONEDNN_OPTS') == '1' and
-      not precision_lib.onednn_enabled()):
-    raise RuntimeError('the bare step runs without oneDNN, the training '
-                       'script with it: the limit would be understated')
-  with tf.Graph().as_default():
-    settings = RECIPES[recipe]
-    network_fn = nets_factory.get_network_fn(
-        model, 6, weight_decay=settings['weight_decay'], is_training=True)
-    images = tf.Variable(tf.random.uniform([batch, size, size, 3], -1, 1),
-                         trainable=False)
-    labels = tf.Variable(tf.random.uniform([batch], 0, 6, tf.int64),
-                         trainable=False)
-    logits, end_points = network_fn(images)
-    # The training script's loss: softmax cross-entropy on one-hot labels,
-    # and TF-Slim's auxiliary head at 0.4 where the network has one.
-    onehot = tf.one_hot(labels, 6)
-    if 'AuxLogits' in end_points:
-      tf.losses.softmax_cross_entropy(onehot, end_points['AuxLogits'],
-                                      weights=0.4)
-    tf.losses.softmax_cross_entropy(onehot, logits)
-    optimizer = (tf.train.RMSPropOptimizer(0.01, 0.9, 0.9, 1.0)
-                 if settings['optimizer'] == 'rmsprop'
-                 else tf.train.MomentumOptimizer(0.01, 0.9))
-    updates = []
-    if settings['moving_average_decay']:
-      averages = tf.train.ExponentialMovingAverage(
-          settings['moving_average_decay'])
-      updates.append(averages.apply(slim.get_model_variables()))
-    train_op = slim.learning.create_train_op(
-        tf.losses.get_total_loss(), optimizer,
-        update_ops=tf.get_collection(tf.GraphKeys.UPDATE_OPS) + updates)
-    config = precision_lib.session_config_for(precision)
-    with tf.Session(config=config) as session:
-      session.run(tf.global_variables_initializer())
-      for _ in range(3):
-        session.run(train_op)
-      steps, start = 0, time.time()
-      while time.time() - start < seconds or steps < 3:
-        session.run(train_op)
-        steps += 1
-      return steps * batch / (time.time() - start)
+class BareStep(object):
+  """The bare training step of one configuration, in a graph and session of
+  its own: the network on a batch held in memory, with the training
+  script's loss (one-hot cross-entropy, plus TF-Slim's auxiliary head at
+  0.4 where there is one), the recipe's optimizer, weight decay and moving
+  averages, and batch norm's updates."""
 
+  def __init__(self, model, size, batch, precision, recipe=''):
+    # pylint: disable=g-import-not-at-top
+    # slimvision first: it turns TensorFlow's oneDNN kernels on (__init__.py),
+    # which TensorFlow reads as it loads. Imported after TensorFlow, it left
+    # them off on AVX2 CPUs: the bare step measured Eigen's kernels, at 0.55x
+    # the trainer's speed for mobilenet_v3_small_minimalistic@128.
+    from slimvision.engines import precision as precision_lib
+    from slimvision.nets import nets_factory
+    import tensorflow.compat.v1 as tf
+    import tf_slim as slim
+    if (os.environ.get('TF_ENABLE_ONEDNN_OPTS') == '1' and
+        not precision_lib.onednn_enabled()):
+      raise RuntimeError('the bare step runs without oneDNN, the training '
+                         'script with it: the limit would be understated')
+    self.batch = batch
+    graph = tf.Graph()
+    with graph.as_default():
+      settings = RECIPES[recipe]
+      network_fn = nets_factory.get_network_fn(
+          model, 6, weight_decay=settings['weight_decay'], is_training=True)
+      images = tf.Variable(tf.random.uniform([batch, size, size, 3], -1, 1),
+                           trainable=False)
+      labels = tf.Variable(tf.random.uniform([batch], 0, 6, tf.int64),
+                           trainable=False)
+      logits, end_points = network_fn(images)
+      onehot = tf.one_hot(labels, 6)
+      if 'AuxLogits' in end_points:
+        tf.losses.softmax_cross_entropy(onehot, end_points['AuxLogits'],
+                                        weights=0.4)
+      tf.losses.softmax_cross_entropy(onehot, logits)
+      optimizer = (tf.train.RMSPropOptimizer(0.01, 0.9, 0.9, 1.0)
+                   if settings['optimizer'] == 'rmsprop'
+                   else tf.train.MomentumOptimizer(0.01, 0.9))
+      updates = []
+      if settings['moving_average_decay']:
+        averages = tf.train.ExponentialMovingAverage(
+            settings['moving_average_decay'])
+        updates.append(averages.apply(slim.get_model_variables()))
+      self._train_op = slim.learning.create_train_op(
+          tf.losses.get_total_loss(), optimizer,
+          update_ops=tf.get_collection(tf.GraphKeys.UPDATE_OPS) + updates)
+      self._session = tf.Session(
+          config=precision_lib.session_config_for(precision))
+      self._session.run(tf.global_variables_initializer())
+    self.run(3)  # The first steps pay for graph optimisation.
 
-def run_bare(model, size, batch, recipe, precision):
-  """bare_step in a fresh process (a clean graph and thread pools)."""
-  result = subprocess.run(
-      [sys.executable, os.path.abspath(__file__),
-       '--bare=%s,%d,%d,%s,%s' % (model, size, batch, precision, recipe)],
-      capture_output=True, text=True)
-  if result.returncode:
-    raise RuntimeError('bare step %s failed:\n%s' % (model,
-                                                     result.stderr[-2000:]))
-  return json.loads(result.stdout.strip().splitlines()[-1])
+  def run(self, steps):
+    """Runs `steps` steps; returns the seconds they took."""
+    start = time.time()
+    for _ in range(steps):
+      self._session.run(self._train_op)
+    return time.time() - start
+
+  def images_per_second(self, seconds):
+    """The rate over about `seconds` of steps."""
+    steps, elapsed = 0, 0.0
+    while elapsed < seconds or steps < 3:
+      elapsed += self.run(1)
+      steps += 1
+    return steps * self.batch / elapsed
+
+  def close(self):
+    self._session.close()
 
 
 def auto_choice(model):
@@ -178,96 +191,152 @@ def auto_choice(model):
   return precision_lib.choose('auto', model)[0]
 
 
-def run_training(config, precision, seconds, images_per_second):
-  """Median logged images/sec of train_image_classifier.py, and the
-  precision it chose. images_per_second (the bare step's) sizes the run to
-  about `seconds` of training."""
+class _Alternation(object):
+  """A training hook that alternates blocks of the script's steps with
+  blocks of the bare step, and stops the run after `pairs` pairs.
+
+  The first `skip` steps are not measured (the first epoch fills the
+  decoded-image cache; a run of many epochs trains at the rate after it).
+  The first `warmup` steps of each of the script's blocks are not timed:
+  they take the batches the input pipeline made ahead while the bare step
+  ran. Each pair is (the script's images/sec, the bare step's, the
+  script's CPU-ms per image, the bare step's), over `block` steps each,
+  seconds apart, so the machine's drift, 10% and more within minutes on a
+  shared machine, cancels from their ratio.
+  """
+
+  def __init__(self, bare, block, warmup, pairs, skip):
+    self.bare, self.block, self.warmup = bare, block, warmup
+    self.pairs, self.wanted = [], pairs
+    self._steps, self._start, self._cpu = -skip, None, None
+
+  # tf.train.SessionRunHook's interface (duck-typed: MonitoredSession only
+  # calls these).
+  def begin(self):
+    pass
+
+  def after_create_session(self, session, coord):
+    pass
+
+  def before_run(self, run_context):
+    if self._steps == self.warmup:
+      self._start, self._cpu = time.time(), time.process_time()
+
+  def after_run(self, run_context, run_values):
+    self._steps += 1
+    if self._steps < self.warmup + self.block:
+      return
+    images = self.block * self.bare.batch
+    script = images / (time.time() - self._start)
+    script_cpu = (time.process_time() - self._cpu) * 1000 / images
+    cpu = time.process_time()
+    bare = images / self.bare.run(self.block)
+    bare_cpu = (time.process_time() - cpu) * 1000 / images
+    self.pairs.append((script, bare, script_cpu, bare_cpu))
+    self._steps = 0
+    if len(self.pairs) >= self.wanted:
+      run_context.request_stop()
+
+  def end(self, session):
+    pass
+
+
+def paired_in_process(config, precision, seconds):
+  """train_image_classifier.py run in this process on the records, its steps
+  alternating with the bare step's (see _Alternation) in the precision it
+  runs in; returns {'chosen': that precision, 'pairs': _Alternation's
+  pairs}, with about `seconds` of each."""
+  # pylint: disable=g-import-not-at-top
+  from slimvision import train_image_classifier
+  from slimvision.datasets import dataset_factory
+  from slimvision.engines import train_session
   model, size, batch, recipe = config
-  steps = max(20, int(seconds * images_per_second / batch))
-  every = max(2, steps // 8)
+  chosen = auto_choice(model) if precision == 'auto' else precision
+  bare = BareStep(model, size, batch, chosen, recipe)
+  rate = bare.images_per_second(3.0)
+  block = max(3, int(BLOCK_SECONDS * rate / batch))
+  epoch = dataset_factory.get_dataset(ARGS.dataset_name, 'train',
+                                      ARGS.dataset_dir).num_samples
+  # The first epoch, or SKIP_SECONDS of steps where an epoch takes longer
+  # (where it does, the step dwarfs the decoding that fills the cache).
+  skip = min(-(-epoch // batch), int(SKIP_SECONDS * rate / batch))
+  alternation = _Alternation(bare, block, warmup=max(2, block // 5),
+                             pairs=max(2, round(seconds / BLOCK_SECONDS)),
+                             skip=skip)
+  hooks = train_session._hooks  # pylint: disable=protected-access
+  train_session._hooks = lambda *a: hooks(*a) + [alternation]  # pylint: disable=protected-access
   with tempfile.TemporaryDirectory() as train_dir:
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, 'train_image_classifier.py'),
+    code = train_image_classifier.run(
+        ['train_image_classifier.py',
          '--dataset_name=' + ARGS.dataset_name,
          '--dataset_dir=' + ARGS.dataset_dir, '--model_name=' + model,
          '--train_image_size=%d' % size, '--train_dir=' + train_dir,
-         '--batch_size=%d' % batch, '--max_number_of_steps=%d' % steps,
-         '--log_every_n_steps=%d' % every, '--precision=' + precision,
-         '--save_interval_secs=100000', '--save_summaries_secs=100000'] +
-        RECIPES[recipe]['flags'] +
-        ARGS.train_flags.split(),
-        capture_output=True, text=True)
-  rates = [float(r) for r in re.findall(r'\(([\d.]+) images/sec',
-                                        result.stderr)]
-  chosen = re.search(r'Precision: (\w+)', result.stderr)
-  if result.returncode or len(rates) < 2 or not chosen:
+         '--batch_size=%d' % batch, '--precision=' + precision,
+         '--log_every_n_steps=1000000', '--save_interval_secs=100000',
+         '--save_summaries_secs=100000'] + RECIPES[recipe]['flags'] +
+        ARGS.train_flags.split())
+  bare.close()
+  if code or len(alternation.pairs) < alternation.wanted:
+    raise RuntimeError('training %s stopped early (exit %s)' % (model, code))
+  return {'chosen': chosen, 'pairs': alternation.pairs}
+
+
+def run_paired(config, precision):
+  """paired_in_process in a fresh process (clean graphs and thread
+  pools)."""
+  model, size, batch, recipe = config
+  result = subprocess.run(
+      [sys.executable, os.path.abspath(__file__),
+       '--dataset_name=' + ARGS.dataset_name,
+       '--dataset_dir=' + ARGS.dataset_dir, '--seconds=%g' % ARGS.seconds,
+       '--train_flags=' + ARGS.train_flags,
+       '--paired=%s,%d,%d,%s,%s' % (model, size, batch, precision, recipe)],
+      capture_output=True, text=True)
+  if result.returncode:
     raise RuntimeError('training %s failed:\n%s' % (model,
-                                                    result.stderr[-2000:]))
-  return statistics.median(rates[1:]), chosen.group(1)
-
-
-def measure_round(config, precisions, round_index, last_bare):
-  """One round of `config`: {precision of the training run: (its rate, the
-  precision it chose, the bare step's rate beside it)}.
-
-  Each training run has a bare step of the precision it runs in beside it:
-  before it in even rounds, after it in odd ones, so that a drift of the
-  machine's speed during a sitting cancels out of the median of the
-  rounds' ratios. `last_bare` ({precision: images/sec}, updated) sizes the
-  training runs of odd rounds.
-  """
-  pick = auto_choice(config[0])
-  results = {}
-  for name, precision in [(p, p) for p in precisions] + [('auto', pick)]:
-    if round_index % 2 == 0:
-      last_bare[precision] = run_bare(*config, precision)
-    rate, chosen = run_training(config, name, ARGS.seconds,
-                                last_bare[precision])
-    if round_index % 2 == 1:
-      last_bare[precision] = run_bare(*config, precision)
-    results[name] = (rate, chosen, last_bare[precision])
-  return results
+                                                    result.stderr[-3000:]))
+  return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main():
   configs = [parse_config(c) for c in ARGS.configs.split(',')]
-  precisions = [p for p in ARGS.precisions.split(',') if p not in ('', 'auto')]
+  precisions = [p for p in ARGS.precisions.split(',')
+                if p not in ('', 'auto')] + ['auto']
   model_name, flags = cpu_description()
   print('CPU: %s; %d cores; flags: %s' % (model_name, os.cpu_count(),
                                           ' '.join(flags) or 'none of '
                                           + ' '.join(FLAGS_SHOWN)))
-  runs, last_bare = {}, {config: {} for config in configs}
-  for round_index in range(ARGS.rounds):
-    for config in configs:
-      for name, result in measure_round(config, precisions, round_index,
-                                        last_bare[config]).items():
-        runs.setdefault(config + (name,), []).append(result)
-    print('round %d of %d done' % (round_index + 1, ARGS.rounds),
-          file=sys.stderr, flush=True)
-  print('%-44s %-10s %10s %10s %7s %12s' % (
+  print('%-44s %-10s %10s %10s %7s %14s %s' % (
       'model@size/batch', 'precision', 'bare img/s', 'train', 'ratio',
-      'rounds'))
+      'pairs: range', 'CPU-ms/image bare, train'), flush=True)
   for config in configs:
     name = '%s@%d/%d' % config[:3] + ('+' + config[3] if config[3] else '')
-    for precision in precisions + ['auto']:
-      results = runs.get(config + (precision,))
-      if not results:
-        continue
-      ratios = sorted(rate / bare for rate, _, bare in results)
-      label = (precision if precision != 'auto' else
-               'auto=' + results[0][1])
-      print('%-44s %-10s %10.1f %10.1f %7.2f %12s' % (
-          name, label, statistics.median(b for _, _, b in results),
-          statistics.median(r for r, _, _ in results),
-          statistics.median(ratios), '%.2f-%.2f' % (ratios[0], ratios[-1])))
+    for precision in precisions:
+      pairs, chosen = [], None
+      for _ in range(ARGS.rounds):
+        result = run_paired(config, precision)
+        pairs += result['pairs']
+        chosen = result['chosen']
+      script, bare, script_cpu, bare_cpu = [
+          statistics.median(column) for column in zip(*pairs)]
+      ratios = sorted(pair[0] / pair[1] for pair in pairs)
+      label = precision if precision != 'auto' else 'auto=' + chosen
+      print('%-44s %-10s %10.1f %10.1f %7.2f %14s %.2f, %.2f' % (
+          name, label, bare, script, statistics.median(ratios),
+          '%d: %.2f-%.2f' % (len(ratios), ratios[0], ratios[-1]),
+          bare_cpu, script_cpu), flush=True)
 
 
 if __name__ == '__main__':
   ARGS = PARSER.parse_args()
-  if ARGS.bare:
+  if ARGS.paired:
+    model, size, batch, precision, recipe = ARGS.paired.split(',')
+    print(json.dumps(paired_in_process((model, int(size), int(batch), recipe),
+                                       precision, ARGS.seconds)))
+  elif ARGS.bare:
     model, size, batch, precision, recipe = ARGS.bare.split(',')
-    print(json.dumps(bare_step(model, int(size), int(batch), precision,
-                               recipe)))
+    bare = BareStep(model, int(size), int(batch), precision, recipe)
+    print(json.dumps(bare.images_per_second(15.0)))
   else:
     if not ARGS.dataset_dir:
       raise SystemExit('error: --dataset_dir is needed (a converted dataset)')
