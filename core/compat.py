@@ -34,6 +34,10 @@ Repairs (TensorFlow 2.21):
     walk the context stack: graph building grew with the square of the
     variables. In graph mode the call gets TF1's id hashing, which gives
     the same answers there (see ``_linear_add_weight``).
+  * Speed: each new Keras layer re-sets the ``__bases__`` of its class and
+    of each base class to the ones they already have (``swap_class``), and
+    each such assignment makes Python recompute their method orders. A
+    class is now swapped once per mode (see ``_swap_class_once``).
 
 Graph mode: tf-slim is TF1 code. The engines build and run their graphs
 inside ``tf.Graph().as_default()``, which is graph mode whatever the
@@ -133,6 +137,45 @@ def _linear_add_weight(module_name):
                   % module_name)
 
 
+def _swap_class_once(module_name):
+  """Makes Keras's version_utils.swap_class skip the classes it has
+  already swapped to the same mode.
+
+  Every Keras layer's __new__ calls swap_class(cls, v2_cls, v1_cls, use_v2),
+  which walks the class's bases and assigns each class's __bases__, to the
+  v1 or v2 base layer as use_v2 says, even when they are already so. An
+  assignment to __bases__ makes Python recompute the method resolution
+  order of the class and its subclasses: 2 ms of each layer built, 6-8% of
+  building resnet_v1_200 or NASNet. The result of a call depends only on
+  its arguments and on the bases, which only swap_class changes; so within
+  one mode (use_v2) a call repeated returns the first call's result, and a
+  call in the other mode forgets every result (and swaps as before).
+  """
+  try:
+    module = importlib.import_module(module_name)
+  except ImportError:
+    return
+  original = getattr(module, 'swap_class', None)
+  if original is None or getattr(original, 'slimvision_once', False):
+    return
+  swapped = {}  # (cls, v2_cls, v1_cls) -> result, all in mode last_mode[0]
+  last_mode = [None]
+
+  @functools.wraps(original)
+  def swap_class(cls, v2_cls, v1_cls, use_v2):
+    if last_mode[0] != use_v2:
+      swapped.clear()
+      last_mode[0] = use_v2
+    key = (cls, v2_cls, v1_cls)
+    if key not in swapped:
+      swapped[key] = original(cls, v2_cls, v1_cls, use_v2)
+    return swapped[key]
+
+  swap_class.slimvision_once = True
+  module.swap_class = swap_class
+  _APPLIED.append('%s.swap_class: once per class and mode' % module_name)
+
+
 _DONE = []
 
 
@@ -159,6 +202,8 @@ def apply():
                      'tensorflow.python.ops.variable_v1', 'VariableV1')
   _linear_add_weight('tf_keras.src.legacy_tf_layers.base')
   _linear_add_weight('tensorflow.python.keras.legacy_tf_layers.base')
+  _swap_class_once('tf_keras.src.utils.version_utils')
+  _swap_class_once('tensorflow.python.keras.utils.version_utils')
 
 
 def applied_repairs():

@@ -55,6 +55,42 @@ def test_layers_in_a_graph_hash_variables_as_tf1_and_eager_is_untouched():
   assert any('add_weight' in r for r in compat.applied_repairs())
 
 
+@pytest.mark.parametrize('module_name', [
+    'tf_keras.src.utils.version_utils',
+    'tensorflow.python.keras.utils.version_utils'])
+def test_keras_swaps_a_class_once_per_mode(module_name):
+  import importlib  # pylint: disable=g-import-not-at-top
+  swap_class = importlib.import_module(module_name).swap_class
+  assert swap_class.slimvision_once
+
+  class V2(object):
+    pass
+
+  class V1(V2):
+    pass
+
+  class Middle(V2):
+    pass
+
+  class Leaf(Middle):
+    pass
+
+  assert swap_class(Leaf, V2, V1, False) is Leaf
+  assert Middle.__bases__ == (V1,)
+  order = Leaf.__mro__
+  assert swap_class(Leaf, V2, V1, False) is Leaf
+  # Not assigned again: an assignment to __bases__ recomputes the order.
+  assert Leaf.__mro__ is order
+  assert swap_class(Middle, V2, V1, False) is Middle
+  assert swap_class(V2, V2, V1, False) is V1
+  # The other mode swaps back (nothing remembered from the first), and
+  # again when the first mode returns.
+  assert swap_class(Leaf, V2, V1, True) is Leaf
+  assert Middle.__bases__ == (V2,)
+  assert swap_class(Leaf, V2, V1, False) is Leaf
+  assert Middle.__bases__ == (V1,)
+
+
 @pytest.mark.parametrize('fused', [True, False])
 def test_batch_norm_training_and_inference(fused):
   data = np.random.RandomState(0).normal(3.0, 2.0, (8, 4, 4, 2))
