@@ -323,7 +323,10 @@ class CheckpointSaverHook(tf.train.CheckpointSaverHook):
     files.write_atomically(
         os.path.join(self._checkpoint_dir, 'graph.pbtxt'), str(graph_def))
     saver = self._get_saver()
-    self._summary_writer.add_graph(None, graph_def=graph_def)
+    # The event add_graph writes, without its warning that a GraphDef is
+    # deprecated there (a Graph would be serialised again).
+    self._summary_writer.add_event(tf.Event(
+        wall_time=time.time(), graph_def=graph_def.SerializeToString()))
     self._summary_writer.add_meta_graph(tf.train.export_meta_graph(
         graph_def=graph_def, saver_def=saver.saver_def if saver else None))
     self._save(session, step)

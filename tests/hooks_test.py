@@ -2,6 +2,7 @@
 guard, signals, the graph and checkpoint at the start, the last summaries."""
 
 import glob
+import logging
 import re
 import signal
 import time
@@ -153,6 +154,17 @@ def test_an_immediate_signal_gets_the_default_action_inside(terminal_sigint):
   assert signal.getsignal(signal.SIGTERM) is before
 
 
+class _LogRecords(logging.Handler):
+  """A logging handler that keeps the records it is given."""
+
+  def __init__(self):
+    super().__init__()
+    self.records = []
+
+  def emit(self, record):
+    self.records.append(record)
+
+
 def _events(folder):
   """Every event in the event files of `folder`, file by file."""
   return [event for path in sorted(glob.glob(str(folder / 'events.*')))
@@ -168,9 +180,16 @@ def test_checkpoint_hook_writes_the_graph_once_whole(tmp_path):
     tf.Variable(tf.ones([3]), name='weights')
     step_op = tf.assign_add(step, 1)
     hook = hooks.CheckpointSaverHook(str(tmp_path), save_secs=10**9)
-    with tf.train.MonitoredSession(hooks=[hook]) as session:
-      session.run(step_op)
+    warnings = _LogRecords()
+    logging.getLogger('tensorflow').addHandler(warnings)
+    try:
+      with tf.train.MonitoredSession(hooks=[hook]) as session:
+        session.run(step_op)
+    finally:
+      logging.getLogger('tensorflow').removeHandler(warnings)
     nodes = {node.name for node in graph.as_graph_def().node}
+  # Nothing for the user to act on (add_graph warns for a GraphDef).
+  assert not [r for r in warnings.records if 'GraphDef' in r.getMessage()]
   graph_def = text_format.Parse((tmp_path / 'graph.pbtxt').read_text(),
                                 tf.GraphDef())
   assert {node.name for node in graph_def.node} == nodes
@@ -181,6 +200,7 @@ def test_checkpoint_hook_writes_the_graph_once_whole(tmp_path):
   metas = [tf.MetaGraphDef.FromString(e.meta_graph_def) for e in events
            if e.HasField('meta_graph_def')]
   assert {node.name for node in graphs[-1].node} == nodes
+  assert all(e.wall_time > 0 for e in events if e.HasField('graph_def'))
   assert metas[-1].saver_def.save_tensor_name
   assert {node.name for node in metas[-1].graph_def.node} == nodes
   assert sorted(p.name for p in tmp_path.iterdir()
