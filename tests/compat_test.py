@@ -1,5 +1,6 @@
 """The tf-slim compatibility layer: each repaired path works on this TF."""
 
+import importlib
 import io
 import subprocess
 import sys
@@ -59,7 +60,6 @@ def test_layers_in_a_graph_hash_variables_as_tf1_and_eager_is_untouched():
     'tf_keras.src.utils.version_utils',
     'tensorflow.python.keras.utils.version_utils'])
 def test_keras_swaps_a_class_once_per_mode(module_name):
-  import importlib  # pylint: disable=g-import-not-at-top
   swap_class = importlib.import_module(module_name).swap_class
   assert swap_class.slimvision_once
 
