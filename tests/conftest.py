@@ -8,6 +8,7 @@ quick start and CI all run the same code.
 import contextlib
 import io
 import json
+import logging
 import os
 import signal
 import sys
@@ -45,6 +46,31 @@ def assert_matches_manifest(manifest, logits, end_points):
   assert {k: v.shape.as_list() for k, v in end_points.items()} == (
       manifest['end_points'])
   assert logits.shape.as_list() == manifest['logits_shape']
+
+
+class _LogRecords(logging.Handler):
+  """A logging handler that keeps the records it is given."""
+
+  def __init__(self):
+    super().__init__()
+    self.records = []
+
+  def emit(self, record):
+    self.records.append(record)
+
+
+@contextlib.contextmanager
+def tensorflow_log():
+  """Collects what TensorFlow's Python logger logs in the block (a list of
+  LogRecords), wherever its handler writes: it writes to the stream that
+  was sys.stderr when it was made, which run_cli does not capture."""
+  handler = _LogRecords()
+  logger = logging.getLogger('tensorflow')
+  logger.addHandler(handler)
+  try:
+    yield handler.records
+  finally:
+    logger.removeHandler(handler)
 
 
 def free_ports(count):

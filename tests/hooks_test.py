@@ -2,7 +2,6 @@
 guard, signals, the graph and checkpoint at the start, the last summaries."""
 
 import glob
-import logging
 import re
 import signal
 import time
@@ -11,6 +10,7 @@ from google.protobuf import text_format
 import pytest
 import tensorflow.compat.v1 as tf
 
+from conftest import tensorflow_log
 from slimvision.core import log
 from slimvision.core.errors import UserError
 from slimvision.engines import hooks
@@ -154,17 +154,6 @@ def test_an_immediate_signal_gets_the_default_action_inside(terminal_sigint):
   assert signal.getsignal(signal.SIGTERM) is before
 
 
-class _LogRecords(logging.Handler):
-  """A logging handler that keeps the records it is given."""
-
-  def __init__(self):
-    super().__init__()
-    self.records = []
-
-  def emit(self, record):
-    self.records.append(record)
-
-
 def _events(folder):
   """Every event in the event files of `folder`, file by file."""
   return [event for path in sorted(glob.glob(str(folder / 'events.*')))
@@ -180,16 +169,12 @@ def test_checkpoint_hook_writes_the_graph_once_whole(tmp_path):
     tf.Variable(tf.ones([3]), name='weights')
     step_op = tf.assign_add(step, 1)
     hook = hooks.CheckpointSaverHook(str(tmp_path), save_secs=10**9)
-    warnings = _LogRecords()
-    logging.getLogger('tensorflow').addHandler(warnings)
-    try:
+    with tensorflow_log() as records:
       with tf.train.MonitoredSession(hooks=[hook]) as session:
         session.run(step_op)
-    finally:
-      logging.getLogger('tensorflow').removeHandler(warnings)
     nodes = {node.name for node in graph.as_graph_def().node}
   # Nothing for the user to act on (add_graph warns for a GraphDef).
-  assert not [r for r in warnings.records if 'GraphDef' in r.getMessage()]
+  assert not [r for r in records if 'GraphDef' in r.getMessage()]
   graph_def = text_format.Parse((tmp_path / 'graph.pbtxt').read_text(),
                                 tf.GraphDef())
   assert {node.name for node in graph_def.node} == nodes
