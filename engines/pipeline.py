@@ -508,8 +508,7 @@ def build_dataset(dataset, preprocess, batch_size, is_training, *,
       preprocessed, in parallel.
     labels_offset: subtracted from every label.
     shuffle_buffer, seed: training's shuffle buffer, and its seed (None:
-      different every run).
-    num_epochs: passes over the data in training (None: forever).
+      different every run). num_epochs: training's passes (None: forever).
     drop_remainder: override of the partial-batch rule above.
     skipped: None: a bad record (in a file cut short, not parsed or
       decoded, or a label outside [0, num_classes - labels_offset)) fails
@@ -517,11 +516,10 @@ def build_dataset(dataset, preprocess, batch_size, is_training, *,
       SkippedRecords: bad records are skipped, warned about, noted in it.
     encoded_images: give `preprocess` EncodedImages, so a JPEG is decoded
       only as far as it needs (its window, at a reduced scale).
-    cache_images: training only: decode each image once, whole, and keep
-      it in memory (the caller checks that the split fits); later epochs
-      shuffle and preprocess the kept images.
-    input_threads: the threads of the input's own pool; 0: it runs on
-      TensorFlow's inter-op threads, with the step's ops.
+    cache_images: training only: keep each image decoded whole in memory
+      (the caller checks the split fits); epochs shuffle the kept images.
+    input_threads: the input's own thread pool (0: TensorFlow's inter-op
+      threads, shared with the step's ops).
 
   Returns:
     tf.data.Dataset of (images float32 [batch, h, w, c], labels int64).
