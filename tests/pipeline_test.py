@@ -247,6 +247,19 @@ def test_training_names_an_undecodable_record_even_when_none_decodes(
       r'record \d+: ' + UNDECODABLE, _first_training_error(dataset))
 
 
+def test_the_error_names_a_file_whose_path_has_quotes_and_backslashes(
+    shapes_dir, tmp_path):
+  # The message crosses TensorFlow's error text, which escapes some of
+  # these; the user sees the path as it is.
+  folder = str(tmp_path / 'a "quoted" \\ b\\n \u00e9t\u00e9')
+  dataset = _damage_every_record(shapes_dir, folder, dataset_records.label(9))
+  shard = re.escape(os.path.join(folder, 'shapes_validation_')) + (
+      r'0000[01]-of-00002\.tfrecord')
+  assert re.fullmatch(
+      r'invalid data: %s record \d+: label out of range \[0, 6\): 9' %
+      shard, _first_training_error(dataset))
+
+
 def test_record_files_that_are_all_empty_are_a_user_error(shapes_dir,
                                                            tmp_path):
   folder = dataset_records.copy_dataset(shapes_dir, str(tmp_path))
