@@ -9,6 +9,7 @@ clear line on stderr and exit status 2 instead of a long trace.
 """
 
 import contextlib
+import gc
 import importlib
 from importlib import metadata
 import os
@@ -66,6 +67,23 @@ def _installed_version(*distributions):
   return 'not installed'
 
 
+def _load_for_good(main):
+  """_load(main), for a process that keeps what it imports until it ends.
+
+  Importing TensorFlow makes some 300,000 objects that live as long as the
+  process. The garbage collector's full passes walked them all, during the
+  import and at every pass after it: 0.55-0.65 of a 3-step training run's
+  6-8 CPU-seconds. They are moved out of its scans (gc.freeze), and the
+  collector waits for the end of the import, which leaves little garbage.
+  """
+  gc.disable()
+  try:
+    return _load(main)
+  finally:
+    gc.freeze()
+    gc.enable()
+
+
 def _fail(message):
   sys.stderr.write('error: %s\n' % message)
   sys.stderr.flush()
@@ -80,7 +98,8 @@ def _load(main):
   return getattr(importlib.import_module(module), function)
 
 
-def run(config_class, main, doc, argv=None, positional=None):
+def run(config_class, main, doc, argv=None, positional=None,
+        owns_process=False):
   """Parses argv into a config of `config_class` and calls main(config).
 
   TensorFlow loads only after the flags are read and a first line is out:
@@ -95,6 +114,8 @@ def run(config_class, main, doc, argv=None, positional=None):
     argv: the command line (default sys.argv).
     positional: the config field that takes the positional arguments (e.g.
       'images'); None means the command takes none.
+    owns_process: the command is the process (a console entry point), so
+      the objects of its imports may leave the garbage collector's care.
 
   Returns:
     The exit status: 0, or 2 for input the command cannot honour.
@@ -130,7 +151,7 @@ def run(config_class, main, doc, argv=None, positional=None):
       validate()
     if not callable(main):
       log.info('%s: starting (loading TensorFlow)', os.path.basename(argv[0]))
-      main = _load(main)
+      main = _load_for_good(main) if owns_process else _load(main)
       log.quiet_tensorflow_deprecations()
     with _sigterm_unwinds():
       main(config)
@@ -176,4 +197,5 @@ def _raise_terminated(unused_signum, unused_frame):
 
 def main_entry(config_class, main, doc, positional=None):
   """A console entry point: run() on sys.argv, exiting with its status."""
-  sys.exit(run(config_class, main, doc, positional=positional))
+  sys.exit(run(config_class, main, doc, positional=positional,
+               owns_process=True))

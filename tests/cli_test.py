@@ -175,6 +175,34 @@ def test_version_is_one_line_before_tensorflow_loads(script):
   assert result.stderr == 'tensorflow imported: False'
 
 
+_GC_RUN = """
+import gc, sys
+from slimvision.cli import app
+from slimvision.engines.config import TrainConfig
+
+def engine(config):
+  print(gc.isenabled(), gc.get_freeze_count())
+
+argv = ['prog', '--dataset_dir=.']
+app.run(TrainConfig, '__main__:engine', '', argv)
+sys.argv = argv
+app.main_entry(TrainConfig, '__main__:engine', '')
+"""
+
+
+def test_a_command_that_owns_its_process_freezes_what_it_imported():
+  # A console entry point moves the imports' objects out of the garbage
+  # collector's scans; a run called in-process (a test, a notebook) does
+  # not, since it may not own them.
+  result = subprocess.run([sys.executable, '-c', _GC_RUN],
+                          capture_output=True, text=True, timeout=120,
+                          cwd=ROOT)
+  assert result.returncode == 0, result.stderr
+  in_process, owning = [line.split() for line in result.stdout.splitlines()]
+  assert in_process == ['True', '0']
+  assert owning[0] == 'True' and int(owning[1]) > 10000
+
+
 @pytest.mark.parametrize('args, message', [
     (['--bogus=1'], "Unknown command line flag 'bogus'"),
     (['--batch_size=many'], "flag --batch_size=many"),
