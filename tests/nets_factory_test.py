@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
+import built_networks
 from conftest import load_manifest
 from slimvision.nets import nets_factory
 from slimvision.nets.nasnet import nasnet
@@ -127,11 +128,7 @@ def test_inference_is_finite_and_deterministic(name):
     images, logits, _ = _build(name, dict(manifest, input_shape=shape),
                                is_training=False)
     batch = np.random.RandomState(0).uniform(-1, 1, shape).astype(np.float32)
-    # Grappler's rewrites of a graph this size take longer than running it;
-    # what is checked here is the network's own arithmetic.
-    config = tf.ConfigProto()
-    config.graph_options.rewrite_options.disable_meta_optimizer = True
-    with tf.Session(config=config) as sess:
+    with tf.Session(config=built_networks.arithmetic_only_config()) as sess:
       sess.run(tf.global_variables_initializer())
       first = sess.run(logits, {images: batch})
       second = sess.run(logits, {images: batch})
@@ -174,7 +171,7 @@ def test_training_steps_lower_the_loss_on_a_fixed_batch(name, shape):
       # depending on the kernels' rounding); Adam's steps are scaled.
       step = tf.train.AdamOptimizer(0.001).minimize(
           loss, global_step=tf.train.get_global_step())
-    with tf.Session() as sess:
+    with tf.Session(config=built_networks.arithmetic_only_config()) as sess:
       sess.run(tf.global_variables_initializer())
       before = sess.run(loss)
       for _ in range(10):
@@ -188,7 +185,7 @@ def test_a_saved_checkpoint_restores_into_a_fresh_graph(tmp_path):
   path = str(tmp_path / 'model.ckpt')
   with tf.Graph().as_default():
     _build('mobilenet_v1_025', manifest, is_training=True)
-    with tf.Session() as sess:
+    with tf.Session(config=built_networks.arithmetic_only_config()) as sess:
       sess.run(tf.global_variables_initializer())
       tf.train.Saver().save(sess, path)
       # One run for all the values: a run per variable costs seconds.
@@ -198,7 +195,7 @@ def test_a_saved_checkpoint_restores_into_a_fresh_graph(tmp_path):
     _build('mobilenet_v1_025', manifest, is_training=True)
     graph_names = {v.op.name for v in tf.global_variables()}
     assert graph_names == saved_names  # Nothing missing, nothing unexpected.
-    with tf.Session() as sess:
+    with tf.Session(config=built_networks.arithmetic_only_config()) as sess:
       tf.train.Saver().restore(sess, path)
       restored = sess.run({v.op.name: v for v in tf.global_variables()})
   assert sorted(restored) == sorted(saved)
@@ -225,7 +222,7 @@ def test_batch_norm_decay_sets_the_moving_mean_update(name, scope, decay):
     assert len(batch_norm) == 1
     moving_mean = [v for v in tf.global_variables()
                    if v.op.name == scope + '/moving_mean'][0]
-    with tf.Session() as sess:
+    with tf.Session(config=built_networks.arithmetic_only_config()) as sess:
       sess.run(tf.global_variables_initializer())
       bn_input, _ = sess.run([batch_norm[0].inputs[0],
                               tf.get_collection(tf.GraphKeys.UPDATE_OPS)])
