@@ -6,7 +6,7 @@ exits 2; `describe_tf_error` gives the same one-line treatment to the
 TensorFlow errors that bad input causes.
 
 A message of ours that can only reach the user inside a TensorFlow error
-(the input pipeline's assertions on bad records) is put between `OPEN` and
+(the input pipeline's reports of bad records) is put between `OPEN` and
 `CLOSE`, so `describe_tf_error` finds it in TensorFlow's text.
 """
 
@@ -69,7 +69,7 @@ def ours(message):
   match = _OURS.search(str(message))
   if match is None:
     return None
-  # The assertion printed it C-escaped (\" and \\).
+  # C-escaped (\" and \\), as a graph assertion prints a string.
   return re.sub(r'\\(.)', r'\1', match.group(1))
 
 

@@ -358,7 +358,8 @@ class _BadRecordReports(object):
     message = '%s: %s record %d: %s' % (
         kind, files[0] if files else '', indices[0] if indices else -1,
         reasons[0] if reasons else UNDECODABLE)
-    # C-escaped, as a graph assertion prints it (errors.ours reads both).
+    # C-escaped, as a graph assertion prints a string (errors.ours undoes
+    # it).
     raise ValueError(errors.OPEN + message.replace('\\', '\\\\').replace(
         '"', '\\"') + errors.CLOSE)
 
