@@ -605,7 +605,7 @@ def _read_records(names, sizes, *, shuffled, num_readers, num_epochs, seed,
   num_files = len(names)
   ids = tf.data.Dataset.from_tensor_slices(
       (tf.range(num_files, dtype=tf.int64), tf.constant(sizes, tf.int64)))
-  names = tf.constant(names)
+  paths = tf.constant(names)
   if shuffled:
     ids = ids.shuffle(num_files, seed=seed, reshuffle_each_iteration=True)
     ids = ids.repeat(num_epochs)
@@ -613,7 +613,7 @@ def _read_records(names, sizes, *, shuffled, num_readers, num_epochs, seed,
   # Graph code (see _decoded_examples): converting it cost each process
   # 0.3 s at its first training or evaluation graph.
   read = tf.autograph.experimental.do_not_convert(
-      lambda file_id, size: _read_file(file_id, names[file_id], size))
+      lambda file_id, size: _read_file(file_id, paths[file_id], size))
   records = ids.interleave(
       read, cycle_length=parallel, num_parallel_calls=parallel,
       deterministic=deterministic)

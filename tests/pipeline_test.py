@@ -296,13 +296,6 @@ def test_undecodable_records_in_a_row_are_named_as_far_as_remembered(
                                   for s in (0, 1) for i in bad[-named // 2:]}
 
 
-@pytest.fixture
-def checkpoint(cifarnet_train_dir):
-  """A cifarnet trained on shapes: evaluation reads its data through it
-  (its weights do not matter here)."""
-  return cifarnet_train_dir
-
-
 def _train(folder, train_dir, *args):
   return run_cli('train_image_classifier.py', '--dataset_name=shapes',
                  '--dataset_split_name=validation', '--dataset_dir=' + folder,
@@ -321,21 +314,23 @@ def _eval(folder, checkpoint_path, eval_dir, *args):
 
 @pytest.mark.parametrize('damage', ['truncated', 'bad_image', 'bad_label'])
 def test_train_and_eval_stop_with_one_line_naming_the_record(
-    corrupt, checkpoint, tmp_path, damage):
+    corrupt, cifarnet_train_dir, tmp_path, damage):
   sets, lines = corrupt
   trained = _train(sets[damage], str(tmp_path / 'train'))
   assert trained.returncode == 2
   assert error_line(trained) == 'error: ' + lines[damage]
   assert 'Graph execution error' not in trained.stderr
-  evaluated = _eval(sets[damage], checkpoint, str(tmp_path / 'eval'))
+  # Evaluation reads the data through the shared cifarnet checkpoint.
+  evaluated = _eval(sets[damage], cifarnet_train_dir,
+                    str(tmp_path / 'eval'))
   assert evaluated.returncode == 2
   assert error_line(evaluated) == 'error: ' + lines[damage]
 
 
 def test_eval_skipping_scores_the_rest_and_counts_the_skipped(
-    corrupt, checkpoint, tmp_path):
+    corrupt, cifarnet_train_dir, tmp_path):
   sets, _ = corrupt
-  result = _eval(sets['all'], checkpoint, str(tmp_path),
+  result = _eval(sets['all'], cifarnet_train_dir, str(tmp_path),
                  '--skip_corrupt_records')
   assert result.returncode == 0, result.stderr
   validation = lambda shard: record_file(sets['all'], 'validation', shard)
