@@ -339,7 +339,7 @@ def run(config):
                                         in_cluster=bool(config.master))
   log.info('Precision: %s (%s)', chosen, reason)
   session_config = precision_lib.session_config_for(
-      chosen, pipeline.threads_config(config), in_cluster=bool(config.master))
+      chosen, pipeline.session_config(config), in_cluster=bool(config.master))
   tf.gfile.MakeDirs(config.eval_dir)
   results = []
   with tf.Graph().as_default():
@@ -450,7 +450,7 @@ def _evaluate_tflite(config):
                           config.tflite_file, model.num_classes,
                           config.dataset_name, num_classes))
     images, labels = iterator.get_next()
-    with tf.Session(config=pipeline.threads_config(config)) as session:
+    with tf.Session(config=pipeline.session_config(config)) as session:
       log.info('Evaluating %s on %s/%s', config.tflite_file,
                config.dataset_name, config.dataset_split_name)
       scores = evaluate(session, iterator.initializer, images, labels,

@@ -208,7 +208,7 @@ def _session_config(config):
   """The training session's ConfigProto; `config.precision` is the one
   chosen (not 'auto')."""
   session_config = precision_lib.session_config_for(
-      config.precision, pipeline.threads_config(config),
+      config.precision, pipeline.session_config(config),
       in_cluster=in_cluster(config))
   if config.num_ps_tasks > 0:
     # A worker talks to the ps tasks and itself only, so it need not wait
