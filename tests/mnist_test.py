@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import shared_path
+from conftest import run_cli, shared_path
 from dataset_records import decode_split, int_values, parse_examples
 from slimvision.datasets import conversion
 from slimvision.datasets import dataset_factory
@@ -188,21 +188,17 @@ def test_interrupted_overwrite_keeps_the_previous_output(tmp_path, monkeypatch):
 
 
 def test_command_line(tmp_path):
-  import subprocess
-  import sys
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  # The command's run() in this process: the packaging test starts the
+  # installed command itself.
   make_source(str(tmp_path / 'src'), splits=('test',))
-  script = os.path.join(root, 'download_and_convert_data.py')
-  ok = subprocess.run(
-      [sys.executable, script, '--dataset_name=mnist',
-       '--dataset_dir=%s' % (tmp_path / 'out'),
-       '--source=%s' % (tmp_path / 'src')], capture_output=True, text=True)
+  ok = run_cli('download_and_convert_data.py', '--dataset_name=mnist',
+               '--dataset_dir=%s' % (tmp_path / 'out'),
+               '--source=%s' % (tmp_path / 'src'))
   assert ok.returncode == 0, ok.stderr
   assert 'Wrote mnist' in ok.stdout and 'test 4 records' in ok.stdout
-  bad = subprocess.run(
-      [sys.executable, script, '--dataset_name=visualwakewords',
-       '--dataset_dir=%s' % (tmp_path / 'vww')], capture_output=True,
-      text=True)
+  bad = run_cli('download_and_convert_data.py',
+                '--dataset_name=visualwakewords',
+                '--dataset_dir=%s' % (tmp_path / 'vww'))
   assert bad.returncode == 2
   assert bad.stderr.strip().splitlines()[-1].startswith(
       'error: --source_dir is required for visualwakewords')
