@@ -169,11 +169,13 @@ def test_session_config_carries_the_rewrite():
                 config_lib.TrainConfig(precision='fp32', num_ps_tasks=1)):
     assert train_session._session_config(  # pylint: disable=protected-access
         local).graph_options.rewrite_options.remapping != _OFF
-  # Every deployment skips Grappler's MLIR round trip, and keeps the
-  # thread pools asked for.
+  # Every deployment (one process, clones, async and sync ps workers)
+  # skips Grappler's MLIR round trip and keeps the thread pools asked for.
   for deployment in (config_lib.TrainConfig(precision='bf16'),
                      config_lib.TrainConfig(precision='fp32', num_clones=2,
                                             intra_op_threads=3),
+                     config_lib.TrainConfig(precision='fp32', num_ps_tasks=1,
+                                            task=1),
                      config_lib.TrainConfig(precision='bf16', num_ps_tasks=1,
                                             task=1, sync_replicas=True)):
     session_config = train_session._session_config(  # pylint: disable=protected-access
