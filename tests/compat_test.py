@@ -2,8 +2,6 @@
 
 import importlib
 import io
-import subprocess
-import sys
 
 import numpy as np
 from PIL import Image
@@ -12,6 +10,7 @@ import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 from slimvision.core import compat
+import processes
 
 compat.apply()  # Before any tf-slim call of this module.
 
@@ -196,9 +195,8 @@ def test_slim_learning_train_lowers_the_loss(tmp_path):
   # slim.learning.train runs its session from Supervisor threads, which
   # need TF1 graph mode process-wide (see compat's docstring): a process of
   # its own, so this one stays in TF2's eager mode.
-  result = subprocess.run([sys.executable, '-c', _LEARNING_PROGRAM,
-                           str(tmp_path)], capture_output=True, text=True,
-                          timeout=300)
+  result = processes.run(_LEARNING_PROGRAM, [tmp_path], timeout=300,
+                         program=True)
   assert result.returncode == 0, result.stderr[-3000:]
   initial, final = map(float, result.stdout.split())
   assert tf.train.load_checkpoint(str(tmp_path)).get_tensor(

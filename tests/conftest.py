@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import signal
-import sys
 
 import pytest
 
@@ -86,13 +85,14 @@ def free_ports(count):
 
 
 def start_training(args, log_path):
-  """train_image_classifier.py with `args` in a process of its own, its
-  output going to `log_path`; returns the Popen."""
+  """train_image_classifier.py with `args` in a process of its own (forked
+  with TensorFlow imported: processes.py), its output going to `log_path`;
+  returns the process (Popen's poll, wait, kill, send_signal)."""
   import subprocess  # pylint: disable=g-import-not-at-top
+  import processes  # pylint: disable=g-import-not-at-top
   with open(log_path, 'w') as log:
-    return subprocess.Popen(
-        [sys.executable, os.path.join(ROOT, 'train_image_classifier.py')] +
-        args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    return processes.start(processes.script('train_image_classifier.py'),
+                           args, stdout=log, stderr=subprocess.STDOUT)
 
 
 def logged_steps(text):
@@ -179,13 +179,12 @@ def mobilenet_train_dir(shapes_dir, tmp_path_factory):
 
 
 def run_script(script, *args, timeout=600):
-  """Runs a top-level script of the checkout in a new process; returns the
+  """Runs a top-level script of the checkout in a process of its own
+  (forked with TensorFlow imported: processes.py); returns the
   CompletedProcess. Only for what needs a process: exit codes seen by a
   shell, signals, several processes at once. Otherwise use run_cli."""
-  import subprocess
-  return subprocess.run([sys.executable, os.path.join(ROOT, script)] +
-                        [str(a) for a in args], capture_output=True,
-                        text=True, timeout=timeout, cwd=ROOT)
+  import processes  # pylint: disable=g-import-not-at-top
+  return processes.run(processes.script(script), args, timeout=timeout)
 
 
 def error_line(result):

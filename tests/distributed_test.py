@@ -3,17 +3,15 @@
 The global step shared by two workers, async and sync, in each precision:
 tests/deployment_precision_test.py."""
 
-import os
 import socket
-import subprocess
-import sys
 import time
 
 import pytest
 import tensorflow.compat.v1 as tf
 
-from conftest import ROOT, free_ports, logged_steps, start_training
+from conftest import free_ports, logged_steps, start_training
 from conftest import wait_for_log
+import processes as process_lib
 from slimvision.engines import cluster
 from slimvision.core.errors import UserError
 
@@ -82,12 +80,11 @@ def test_a_restarted_chief_joins_the_live_cluster(shapes_dir, tmp_path):
 def test_a_ps_whose_workers_never_start_exits_after_the_bound(tmp_path):
   ps_port, worker_port = free_ports(2)
   started = time.time()
-  ps = subprocess.run(
-      [sys.executable, os.path.join(ROOT, 'train_image_classifier.py'),
-       '--ps_hosts=127.0.0.1:%d' % ps_port,
+  ps = process_lib.run(
+      process_lib.script('train_image_classifier.py'),
+      ['--ps_hosts=127.0.0.1:%d' % ps_port,
        '--worker_hosts=127.0.0.1:%d' % worker_port, '--job_name=ps',
-       '--task=0', '--ps_worker_timeout_secs=3'],
-      capture_output=True, text=True, cwd=ROOT, timeout=120)
+       '--task=0', '--ps_worker_timeout_secs=3'], timeout=120)
   assert ps.returncode == 2, ps.stderr[-3000:]
   assert ('error: No worker task has answered for 3 s (127.0.0.1:%d: '
           'stopped, or never started), so training cannot end: parameter '

@@ -9,7 +9,6 @@ import os
 import queue
 import re
 import subprocess
-import sys
 import threading
 import time
 
@@ -19,7 +18,8 @@ import pytest
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from conftest import ROOT, error_line, run_cli, shared_path
+from conftest import error_line, run_cli, shared_path
+import processes
 from slimvision.engines import inference
 from slimvision.datasets import image_folder
 
@@ -277,14 +277,13 @@ def test_loop_mode_evaluates_each_new_checkpoint_once(ten_examples,
   write_bias_checkpoint(prefix, BIASES, step=1)
   stdout_path = str(tmp_path / 'stdout.txt')
   stdout_file = open(stdout_path, 'w')
-  process = subprocess.Popen(
-      [sys.executable, os.path.join(ROOT, 'eval_image_classifier.py'),
-       '--dataset_name=ten', '--dataset_split_name=validation',
+  process = processes.start(
+      processes.script('eval_image_classifier.py'),
+      ['--dataset_name=ten', '--dataset_split_name=validation',
        '--dataset_dir=' + ten_examples, '--model_name=cifarnet',
        '--checkpoint_path=' + train_dir, '--eval_dir=' + str(tmp_path / 'ev'),
        '--batch_size=4', '--eval_interval_secs=1', '--eval_timeout_secs=6'],
-      stdout=stdout_file, stderr=subprocess.PIPE, text=True,
-      cwd=ROOT)
+      stdout=stdout_file, stderr=subprocess.PIPE)
   reader = _LineReader(process.stderr)
   try:
     # Each checkpoint is written once the previous one is being evaluated,

@@ -11,15 +11,14 @@ slowly, where the CPU has no bf16 instructions).
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 from tensorflow.core.protobuf import rewriter_config_pb2
 
-from conftest import ROOT, error_line, run_cli
+from conftest import error_line, run_cli
+import processes
 from slimvision.core import log
 from slimvision.core.errors import UserError
 from slimvision.engines import config as config_lib
@@ -286,9 +285,8 @@ def bf16_run(shapes_dir, tmp_path_factory):
   really on, and the JSON result of _BF16_RUN."""
   train_dir = str(tmp_path_factory.mktemp('bf16') / 'train')
   env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS='1')
-  process = subprocess.run(
-      [sys.executable, '-c', _BF16_RUN, shapes_dir, train_dir],
-      capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
+  process = processes.run(_BF16_RUN, [shapes_dir, train_dir], env=env,
+                          timeout=300, program=True)
   assert process.returncode == 0, process.stderr[-3000:]
   result = json.loads(process.stdout.strip().splitlines()[-1])
   assert result['train_exit'] == 0, process.stderr[-3000:]

@@ -30,7 +30,8 @@ def _tag_steps(folder, tag):
 @pytest.fixture(scope='module')
 def trained(shapes_dir, tmp_path_factory):
   train_dir = str(tmp_path_factory.mktemp('train'))
-  # One real process end to end; the other runs call the scripts' run().
+  # One run in a process of its own, as a shell would start it (forked
+  # with TensorFlow imported: processes.py); the others call run().
   result = run_script(
       'train_image_classifier.py', '--dataset_name=shapes',
       '--dataset_dir=' + shapes_dir, '--model_name=cifarnet',

@@ -18,14 +18,14 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import ROOT, error_line, run_cli
+from conftest import error_line, run_cli
+import processes
 from slimvision.datasets import shapes
 from slimvision.engines import serving
 from slimvision.engines import serving_page
@@ -348,13 +348,12 @@ def test_bad_flags_are_one_line_and_exit_2(tmp_path, args, message):
 
 
 def test_the_command_serves_until_ctrl_c(models, shapes_dir):
-  # SIGINT as Ctrl-C delivers it: a background process may inherit it
-  # ignored, which would make Python ignore it too.
-  process = subprocess.Popen(
-      [sys.executable, os.path.join(ROOT, 'serve_image_classifier.py'),
-       '--saved_model_dir=' + models['base'], '--port=0'],
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-      preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+  # The process gets Python's own Ctrl-C handler (processes.py), as in a
+  # terminal: a background process may inherit SIGINT ignored.
+  process = processes.start(
+      processes.script('serve_image_classifier.py'),
+      ['--saved_model_dir=' + models['base'], '--port=0'],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
   try:
     line = process.stdout.readline()
     assert line.startswith('Serving %s on http://127.0.0.1:' %

@@ -3,12 +3,12 @@
 import os
 import signal
 import subprocess
-import sys
 
 import pytest
 import tensorflow.compat.v1 as tf
 
 from conftest import error_line, run_cli
+import processes
 from slimvision.core.errors import UserError
 from slimvision.engines import train_dir
 
@@ -50,8 +50,8 @@ time.sleep(600)
 
 def test_the_lock_of_a_killed_run_is_free(tmp_path):
   folder = str(tmp_path / 'train')
-  holder = subprocess.Popen([sys.executable, '-c', _HOLD, folder],
-                            stdout=subprocess.PIPE, text=True)
+  holder = processes.start(_HOLD, [folder], stdout=subprocess.PIPE,
+                           program=True)
   try:
     assert holder.stdout.readline().strip() == 'locked'
     with pytest.raises(UserError, match='pid %d on host' % holder.pid):

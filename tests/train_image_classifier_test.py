@@ -4,15 +4,14 @@ semantics: scopes, batch-norm statistics, unrelated checkpoints)."""
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-from conftest import ROOT, error_line, run_cli, shared_path, tensorflow_log
+from conftest import error_line, run_cli, shared_path, tensorflow_log
+import processes
 from slimvision.datasets import image_folder
 
 _LENET = ['--model_name=lenet', '--preprocessing_name=lenet',
@@ -35,10 +34,8 @@ def test_killed_run_resumes_with_step_and_optimizer_state(shapes_dir,
   args = ['--dataset_name=shapes', '--dataset_dir=' + shapes_dir,
           '--train_dir=' + train_dir, '--optimizer=momentum',
           '--learning_rate=0.001', '--save_interval_secs=1'] + _LENET
-  process = subprocess.Popen(
-      [sys.executable, os.path.join(ROOT, 'train_image_classifier.py')] +
-      args + ['--max_number_of_steps=100000'],
-      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+  process = processes.start(processes.script('train_image_classifier.py'),
+                            args + ['--max_number_of_steps=100000'])
   try:
     deadline = time.time() + 240
     while time.time() < deadline:
@@ -83,10 +80,9 @@ def test_ctrl_c_saves_the_step_reached_and_the_run_resumes_from_it(
           '--train_dir=' + train_dir, '--log_every_n_steps=1'] + _LENET
   log_path = tmp_path / 'train.log'
   with open(str(log_path), 'w') as log_file:
-    process = subprocess.Popen(
-        [sys.executable, os.path.join(ROOT, 'train_image_classifier.py')] +
-        args + ['--max_number_of_steps=100000'],
-        stdout=subprocess.DEVNULL, stderr=log_file, cwd=ROOT)
+    process = processes.start(processes.script('train_image_classifier.py'),
+                              args + ['--max_number_of_steps=100000'],
+                              stderr=log_file)
     try:
       deadline = time.time() + 240
       while 'step 5 (' not in log_path.read_text():
