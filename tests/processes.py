@@ -51,10 +51,12 @@ def _import_time_env(env):
 
 
 def _server_matches(env):
-  """Starts the server on first use; True if `env` can fork from it."""
+  """Starts the server on first use, with this process's environment;
+  True if `env` can fork from it."""
   with _lock:
     if not _server_env:
       _context.set_forkserver_preload(_PRELOAD)
+      forkserver.ensure_running()  # With this environment.
       _server_env.append(dict(os.environ))
       # Stopped (and waited for) at exit, so that its CPU time and its
       # children's are counted with this process's.
@@ -76,21 +78,23 @@ def _received_fd(duplicate):
   return duplicate.detach()
 
 
-def _child(target, args, env, cwd, fds, is_program):
+def _child(request):
   """In the forked child: sets up the process as `python target args` (or
-  `python -c target args`) would find it, and runs it as __main__. fds:
-  the child's stdin, stdout and stderr, as received."""
+  `python -c target args`) would find it, and runs it as __main__.
+  request: target, args, env, cwd, program, and fds (the child's stdin,
+  stdout and stderr, as received)."""
   for stream in (sys.stdout, sys.stderr):
     stream.flush()
-  for target_fd, fd in zip((0, 1, 2), fds):
+  for target_fd, fd in zip((0, 1, 2), request['fds']):
     os.dup2(fd, target_fd)
     os.close(fd)
   signal.signal(signal.SIGINT, signal.default_int_handler)
   os.environ.clear()
-  os.environ.update(env)
-  os.chdir(cwd)
+  os.environ.update(request['env'])
+  os.chdir(request['cwd'])
+  target, args = request['target'], request['args']
   try:
-    if is_program:
+    if request['program']:
       sys.argv = ['-c'] + args
       exec(compile(target, '<string>', 'exec'), {'__name__': '__main__'})  # pylint: disable=exec-used
     else:
@@ -186,7 +190,7 @@ def _child_fds(stdout, stderr):
   return fds, parent_ends, to_close
 
 
-def start(target, args=(), stdout=None, stderr=None, env=None, cwd=ROOT,
+def start(target, args=(), *, stdout=None, stderr=None, env=None, cwd=ROOT,
           program=False):
   """Starts `python target args` (a script's path, or with `program` the
   source of `python -c`) in a process of its own, forked from the server
@@ -202,9 +206,9 @@ def start(target, args=(), stdout=None, stderr=None, env=None, cwd=ROOT,
         stdout=stdout if stdout is not None else subprocess.DEVNULL,
         stderr=stderr if stderr is not None else subprocess.DEVNULL)
   fds, (out, err), to_close = _child_fds(stdout, stderr)
-  process = _context.Process(
-      target=_child, daemon=True,
-      args=(target, args, env, cwd, [_Fd(fd) for fd in fds], program))
+  process = _context.Process(target=_child, daemon=True, args=(dict(
+      target=target, args=args, env=env, cwd=cwd, program=program,
+      fds=[_Fd(fd) for fd in fds]),))
   try:
     process.start()
   finally:
@@ -213,10 +217,10 @@ def start(target, args=(), stdout=None, stderr=None, env=None, cwd=ROOT,
   return Process(process, out, err)
 
 
-def run(target, args=(), env=None, cwd=ROOT, timeout=600, program=False):
+def run(target, args=(), *, env=None, cwd=ROOT, timeout=600, program=False):
   """start() capturing both outputs, waited for; a CompletedProcess."""
-  process = start(target, args, subprocess.PIPE, subprocess.PIPE, env, cwd,
-                  program)
+  process = start(target, args, stdout=subprocess.PIPE,
+                  stderr=subprocess.PIPE, env=env, cwd=cwd, program=program)
   try:
     out, err = process.communicate(timeout=timeout)
   finally:
