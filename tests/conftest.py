@@ -18,7 +18,8 @@ import pytest
 # module imports TensorFlow, as the commands do. Loads no TensorFlow.
 import slimvision  # pylint: disable=unused-import
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import processes
+from processes import ROOT  # The checkout: the scripts' folder.
 
 FIXTURES = os.path.join(ROOT, 'tests', 'fixtures')
 SHARED = os.path.join(os.path.dirname(ROOT), 'shared')
@@ -89,7 +90,6 @@ def start_training(args, log_path):
   with TensorFlow imported: processes.py), its output going to `log_path`;
   returns the process (Popen's poll, wait, kill, send_signal)."""
   import subprocess  # pylint: disable=g-import-not-at-top
-  import processes  # pylint: disable=g-import-not-at-top
   with open(log_path, 'w') as log:
     return processes.start(processes.script('train_image_classifier.py'),
                            args, stdout=log, stderr=subprocess.STDOUT)
@@ -183,7 +183,6 @@ def run_script(script, *args, timeout=600):
   (forked with TensorFlow imported: processes.py); returns the
   CompletedProcess. Only for what needs a process: exit codes seen by a
   shell, signals, several processes at once. Otherwise use run_cli."""
-  import processes  # pylint: disable=g-import-not-at-top
   return processes.run(processes.script(script), args, timeout=timeout)
 
 

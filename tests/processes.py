@@ -147,9 +147,6 @@ class Process(object):
   def kill(self):
     self.send_signal(signal.SIGKILL)
 
-  def terminate(self):
-    self.send_signal(signal.SIGTERM)
-
   def communicate(self, timeout=None):
     """Reads both pipes to their end, then waits; (stdout, stderr)."""
     read = {}
