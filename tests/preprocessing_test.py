@@ -329,6 +329,27 @@ def test_inception_random_rotate_90_gives_the_8_orientations():
   assert len(seen) >= 6
 
 
+def test_inception_random_turn_is_one_of_the_4_rotations():
+  # Rotations only: a reflection (a wrong axis, a transposition alone)
+  # would pass the test above, where the flip makes reflections legitimate.
+  image = np.arange(3 * 3 * 2, dtype=np.float32).reshape([3, 3, 2])
+  with tf.Graph().as_default():
+    tf.set_random_seed(3)
+    turned = inception_preprocessing._random_rot90(tf.constant(image))  # pylint: disable=protected-access
+    assert turned.shape.as_list() == [3, 3, 2]
+    with tf.Session() as session:
+      values = [session.run(turned) for _ in range(24)]
+  turns = []
+  for value in values:
+    matches = [k for k in range(4) if np.array_equal(value,
+                                                     np.rot90(image, k))]
+    assert len(matches) == 1, value[..., 0]
+    turns.append(matches[0])
+  # 24 draws from 4 equally likely turns: missing one has a chance of 4e-3
+  # (and the seed is fixed).
+  assert sorted(set(turns)) == [0, 1, 2, 3]
+
+
 def test_inception_random_rotate_90_needs_a_square_output():
   with pytest.raises(ValueError, match='square output, got 40x50'):
     _run('inception', True, _image(), output_size=INPUT_SHAPE,
