@@ -29,15 +29,20 @@ from slimvision.engines.config import ClassifyConfig
 # Imported when the command runs, after its first line (cli/app.py).
 ENGINE = 'slimvision.engines.inference:print_classes'
 
+# research/slim's scripts define their flags in tf.app.flags.FLAGS on import.
+app.define_global_flags(ClassifyConfig)
+
 
 def run(argv=None):
   """Classifies from the command line `argv`; returns the exit status."""
   return app.run(ClassifyConfig, ENGINE, __doc__, argv, positional='images')
 
 
-def main():
-  """Console entry point."""
-  app.main_entry(ClassifyConfig, ENGINE, __doc__, positional='images')
+def main(*argv):
+  """Console entry point; main(argv), as tf.app.run calls research/slim's,
+  runs with absl's global FLAGS instead (see app.run_with_global_flags)."""
+  return app.main_entry(ClassifyConfig, ENGINE, __doc__, *argv,
+                        positional='images')
 
 
 if __name__ == '__main__':

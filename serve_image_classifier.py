@@ -24,15 +24,19 @@ from slimvision.engines.config import ServeConfig
 # Imported when the command runs, after its first line (cli/app.py).
 ENGINE = 'slimvision.engines.serving:run'
 
+# research/slim's scripts define their flags in tf.app.flags.FLAGS on import.
+app.define_global_flags(ServeConfig)
+
 
 def run(argv=None):
   """Serves from the command line `argv`; returns the exit status."""
   return app.run(ServeConfig, ENGINE, __doc__, argv)
 
 
-def main():
-  """Console entry point."""
-  app.main_entry(ServeConfig, ENGINE, __doc__)
+def main(*argv):
+  """Console entry point; main(argv), as tf.app.run calls research/slim's,
+  runs with absl's global FLAGS instead (see app.run_with_global_flags)."""
+  return app.main_entry(ServeConfig, ENGINE, __doc__, *argv)
 
 
 if __name__ == '__main__':

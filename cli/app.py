@@ -6,6 +6,11 @@ test can call a script's `run(argv)` in-process, twice, without flag
 clashes. It answers `--help` with the command's own flags and `--version`,
 and turns the errors a user can cause (bad flags, files or data) into one
 clear line on stderr and exit status 2 instead of a long trace.
+
+Each script also defines its flags in absl's global FLAGS on import, as
+research/slim's did, and its `main(argv)` runs from them
+(run_with_global_flags): code written against research/slim's scripts
+(`tf.app.run(script.main)`, or FLAGS set then `script.main(None)`) runs.
 """
 
 import contextlib
@@ -142,15 +147,53 @@ def run(config_class, main, doc, argv=None, positional=None,
   flags.FLAGS.mark_as_parsed()
   log.setup()
   extra = {positional: rest} if positional else {}
+  return _run_config(
+      lambda: cli_flags.build(config_class, flag_values, **extra), main,
+      program=argv[0], owns_process=owns_process)
+
+
+def define_global_flags(config_class):
+  """Defines the command's flags in absl's global FLAGS as well (the
+  FLAGS of tf.app.flags), as research/slim's scripts do on import, for
+  code written against them: `FLAGS.model_name = ...` then
+  `script.main(None)`, or `tf.app.run(script.main)`. A name already there
+  (another command's flag, or the caller's own) is left as it is."""
+  cli_flags.define(config_class, flags.FLAGS, keep_defined=True)
+
+
+def run_with_global_flags(config_class, main, argv, positional=None):
+  """research/slim's `main(argv)`: the command with the flags set in absl's
+  global FLAGS (parsed by tf.app.run, or assigned by the caller); a flag
+  left unset takes this command's default, even where another command
+  defined it there with its own. `argv`: what tf.app.run passes (the
+  program and the positional arguments), or None.
+
+  Returns:
+    The exit status, as run() (tf.app.run exits with it).
+  """
+  log.command_start = time.time()
+  flags.FLAGS.mark_as_parsed()  # As run() does, for absl's logging.
+  log.setup()
+  argv = list(argv or [sys.argv[0]])
+  extra = {positional: argv[1:]} if positional else {}
+  return _run_config(
+      lambda: cli_flags.build(config_class, flags.FLAGS, only_set=True,
+                              **extra),
+      main, program=argv[0], owns_process=False)
+
+
+def _run_config(make_config, main, *, program, owns_process):
+  """Builds the config (make_config()), checks it and calls main(config);
+  returns the exit status, with the errors a user can cause as one line."""
   try:
-    config = cli_flags.build(config_class, flag_values, **extra)
+    config = make_config()
     # Settings that are wrong on their face fail before the wait for
     # TensorFlow (the engine validates again: it is also called directly).
     validate = getattr(config, 'validate', None)
     if validate:
       validate()
     if not callable(main):
-      log.info('%s: starting (loading TensorFlow)', os.path.basename(argv[0]))
+      log.info('%s: starting (loading TensorFlow)', os.path.basename(program))
       main = _load_for_good(main) if owns_process else _load(main)
       log.quiet_tensorflow_deprecations()
     with _sigterm_unwinds():
@@ -195,7 +238,13 @@ def _raise_terminated(unused_signum, unused_frame):
   raise errors.Terminated()
 
 
-def main_entry(config_class, main, doc, positional=None):
-  """A console entry point: run() on sys.argv, exiting with its status."""
+def main_entry(config_class, main, doc, *research_slim_argv,
+               positional=None):
+  """A script's main(): with no argument, the console entry point (run() on
+  sys.argv, exiting with its status); with one, research/slim's main(argv)
+  (run_with_global_flags, returning the status)."""
+  if research_slim_argv:
+    return run_with_global_flags(config_class, main, research_slim_argv[0],
+                                 positional=positional)
   sys.exit(run(config_class, main, doc, positional=positional,
                owns_process=True))

@@ -24,11 +24,14 @@ def _base_type(annotation):
   return args[0] if args else annotation
 
 
-def define(config_class, flag_values):
+def define(config_class, flag_values, keep_defined=False):
   """Defines the flags of `config_class` into `flag_values`; returns their
-  names in definition order."""
+  names in definition order. `keep_defined`: skip the names (and aliases)
+  `flag_values` already has, instead of failing on them."""
   names = []
   for field in config_lib.flag_fields(config_class):
+    if keep_defined and field.name in flag_values:
+      continue
     help_text = field.metadata['help']
     if 'choices' in field.metadata:
       flags.DEFINE_enum(field.name, field.default, field.metadata['choices'],
@@ -36,7 +39,8 @@ def define(config_class, flag_values):
     else:
       _DEFINERS[_base_type(field.type)](field.name, field.default, help_text,
                                         flag_values=flag_values)
-    if 'alias' in field.metadata:
+    if 'alias' in field.metadata and not (
+        keep_defined and field.metadata['alias'] in flag_values):
       flags.DEFINE_alias(field.metadata['alias'], field.name,
                          flag_values=flag_values)
     names.append(field.name)
@@ -61,9 +65,16 @@ def expand_bare_values(argv, config_class):
   return expanded
 
 
-def build(config_class, flag_values, **extra):
-  """The config from parsed `flag_values` (plus non-flag fields `extra`)."""
+def build(config_class, flag_values, only_set=False, **extra):
+  """The config from parsed `flag_values` (plus non-flag fields `extra`).
+
+  only_set: take only the flags that were set (parsed or assigned), and the
+  config's own defaults for the rest: for absl's global FLAGS, where the
+  flag's default may be another command's.
+  """
   values = {f.name: flag_values[f.name].value
-            for f in config_lib.flag_fields(config_class)}
+            for f in config_lib.flag_fields(config_class)
+            if not only_set or (f.name in flag_values and
+                                not flag_values[f.name].using_default_value)}
   values.update(extra)
   return config_class(**values)

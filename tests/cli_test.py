@@ -1,5 +1,6 @@
 """The command line: each flag defined once, --help, --version, configs."""
 
+import importlib
 import os
 import re
 import subprocess
@@ -10,6 +11,7 @@ from absl import flags
 import pytest
 
 from conftest import ROOT, run_cli
+import processes
 from slimvision.cli import app
 from slimvision.cli import flags as cli_flags
 from slimvision.engines import config as config_lib
@@ -329,3 +331,102 @@ def test_a_parameter_server_needs_no_dataset_dir(monkeypatch):
   config_lib.TrainConfig(job_name='ps').validate()
   monkeypatch.setenv('TF_CONFIG', '{"cluster": {}, "task": {"type": "ps"}}')
   config_lib.TrainConfig().validate()
+
+
+def _import_scripts(*names):
+  """Imports the scripts: each defines its flags in absl's global FLAGS."""
+  for name in names:
+    importlib.import_module('slimvision.' + name)
+
+
+@pytest.fixture
+def global_flags():
+  """absl's global FLAGS, restored after the test: what it set there would
+  otherwise reach the later tests of this process."""
+  saved = {name: (flags.FLAGS[name].value,
+                  flags.FLAGS[name].using_default_value)
+           for name in list(flags.FLAGS)}
+  yield flags.FLAGS
+  for name, (value, using_default) in saved.items():
+    flags.FLAGS[name].value = value
+    flags.FLAGS[name].using_default_value = using_default
+
+
+def test_scripts_define_their_flags_in_absls_global_flags_as_tf_slims_did():
+  _import_scripts('train_image_classifier', 'eval_image_classifier')
+  for config_class in (config_lib.TrainConfig, config_lib.EvalConfig):
+    for field in config_lib.flag_fields(config_class):
+      assert field.name in flags.FLAGS, field.name
+  # Shared names are defined once, with the help of their field.
+  model_name = [f for f in config_lib.flag_fields(config_lib.TrainConfig)
+                if f.name == 'model_name'][0]
+  assert flags.FLAGS['model_name'].help == model_name.metadata['help']
+
+
+def test_main_of_argv_runs_with_the_global_flags_that_were_set(global_flags,
+                                                              capsys):
+  _import_scripts('train_image_classifier', 'eval_image_classifier')
+  seen = []
+  global_flags.model_name = 'lenet'
+  global_flags.dataset_dir = '/data'
+  assert app.run_with_global_flags(config_lib.EvalConfig, seen.append,
+                                   None) == 0
+  assert app.run_with_global_flags(config_lib.TrainConfig, seen.append,
+                                   ['prog']) == 0
+  evaluation, train = seen
+  assert (evaluation.model_name, evaluation.dataset_dir) == ('lenet', '/data')
+  assert (train.model_name, train.dataset_dir) == ('lenet', '/data')
+  # Unset, each command keeps its own default, whichever defined the flag.
+  assert (train.batch_size, evaluation.batch_size) == (32, 100)
+  global_flags.batch_size = 5
+  assert app.run_with_global_flags(config_lib.EvalConfig, seen.append,
+                                   None) == 0
+  assert seen[-1].batch_size == 5
+  # A bad value is the command's one line and status 2, as on a command line.
+  global_flags.batch_size = 0
+  assert app.run_with_global_flags(config_lib.EvalConfig, seen.append,
+                                   None) == 2
+  assert len(seen) == 3
+  assert capsys.readouterr().err.splitlines()[-1] == (
+      'error: --batch_size must be positive, got 0')
+
+
+def test_research_slims_export_test_runs_unchanged(global_flags, tmp_path):
+  # research/slim's export_inference_graph_test, with our package prefix.
+  from slimvision import export_inference_graph  # pylint: disable=g-import-not-at-top
+  import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
+  output_file = str(tmp_path / 'lenet.pb')
+  tf_flags = tf.app.flags.FLAGS
+  tf_flags.output_file = output_file
+  tf_flags.model_name = 'lenet'
+  tf_flags.dataset_dir = str(tmp_path)
+  assert export_inference_graph.main(None) == 0
+  graph_def = tf.GraphDef()
+  with open(output_file, 'rb') as f:
+    graph_def.ParseFromString(f.read())
+  nodes = {node.name: node for node in graph_def.node}
+  assert nodes['input'].op == 'Placeholder'
+  # ImageNet, TF-Slim's default dataset: 1000 classes and a background one.
+  assert 'logits' in nodes and 'probabilities' in nodes
+
+
+_TF_APP_RUN = """
+import tensorflow.compat.v1 as tf
+from slimvision import classify_image, export_inference_graph
+tf.app.run(export_inference_graph.main)
+"""
+
+
+def test_tf_app_run_parses_the_command_line_into_main(tmp_path):
+  output_file = tmp_path / 'lenet.pb'
+  result = processes.run(_TF_APP_RUN, ['--model_name=lenet',
+                                       '--output_file=%s' % output_file],
+                         timeout=300, program=True)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert output_file.stat().st_size > 0
+  result = processes.run(_TF_APP_RUN, ['--model_name=lenet',
+                                       '--batch_size=0',
+                                       '--output_file=%s' % output_file],
+                         timeout=300, program=True)
+  assert result.returncode == 2
+  assert 'error: --batch_size' in result.stderr, result.stderr[-3000:]
