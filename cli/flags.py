@@ -74,7 +74,15 @@ def build(config_class, flag_values, only_set=False, **extra):
   """
   values = {f.name: flag_values[f.name].value
             for f in config_lib.flag_fields(config_class)
-            if not only_set or (f.name in flag_values and
-                                not flag_values[f.name].using_default_value)}
+            if not only_set or _was_set(flag_values, f)}
   values.update(extra)
   return config_class(**values)
+
+
+def _was_set(flag_values, field):
+  """Whether the flag of `field`, or its alias, was parsed or assigned.
+  (An alias sets its flag's value, but only its own mark of a set value.)"""
+  names = [field.name] + ([field.metadata['alias']]
+                          if 'alias' in field.metadata else [])
+  return any(name in flag_values and
+             not flag_values[name].using_default_value for name in names)

@@ -391,6 +391,17 @@ def test_main_of_argv_runs_with_the_global_flags_that_were_set(global_flags,
       'error: --batch_size must be positive, got 0')
 
 
+def test_a_global_alias_that_was_set_counts(global_flags):
+  _import_scripts('download_and_convert_data')
+  config = cli_flags.build(config_lib.ConvertConfig, global_flags,
+                           only_set=True)
+  assert config.source_dir is None
+  global_flags.source = '/data/raw'  # TF-Slim's name for --source_dir.
+  config = cli_flags.build(config_lib.ConvertConfig, global_flags,
+                           only_set=True)
+  assert config.source_dir == '/data/raw'
+
+
 def test_research_slims_export_test_runs_unchanged(global_flags, tmp_path):
   # research/slim's export_inference_graph_test, with our package prefix.
   from slimvision import export_inference_graph  # pylint: disable=g-import-not-at-top
