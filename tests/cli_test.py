@@ -417,10 +417,14 @@ def test_research_slims_export_test_runs_unchanged(global_flags, tmp_path):
     graph_def.ParseFromString(f.read())
   nodes = {node.name: node for node in graph_def.node}
   assert nodes['input'].op == 'Placeholder'
-  # ImageNet, TF-Slim's default dataset: 1000 classes and a background one.
   assert 'logits' in nodes and 'probabilities' in nodes
+  # ImageNet, TF-Slim's default dataset: 1000 classes and a background one.
+  assert [d.size for d in nodes['LeNet/fc4/biases'].attr['shape'].shape.dim
+         ] == [1001]
 
 
+# Two scripts imported, as a process may: their shared flags (--model_name,
+# --batch_size...) are defined once.
 _TF_APP_RUN = """
 import tensorflow.compat.v1 as tf
 from slimvision import classify_image, export_inference_graph
