@@ -1,4 +1,4 @@
-"""Writing a file all or nothing.
+"""Writing a file all or nothing, and where downloads are kept.
 
 `write_atomically` writes under a temporary name in the file's own folder,
 flushes it to disk and renames it into place: a reader sees the old file
@@ -9,6 +9,18 @@ system, hence the same folder).
 
 import os
 import uuid
+
+# The root of what is downloaded once and kept (model-zoo checkpoints,
+# ImageNet's label names): $SLIMVISION_CACHE, else ~/.cache/slimvision.
+CACHE_ENV = 'SLIMVISION_CACHE'
+
+
+def cache_dir(name):
+  """The cache folder `name` under $SLIMVISION_CACHE or ~/.cache/slimvision
+  (not created here)."""
+  root = os.environ.get(CACHE_ENV) or os.path.join(
+      os.path.expanduser('~'), '.cache', 'slimvision')
+  return os.path.join(root, name)
 
 
 def write_atomically(path, content):

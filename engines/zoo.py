@@ -33,13 +33,13 @@ import zlib
 
 from slimvision.core import log as log_lib
 from slimvision.core.errors import UserError
+from slimvision.core.files import cache_dir
 from slimvision.core.files import write_atomically
 from slimvision.datasets import archive
 from slimvision.datasets import download
 
 PREFIX = 'zoo:'
 URL_ENV = 'SLIMVISION_ZOO_URL'
-CACHE_ENV = 'SLIMVISION_CACHE'
 
 # The published hosts whose `models/` folder maps to the root of a mirror
 # (storage.googleapis.com/download.tensorflow.org is the same bucket).
@@ -150,9 +150,7 @@ def is_zoo(checkpoint_path):
 
 def default_cache_dir():
   """The cache folder: $SLIMVISION_CACHE/zoo or ~/.cache/slimvision/zoo."""
-  root = os.environ.get(CACHE_ENV) or os.path.join(
-      os.path.expanduser('~'), '.cache', 'slimvision')
-  return os.path.join(root, 'zoo')
+  return cache_dir('zoo')
 
 
 def _site_path(url):

@@ -6,18 +6,18 @@ served mobilenet_v1_025 tarball is laid out as the published one (the
 checkpoint's files and the frozen graph side by side at the top).
 """
 
-import http.server
 import io
 import os
 import shutil
 import tarfile
-import threading
 
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
 from conftest import error_line, run_cli
+import local_site
+from slimvision.core import files
 from slimvision.core.errors import UserError
 from slimvision.datasets import download
 from slimvision.engines import checkpoints
@@ -73,51 +73,12 @@ def mobilenet_tarball(tmp_path_factory):
       prefix)
 
 
-class _Server(object):
-  """A local download site: `files` maps a path to its bytes; a path in
-  `cut` announces its whole length but sends half and hangs up."""
-
-  def __init__(self):
-    self.files, self.cut, self.hits = {}, set(), []
-    server = self
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-
-      def do_GET(self):  # pylint: disable=invalid-name
-        server.hits.append(self.path)
-        body = server.files.get(self.path)
-        if body is None:
-          self.send_error(404)
-          return
-        self.send_response(200)
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        if self.path in server.cut:
-          body = body[:len(body) // 2]
-        self.wfile.write(body)
-        self.close_connection = True
-
-      def log_message(self, *args):
-        pass
-
-    self._httpd = http.server.HTTPServer(('127.0.0.1', 0), Handler)
-    self.url = 'http://127.0.0.1:%d' % self._httpd.server_address[1]
-    threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
-                     daemon=True).start()
-
-  def stop(self):
-    if self._httpd:
-      self._httpd.shutdown()
-      self._httpd.server_close()
-      self._httpd = None
-
-
 @pytest.fixture
 def site(monkeypatch, tmp_path):
   monkeypatch.setattr(download, '_RETRY_DELAY_SCALE', 0.0)
-  server = _Server()
+  server = local_site.LocalSite()
   monkeypatch.setenv(zoo.URL_ENV, server.url)
-  monkeypatch.setenv(zoo.CACHE_ENV, str(tmp_path / 'cache'))
+  monkeypatch.setenv(files.CACHE_ENV, str(tmp_path / 'cache'))
   yield server
   server.stop()
 
