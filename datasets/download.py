@@ -87,7 +87,9 @@ def _fetch_once(url, part_path, timeout, stream):
 
 
 def fetch(url, dest_dir, filename=None, sha256=None, md5=None, size=None,
-          retries=3, timeout=60, stream=None, log=print, mirrors=()):
+          retries=3, timeout=60, stream=None, log=print, mirrors=(),
+          instead='Download it yourself and pass its local path with '
+          '--source_dir'):
   """Downloads `url` to dest_dir/filename unless a good copy is there.
 
   Args:
@@ -101,6 +103,7 @@ def fetch(url, dest_dir, filename=None, sha256=None, md5=None, size=None,
     stream: where the progress line goes (stderr by default).
     log: function taking a message line.
     mirrors: further addresses of the same file, tried in turn.
+    instead: what the error suggests when every address failed.
 
   Returns:
     The path of the verified file.
@@ -144,9 +147,8 @@ def fetch(url, dest_dir, filename=None, sha256=None, md5=None, size=None,
           os.remove(part_path)
         if attempt < retries:
           time.sleep(min(2 ** (attempt - 1), 10) * _RETRY_DELAY_SCALE)
-  raise DownloadError(
-      'could not download %s: %s. Download it yourself and pass its local '
-      'path with --source_dir' % (filename, '; '.join(errors)))
+  raise DownloadError('could not download %s: %s. %s' % (
+      filename, '; '.join(errors), instead))
 
 
 # Tests set this to 0 to retry without waiting.

@@ -1,0 +1,22 @@
+"""research/slim's `datasets.download_and_convert_cifar10`: `run(dataset_dir)`.
+
+The work is cifar10.convert's: it downloads cifar-10-python.tar.gz into
+dataset_dir/downloads (MD5-checked, kept for a later --overwrite), writes
+cifar10_train.tfrecord, cifar10_test.tfrecord, labels.txt and
+dataset_spec.json, and leaves a complete earlier conversion as it is.
+"""
+
+from slimvision.datasets import cifar10
+
+
+def run(dataset_dir):
+  """Downloads CIFAR-10 and converts it into dataset_dir.
+
+  Returns:
+    cifar10.convert's summary: {'splits': {split: records}, ...}.
+
+  Raises:
+    UserError (ConversionError and the download's errors): what failed,
+    by file or address.
+  """
+  return cifar10.convert(dataset_dir)

@@ -1,0 +1,22 @@
+"""research/slim's `datasets.download_and_convert_mnist`: `run(dataset_dir)`.
+
+The work is mnist.convert's: it downloads the four idx files into
+dataset_dir/downloads (MD5-checked, kept for a later --overwrite), writes
+mnist_train.tfrecord, mnist_test.tfrecord, labels.txt and
+dataset_spec.json, and leaves a complete earlier conversion as it is.
+"""
+
+from slimvision.datasets import mnist
+
+
+def run(dataset_dir):
+  """Downloads MNIST and converts it into dataset_dir.
+
+  Returns:
+    mnist.convert's summary: {'splits': {split: records}, ...}.
+
+  Raises:
+    UserError (ConversionError and the download's errors): what failed,
+    by file or address.
+  """
+  return mnist.convert(dataset_dir)
