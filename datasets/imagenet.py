@@ -26,6 +26,10 @@ the JPEG bytes, `image/class/{label,synset,text}` and the boxes as
 
 Output: `train-NNNNN-of-01024`, `validation-NNNNN-of-00128`, labels.txt,
 dataset_spec.json. The training images are shuffled with --seed.
+
+create_readable_names_for_imagenet_labels() gives the same 1001 names
+without a conversion, as research/slim's does (for a model-zoo checkpoint's
+outputs), from the two name files it downloads, kept in a cache here.
 """
 
 import functools
@@ -36,8 +40,10 @@ import xml.etree.ElementTree as ElementTree
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+from slimvision.core.files import cache_dir
 from slimvision.datasets import conversion
 from slimvision.datasets import dataset_utils
+from slimvision.datasets import download
 from slimvision.datasets import image_folder
 
 NAME = 'imagenet'
@@ -51,6 +57,14 @@ VALIDATION_LABEL_FILES = ('imagenet_2012_validation_synset_labels.txt',
                           'validation_synset_labels.txt',
                           'val_synset_labels.txt')
 BBOX_FOLDERS = ('bounding_boxes', 'bboxes', 'bbox')
+# Where research/slim's create_readable_names_for_imagenet_labels() reads
+# SYNSET_FILES[0] and METADATA_FILES[0]; the metadata file's older home is
+# the mirror.
+LABEL_NAMES_URL = ('https://raw.githubusercontent.com/tensorflow/models/'
+                   'master/research/slim/datasets/')
+LABEL_NAMES_MIRROR = ('https://raw.githubusercontent.com/tensorflow/models/'
+                      'master/research/inception/inception/data/')
+NUM_SYNSETS = NUM_CLASSES - 1
 WHERE_TO_GET = (
     'ImageNet cannot be downloaded anonymously: get ILSVRC2012_img_train.tar, '
     'ILSVRC2012_img_val.tar (and optionally the bounding boxes) from '
@@ -105,6 +119,76 @@ def read_human_names(source, synsets):
       if len(parts) == 2:
         names[parts[0]] = parts[1].strip()
   return {s: names.get(s, s) for s in synsets}
+
+
+def labels_to_names(synsets, human_names):
+  """{label: name}: 0 'background', then each synset's name in order."""
+  labels = {0: 'background'}
+  labels.update({i + 1: human_names[s] for i, s in enumerate(synsets)})
+  return labels
+
+
+def _fetch_label_name_files(cache, log):
+  """Downloads the synset list and the metadata into `cache` (kept)."""
+  for name in (SYNSET_FILES[0], METADATA_FILES[0]):
+    try:
+      download.fetch(
+          LABEL_NAMES_URL + name, cache, name, log=log,
+          mirrors=(LABEL_NAMES_MIRROR + name,),
+          instead='Or pass a folder holding %s and %s as source_dir' % (
+              SYNSET_FILES[0], METADATA_FILES[0]))
+    except download.DownloadError as e:
+      raise dataset_utils.DatasetError('ImageNet label names: %s' % e)
+
+
+def create_readable_names_for_imagenet_labels(source_dir=None, log=print):
+  """{label: human-readable name} of the 1001 labels of the TF-Slim
+  checkpoints: 0 'background', then the 1000 ILSVRC synsets in sorted
+  order (1: 'tench, Tinca tinca').
+
+  Args:
+    source_dir: a folder holding the synset list and the metadata file
+      (SYNSET_FILES, METADATA_FILES), e.g. the ImageNet source folder.
+      None: research/slim's two files, downloaded on the first call into
+      $SLIMVISION_CACHE/imagenet (~/.cache/slimvision/imagenet) and read
+      from there afterwards.
+    log: function taking a message line (the download's).
+
+  Raises:
+    DatasetError: a download failed, or the synset list does not hold 1000
+      synsets, each with a name (a bad download is removed from the cache).
+  """
+  if source_dir is not None:
+    return _label_names_in(source_dir)
+  folder = cache_dir(NAME)
+  _fetch_label_name_files(folder, log)
+  try:
+    return _label_names_in(folder)
+  except dataset_utils.DatasetError:
+    for name in (SYNSET_FILES[0], METADATA_FILES[0]):
+      os.remove(os.path.join(folder, name))  # The next call downloads anew.
+    raise
+
+
+def _label_names_in(folder):
+  """labels_to_names() of the name files in `folder`, checked."""
+  try:
+    synsets = read_synsets(folder)
+  except conversion.ConversionError as e:
+    raise dataset_utils.DatasetError('ImageNet label names: %s' % e)
+  if len(synsets) != NUM_SYNSETS:
+    raise dataset_utils.DatasetError(
+        'ImageNet label names: %s lists %d synsets, expected %d' % (
+            _first_file(folder, SYNSET_FILES) or os.path.join(folder, 'train'),
+            len(synsets), NUM_SYNSETS))
+  human_names = read_human_names(folder, synsets)
+  unnamed = [s for s in synsets if human_names[s] == s]
+  if unnamed:
+    raise dataset_utils.DatasetError(
+        'ImageNet label names: %d synsets have no name in %s (first: %s)' % (
+            len(unnamed), _first_file(folder, METADATA_FILES) or
+            ' or '.join(METADATA_FILES), unnamed[0]))
+  return labels_to_names(synsets, human_names)
 
 
 def _validation_dir(source):
@@ -269,8 +353,7 @@ def convert(dataset_dir, source=None, overwrite=False, seed=0, log=print,
                                        'images. %s' % (source, WHERE_TO_GET))
     if 'train' in splits:
       random.Random(seed).shuffle(splits['train'])
-    labels = {0: 'background'}
-    labels.update({synset_to_label[s]: human_names[s] for s in synsets})
+    labels = labels_to_names(synsets, human_names)
     return conversion.Plan(
         splits, functools.partial(
             _make_record, synset_to_label=synset_to_label,

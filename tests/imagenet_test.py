@@ -9,9 +9,12 @@ import pytest
 from PIL import Image
 
 from dataset_records import decode_split
+import local_site
+from slimvision.core import files
 from slimvision.datasets import conversion
 from slimvision.datasets import dataset_factory
 from slimvision.datasets import dataset_utils
+from slimvision.datasets import download
 from slimvision.datasets import imagenet
 
 SYNSETS = ('n01440764', 'n01443537', 'n01484850')
@@ -171,3 +174,96 @@ def test_clear_errors(tmp_path, problem, message):
     imagenet.convert(str(tmp_path / 'out'),
                      source=None if problem == 'nosource' else source,
                      log=lambda m: None)
+
+
+# ----------------------------------------------------------------------------
+# create_readable_names_for_imagenet_labels(): research/slim's 1001 names.
+
+# 1000 synsets in the real files' format: the list (sorted, as the real one
+# is), and a metadata file naming them and others, tab-separated.
+ALL_SYNSETS = ['n%08d' % (1440764 + 7 * i) for i in range(1000)]
+
+
+def _name_files(synsets=ALL_SYNSETS, named=ALL_SYNSETS):
+  synset_list = ''.join(s + '\n' for s in synsets).encode()
+  metadata = ''.join('%s\tname of %s, %d\n' % (s, s, i)
+                     for i, s in enumerate(['n00004475'] + list(named)))
+  return {'/' + imagenet.SYNSET_FILES[0]: synset_list,
+          '/' + imagenet.METADATA_FILES[0]: metadata.encode()}
+
+
+@pytest.fixture
+def name_site(monkeypatch, tmp_path):
+  """The name files served from 127.0.0.1; the cache under tmp_path."""
+  monkeypatch.setattr(download, '_RETRY_DELAY_SCALE', 0.0)
+  site = local_site.LocalSite()
+  monkeypatch.setattr(imagenet, 'LABEL_NAMES_URL', site.url + '/')
+  monkeypatch.setattr(imagenet, 'LABEL_NAMES_MIRROR', site.url + '/old/')
+  monkeypatch.setenv(files.CACHE_ENV, str(tmp_path / 'cache'))
+  yield site
+  site.stop()
+
+
+def _quiet_names(**kwargs):
+  return imagenet.create_readable_names_for_imagenet_labels(
+      log=lambda line: None, **kwargs)
+
+
+def test_readable_names_are_downloaded_once_then_read_from_the_cache(
+    name_site, tmp_path):
+  name_site.files.update(_name_files())
+  names = _quiet_names()
+  assert len(names) == imagenet.NUM_CLASSES == 1001
+  assert names[0] == 'background'
+  assert names[1] == 'name of %s, 1' % ALL_SYNSETS[0]
+  assert names[1000] == 'name of %s, 1000' % ALL_SYNSETS[-1]
+  assert sorted(name_site.hits) == sorted(_name_files())
+  assert _quiet_names() == names
+  assert len(name_site.hits) == 2  # The second call read the cache.
+  assert sorted(os.listdir(str(tmp_path / 'cache' / 'imagenet'))) == [
+      'imagenet_lsvrc_2015_synsets.txt', 'imagenet_metadata.txt']
+
+
+def test_readable_names_match_the_converters_labels(tmp_path, name_site):
+  source = str(tmp_path / 'src')
+  make_tree(source)
+  # The tree's 3 synsets, and 997 more that sort after them.
+  more = ['n2%07d' % i for i in range(997)]
+  with open(os.path.join(source, 'imagenet_lsvrc_2015_synsets.txt'), 'a') as f:
+    f.write(''.join(s + '\n' for s in more))
+  with open(os.path.join(source, 'imagenet_metadata.txt'), 'a') as f:
+    f.write(''.join('%s\t%s name\n' % (s, s) for s in more))
+  names = _quiet_names(source_dir=source)
+  assert [names[i] for i in range(4)] == ['background'] + list(NAMES)
+  assert names[1000] == 'n20000996 name'
+  # The labels a conversion of the tree gives its records.
+  imagenet.convert(str(tmp_path / 'out'), source=source, log=lambda m: None,
+                   num_threads=1, num_shards=1)
+  assert dataset_utils.read_label_file(str(tmp_path / 'out')) == names
+  assert name_site.hits == []  # A source folder is read, not downloaded.
+
+
+@pytest.mark.parametrize('served, message', [
+    (_name_files(synsets=ALL_SYNSETS[:999]), 'lists 999 synsets, expected '
+     '1000'),
+    (_name_files(named=ALL_SYNSETS[1:]), '1 synsets have no name in .*'
+     'imagenet_metadata.txt .first: n01440764'),
+])
+def test_bad_name_files_are_refused_and_not_kept(name_site, tmp_path, served,
+                                                 message):
+  name_site.files.update(served)
+  with pytest.raises(dataset_utils.DatasetError, match=message):
+    _quiet_names()
+  name_site.files.update(_name_files())
+  assert len(_quiet_names()) == 1001  # Downloaded again, good this time.
+  assert len(name_site.hits) == 4
+
+
+def test_readable_names_unreachable_is_one_clear_error(name_site):
+  with pytest.raises(dataset_utils.DatasetError,
+                     match=r'ImageNet label names: could not download '
+                     r'imagenet_lsvrc_2015_synsets.txt: .*Not Found.*as source_dir'):
+    _quiet_names()
+  # Each of 3 attempts at the address and at its mirror.
+  assert name_site.hits == ['/imagenet_lsvrc_2015_synsets.txt'] * 3 + [
+      '/old/imagenet_lsvrc_2015_synsets.txt'] * 3
