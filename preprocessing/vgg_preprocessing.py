@@ -29,11 +29,106 @@ _RESIZE_SIDE_MIN = 256
 _RESIZE_SIDE_MAX = 512
 
 
-def _smallest_side_resize(image, smallest_side):
+# research/slim's module-level helpers keep its names and arguments: code
+# written against it imports them (_mean_image_subtraction with _R_MEAN...,
+# _aspect_preserving_resize).
+
+
+def _crop(image, offset_height, offset_width, crop_height, crop_width):
+  """The crop_height x crop_width window of `image` at the offsets.
+
+  Args:
+    image: Tensor [height, width, channels].
+    offset_height, offset_width: int or int32 scalar Tensors.
+    crop_height, crop_width: int or int32 scalar Tensors.
+
+  Returns:
+    Tensor [crop_height, crop_width, channels]. Running it fails
+    (InvalidArgumentError) when `image` is not rank 3 or is smaller than
+    the window.
+  """
+  shape = tf.shape(image)
+  checks = [
+      tf.assert_rank(image, 3, message='Rank of image must be equal to 3.'),
+      tf.Assert(tf.logical_and(tf.greater_equal(shape[0], crop_height),
+                               tf.greater_equal(shape[1], crop_width)),
+                ['Crop size greater than the image size.'])]
+  size = tf.stack([crop_height, crop_width, shape[2]])
+  with tf.control_dependencies(checks):
+    begin = tf.cast(tf.stack([offset_height, offset_width, 0]), tf.int32)
+    return tf.reshape(tf.slice(image, begin, size), size)
+
+
+def _random_crop(image_list, crop_height, crop_width):
+  """The same random crop_height x crop_width window of each image.
+
+  Args:
+    image_list: Tensors [height, width, channels] of one height and width.
+    crop_height, crop_width: ints, the window.
+
+  Returns:
+    The list of crops. Running them fails when an image is smaller than
+    the window or its size differs from the first image's.
+
+  Raises:
+    ValueError: image_list is empty.
+  """
+  if not image_list:
+    raise ValueError('Empty image_list.')
+  shape = tf.shape(image_list[0])
+  checks = [tf.assert_equal(tf.shape(image)[:2], shape[:2],
+                            message='Wrong height or width for tensor %s' %
+                            image.name) for image in image_list[1:]]
+  with tf.control_dependencies(checks):
+    offset_height = tf.random_uniform(
+        [], maxval=tf.maximum(shape[0] - crop_height + 1, 1), dtype=tf.int32)
+    offset_width = tf.random_uniform(
+        [], maxval=tf.maximum(shape[1] - crop_width + 1, 1), dtype=tf.int32)
+  return [_crop(image, offset_height, offset_width, crop_height, crop_width)
+          for image in image_list]
+
+
+def _central_crop(image_list, crop_height, crop_width):
+  """The central crop_height x crop_width window of each image (offsets
+  rounded down)."""
+  crops = []
+  for image in image_list:
+    shape = tf.shape(image)
+    crops.append(_crop(image, (shape[0] - crop_height) // 2,
+                       (shape[1] - crop_width) // 2, crop_height, crop_width))
+  return crops
+
+
+def _mean_image_subtraction(image, means):
+  """`image` minus means[c] in each channel c.
+
+  Raises:
+    ValueError: `image` is not of static rank 3, or its channel count
+      differs from len(means).
+  """
+  if image.get_shape().ndims != 3:
+    raise ValueError('Input must be of size [height, width, C>0]')
+  if len(means) != image.get_shape().as_list()[-1]:
+    raise ValueError('len(means) must match the number of channels')
+  return preprocessing_utils.subtract_means(image, means)
+
+
+def _smallest_size_at_least(height, width, smallest_side):
+  """(new_height, new_width), int32 scalar Tensors: the size with the
+  smaller side `smallest_side` and the same aspect ratio (rounded half to
+  even)."""
+  height = tf.cast(height, tf.float32)
+  width = tf.cast(width, tf.float32)
+  scale = tf.cast(smallest_side, tf.float32) / tf.minimum(height, width)
+  return (tf.cast(tf.round(height * scale), tf.int32),
+          tf.cast(tf.round(width * scale), tf.int32))
+
+
+def _aspect_preserving_resize(image, smallest_side):
   """Bilinear resize keeping the aspect ratio.
 
   Args:
-    image: float Tensor [height, width, channels].
+    image: Tensor [height, width, channels].
     smallest_side: int or int32 scalar Tensor, the new length in pixels of
       the smaller of height and width.
 
@@ -42,12 +137,8 @@ def _smallest_side_resize(image, smallest_side):
     new_width) == smallest_side, the other side rounded to keep the ratio.
   """
   shape = tf.shape(image)
-  height = tf.cast(shape[0], tf.float32)
-  width = tf.cast(shape[1], tf.float32)
-  scale = tf.cast(smallest_side, tf.float32) / tf.minimum(height, width)
-  new_height = tf.cast(tf.round(height * scale), tf.int32)
-  new_width = tf.cast(tf.round(width * scale), tf.int32)
-  image = tf.image.resize_images(image, [new_height, new_width],
+  new_size = _smallest_size_at_least(shape[0], shape[1], smallest_side)
+  image = tf.image.resize_images(image, tf.stack(new_size),
                                  method=tf.image.ResizeMethod.BILINEAR,
                                  align_corners=False)
   image.set_shape([None, None, image.shape[-1]])
@@ -93,7 +184,7 @@ def preprocess_for_train(image, output_height, output_width,
     image = image.scaled(resize_side, resize_side)
   image = _to_float(image, use_grayscale)
   channels = image.shape[-1]
-  image = _smallest_side_resize(image, resize_side)
+  image = _aspect_preserving_resize(image, resize_side)
   # Only needed when the output is larger than the resized image.
   image = preprocessing_utils.pad_to_at_least(image, output_height,
                                               output_width)
@@ -123,7 +214,7 @@ def preprocess_for_eval(image, output_height, output_width,
   if isinstance(image, encoded_image.EncodedImage):
     image = image.scaled(resize_side, resize_side)
   image = _to_float(image, use_grayscale)
-  image = _smallest_side_resize(image, resize_side)
+  image = _aspect_preserving_resize(image, resize_side)
   image = tf.image.resize_with_crop_or_pad(image, output_height, output_width)
   return _subtract_mean_pixel(image)
 

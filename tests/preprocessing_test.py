@@ -457,17 +457,55 @@ def test_vgg_eval_resize_and_crop():
   np.testing.assert_allclose(pixels[:, 11:], 255.0, atol=1e-3)
 
 
-def test_vgg_smallest_side_resize():
+def test_vgg_aspect_preserving_resize():
   with tf.Graph().as_default():
     image = tf.zeros([40, 50, 3])
     side = tf.placeholder(tf.int32, [])
-    resized = vgg_preprocessing._smallest_side_resize(image, side)
-    tall = vgg_preprocessing._smallest_side_resize(tf.zeros([50, 40, 1]), 32)
+    resized = vgg_preprocessing._aspect_preserving_resize(image, side)
+    tall = vgg_preprocessing._aspect_preserving_resize(tf.zeros([50, 40, 1]),
+                                                       32)
     with tf.Session() as sess:
       assert sess.run(tf.shape(resized), {side: 32}).tolist() == [32, 40, 3]
       assert sess.run(tf.shape(resized), {side: 256}).tolist() == [
           256, 320, 3]
       assert sess.run(tf.shape(tall)).tolist() == [40, 32, 1]
+
+
+def test_vgg_research_slim_helpers_give_its_sizes_windows_and_means():
+  rng = np.random.RandomState(0)
+  pixels = rng.uniform(0, 255, (5, 7, 3)).astype(np.float32)
+  with tf.Graph().as_default(), tf.Session() as sess:
+    image = tf.constant(pixels)
+    sizes = [vgg_preprocessing._smallest_size_at_least(h, w, side)
+             for h, w, side in ((40, 50, 32), (50, 40, 32), (3, 5, 2))]
+    resized = vgg_preprocessing._aspect_preserving_resize(image, 10)
+    # research/slim's resize: tf.image.resize_bilinear, corners not aligned.
+    reference = tf.image.resize_bilinear(image[None], [10, 14])[0]
+    crop = vgg_preprocessing._crop(image, 1, 2, 3, 4)
+    central = vgg_preprocessing._central_crop([image], 2, 3)[0]
+    first, second = vgg_preprocessing._random_crop([image, 2 * image], 4, 4)
+    means = vgg_preprocessing._mean_image_subtraction(image, [1.0, 2.0, 3.0])
+    values = sess.run(dict(sizes=sizes, resized=resized, reference=reference,
+                           crop=crop, central=central, first=first,
+                           second=second, means=means))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match='Crop size greater than the image size'):
+      sess.run(vgg_preprocessing._crop(image, 0, 0, 6, 7))
+  assert [tuple(s) for s in values['sizes']] == [(32, 40), (40, 32), (2, 3)]
+  np.testing.assert_allclose(values['resized'], values['reference'],
+                             rtol=1e-6)
+  np.testing.assert_array_equal(values['crop'], pixels[1:4, 2:6])
+  np.testing.assert_array_equal(values['central'], pixels[1:3, 2:5])
+  # One window, the same for both images of the list.
+  windows = [(y, x) for y in range(2) for x in range(4)
+             if np.array_equal(pixels[y:y + 4, x:x + 4], values['first'])]
+  assert len(windows) == 1
+  np.testing.assert_array_equal(values['second'], 2 * values['first'])
+  np.testing.assert_allclose(values['means'], pixels - [1.0, 2.0, 3.0])
+  with pytest.raises(ValueError, match='len.means. must match'):
+    vgg_preprocessing._mean_image_subtraction(tf.constant(pixels), [1.0])
+  with pytest.raises(ValueError, match='Empty image_list'):
+    vgg_preprocessing._random_crop([], 2, 2)
 
 
 def test_rgb_to_gray_value_matches_tensorflow():
