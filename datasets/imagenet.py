@@ -129,8 +129,11 @@ def labels_to_names(synsets, human_names):
 
 
 def _fetch_label_name_files(cache, log):
-  """Downloads the synset list and the metadata into `cache` (kept)."""
+  """Downloads the synset list and the metadata into `cache` (kept), or
+  nothing where they are there."""
   for name in (SYNSET_FILES[0], METADATA_FILES[0]):
+    if os.path.exists(os.path.join(cache, name)):
+      continue
     try:
       download.fetch(
           LABEL_NAMES_URL + name, cache, name, log=log,

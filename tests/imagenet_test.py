@@ -212,14 +212,18 @@ def _quiet_names(**kwargs):
 def test_readable_names_are_downloaded_once_then_read_from_the_cache(
     name_site, tmp_path):
   name_site.files.update(_name_files())
-  names = _quiet_names()
+  lines = []
+  names = imagenet.create_readable_names_for_imagenet_labels(log=lines.append)
+  assert len(lines) == 2 and all(l.startswith('Downloaded ') for l in lines)
   assert len(names) == imagenet.NUM_CLASSES == 1001
   assert names[0] == 'background'
   assert names[1] == 'name of %s, 1' % ALL_SYNSETS[0]
   assert names[1000] == 'name of %s, 1000' % ALL_SYNSETS[-1]
   assert sorted(name_site.hits) == sorted(_name_files())
-  assert _quiet_names() == names
-  assert len(name_site.hits) == 2  # The second call read the cache.
+  # The second call reads the cache, and says nothing.
+  assert imagenet.create_readable_names_for_imagenet_labels(
+      log=lines.append) == names
+  assert len(name_site.hits) == 2 and len(lines) == 2
   assert sorted(os.listdir(str(tmp_path / 'cache' / 'imagenet'))) == [
       'imagenet_lsvrc_2015_synsets.txt', 'imagenet_metadata.txt']
 
