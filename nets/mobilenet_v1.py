@@ -17,6 +17,8 @@ import functools
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+from slimvision.nets import inception_utils
+
 # A plain convolution: `kernel` [height, width], `stride`, `depth` channels.
 Conv = collections.namedtuple('Conv', ['kernel', 'stride', 'depth'])
 # A depthwise 3x3 conv (stride `stride`) then a 1x1 conv to `depth` channels.
@@ -161,16 +163,13 @@ def mobilenet_v1_base(inputs, final_endpoint='Conv2d_13_pointwise',
   raise ValueError('Unknown final endpoint %r' % final_endpoint)
 
 
-def _reduced_kernel_size_for_small_input(net, kernel_size):
-  """The pooling kernel, shrunk to the feature map when that is smaller."""
-  shape = net.get_shape().as_list()
-  if shape[1] is None or shape[2] is None:
-    return kernel_size
-  return [min(shape[1], kernel_size[0]), min(shape[2], kernel_size[1])]
+# research/slim's name in this module, and in inception_v2 and _v3.
+_reduced_kernel_size_for_small_input = (
+    inception_utils.reduced_kernel_size_for_small_input)
 
 
-def mobilenet_v1(images, num_classes=1000, is_training=True,
-                 dropout_keep_prob=0.999, min_depth=8, depth_multiplier=1.0,
+def mobilenet_v1(inputs, num_classes=1000, dropout_keep_prob=0.999,
+                 is_training=True, min_depth=8, depth_multiplier=1.0,
                  conv_defs=None, prediction_fn=slim.softmax,
                  spatial_squeeze=True, reuse=None, scope='MobilenetV1',
                  global_pool=False, final_endpoint='Conv2d_13_pointwise',
@@ -178,12 +177,12 @@ def mobilenet_v1(images, num_classes=1000, is_training=True,
   """MobileNet v1 classifier.
 
   Args:
-    images: float Tensor [batch, height, width, channels], 224x224 for the
+    inputs: float Tensor [batch, height, width, channels], 224x224 for the
       published ImageNet checkpoints.
     num_classes: logits width; 0 or None returns the pooled features
       [batch, 1, 1, channels] (the `AvgPool_1a` / `global_pool` end point).
-    is_training: whether batch norm and dropout run in training mode.
     dropout_keep_prob: keep probability of the dropout before the logits.
+    is_training: whether batch norm and dropout run in training mode.
     min_depth: minimum channel count of any layer.
     depth_multiplier: width multiplier scaling every layer's channels.
     conv_defs: layer list (see `mobilenet_v1_base`).
@@ -203,17 +202,17 @@ def mobilenet_v1(images, num_classes=1000, is_training=True,
     (logits [batch, num_classes], end_points dict name -> Tensor).
 
   Raises:
-    ValueError: if images is not rank 4.
+    ValueError: if inputs is not rank 4.
   """
-  if len(images.get_shape().as_list()) != 4:
+  if len(inputs.get_shape().as_list()) != 4:
     raise ValueError('Invalid input tensor rank, expected 4, was: %d' %
-                     len(images.get_shape().as_list()))
-  with tf.variable_scope(scope, 'MobilenetV1', [images],
+                     len(inputs.get_shape().as_list()))
+  with tf.variable_scope(scope, 'MobilenetV1', [inputs],
                          reuse=reuse) as var_scope:
     with slim.arg_scope([slim.batch_norm, slim.dropout],
                         is_training=is_training):
       net, end_points = mobilenet_v1_base(
-          images, scope=var_scope, min_depth=min_depth,
+          inputs, scope=var_scope, min_depth=min_depth,
           depth_multiplier=depth_multiplier, conv_defs=conv_defs,
           final_endpoint=final_endpoint, output_stride=output_stride,
           use_explicit_padding=use_explicit_padding)
@@ -242,16 +241,17 @@ def mobilenet_v1(images, num_classes=1000, is_training=True,
 mobilenet_v1.default_image_size = 224
 
 
-def _with_depth_multiplier(depth_multiplier):
-  fn = functools.partial(mobilenet_v1, depth_multiplier=depth_multiplier)
-  functools.update_wrapper(fn, mobilenet_v1)
-  fn.default_image_size = mobilenet_v1.default_image_size
-  return fn
+def wrapped_partial(func, *args, **kwargs):
+  """functools.partial(func, ...) with func's name, docstring and
+  attributes (default_image_size)."""
+  partial_func = functools.partial(func, *args, **kwargs)
+  functools.update_wrapper(partial_func, func)
+  return partial_func
 
 
-mobilenet_v1_075 = _with_depth_multiplier(0.75)
-mobilenet_v1_050 = _with_depth_multiplier(0.50)
-mobilenet_v1_025 = _with_depth_multiplier(0.25)
+mobilenet_v1_075 = wrapped_partial(mobilenet_v1, depth_multiplier=0.75)
+mobilenet_v1_050 = wrapped_partial(mobilenet_v1, depth_multiplier=0.50)
+mobilenet_v1_025 = wrapped_partial(mobilenet_v1, depth_multiplier=0.25)
 
 
 def mobilenet_v1_arg_scope(is_training=True, weight_decay=0.00004,

@@ -186,3 +186,28 @@ def test_is_training_controls_batch_norm_and_dropout():
            is_training=True)
     # moving mean and variance of each of the 27 batch norms.
     assert len(tf.get_collection(tf.GraphKeys.UPDATE_OPS)) == 54
+
+
+# research/slim's parameters of mobilenet_v1 (and its _075/_050/_025), in
+# order: code calls it positionally, e.g. mobilenet_v1(x, 1001, 0.8, False).
+RESEARCH_SLIM_PARAMETERS = [
+    'inputs', 'num_classes', 'dropout_keep_prob', 'is_training', 'min_depth',
+    'depth_multiplier', 'conv_defs', 'prediction_fn', 'spatial_squeeze',
+    'reuse', 'scope', 'global_pool']
+
+
+@pytest.mark.parametrize('fn', [mobilenet_v1.mobilenet_v1,
+                                mobilenet_v1.mobilenet_v1_025])
+def test_research_slims_positional_order_is_kept(fn):
+  import inspect  # pylint: disable=g-import-not-at-top
+  parameters = list(inspect.signature(fn).parameters)
+  assert parameters[:len(RESEARCH_SLIM_PARAMETERS)] == RESEARCH_SLIM_PARAMETERS
+  with tf.Graph().as_default():
+    inputs = tf.placeholder(tf.float32, [1, 32, 32, 3])
+    # keep 0.5, is_training False: batch norm reads its moving statistics
+    # (no update ops) and the dropout passes its input through.
+    _, end_points = fn(inputs, 3, 0.5, False)
+    assert not tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+    assert [op.type for op in tf.get_default_graph().get_operations()
+            if 'Dropout_1b' in op.name] == ['Identity']
+    assert end_points['Logits'].shape.as_list() == [1, 3]
