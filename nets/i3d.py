@@ -29,7 +29,7 @@ def i3d_base(inputs, final_endpoint='Mixed_5c', scope='InceptionV1'):
 
 def i3d(inputs, num_classes=1000, dropout_keep_prob=0.8, is_training=True,
         prediction_fn=slim.softmax, spatial_squeeze=True, reuse=None,
-        final_endpoint='Mixed_5c', scope='InceptionV1'):
+        scope='InceptionV1', final_endpoint='Mixed_5c'):
   """I3D for video classification.
 
   Args:
@@ -43,8 +43,9 @@ def i3d(inputs, num_classes=1000, dropout_keep_prob=0.8, is_training=True,
     spatial_squeeze: logits [batch, num_classes] if True, else
       [batch, 1, 1, num_classes].
     reuse: whether to reuse the variables of `scope`.
-    final_endpoint: last trunk end point before the head.
     scope: variable scope.
+    final_endpoint: last trunk end point before the head (after
+      research/slim's parameters, which code may pass by position).
 
   Returns:
     (logits, end_points dict name -> Tensor).

@@ -100,37 +100,37 @@ def conv3d_spatiotemporal(inputs, num_outputs, kernel_size, stride=1,
                      scope=scope + '/temporal', **conv_args)
 
 
-def self_gating(inputs, scope, data_format='NDHWC'):
+def self_gating(input_tensor, scope, data_format='NDHWC'):
   """Feature gating of S3D-G: x * sigmoid(W mean_{t,h,w}(x)).
 
   The per-channel weights come from a bias-free 1x1x1 convolution
   (`scope`/self_gating/transformer_W) of the spatio-temporal average.
 
   Args:
-    inputs: 5-D float Tensor.
+    input_tensor: 5-D float Tensor.
     scope: variable scope the gating variables are placed under.
     data_format: 'NDHWC' or 'NCDHW'.
 
   Returns:
-    Tensor of the shape of `inputs`.
+    Tensor of the shape of `input_tensor`.
   """
   channel_axis = _channel_axis(data_format)
   other_axes = [a for a in (1, 2, 3, 4) if a != channel_axis]
   with tf.variable_scope(scope), tf.variable_scope('self_gating'):
-    average = tf.reduce_mean(inputs, other_axes, keepdims=True)
+    average = tf.reduce_mean(input_tensor, other_axes, keepdims=True)
     weights = slim.conv3d(
-        average, inputs.get_shape().as_list()[channel_axis], [1, 1, 1],
+        average, input_tensor.get_shape().as_list()[channel_axis], [1, 1, 1],
         activation_fn=None, normalizer_fn=None, biases_initializer=None,
         weights_initializer=inception_utils.trunc_normal(0.01),
         data_format=data_format, scope='transformer_W')
-    return tf.sigmoid(weights) * inputs
+    return tf.sigmoid(weights) * input_tensor
 
 
 def inception_block_v1_3d(inputs, num_outputs_0_0a, num_outputs_1_0a,
                           num_outputs_1_0b, num_outputs_2_0a,
                           num_outputs_2_0b, num_outputs_3_0b,
                           temporal_kernel_size=3, self_gating_fn=None,
-                          data_format='NDHWC', scope='InceptionBlock'):
+                          data_format='NDHWC', scope=''):
   """An inflated Inception v1 block: four branches concatenated on channels.
 
   Branch_0: 1x1x1; Branch_1 and Branch_2: 1x1x1 then [t, 3, 3] (through
@@ -181,9 +181,10 @@ def inception_block_v1_3d(inputs, num_outputs_0_0a, num_outputs_1_0a,
                      _channel_axis(data_format))
 
 
-def reduced_kernel_size_3d(inputs, kernel_size):
-  """kernel_size clipped to the [time, height, width] of NDHWC `inputs`."""
-  shape = inputs.get_shape().as_list()
+def reduced_kernel_size_3d(input_tensor, kernel_size):
+  """kernel_size clipped to the [time, height, width] of NDHWC
+  `input_tensor`."""
+  shape = input_tensor.get_shape().as_list()
   if None in shape[1:4]:
     return list(kernel_size)
   return [min(s, k) for s, k in zip(shape[1:4], kernel_size)]

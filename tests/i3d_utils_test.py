@@ -64,3 +64,29 @@ def test_research_slim_module_names():
       weights = sess.run(tf.global_variables('c/weights')[0])
   # Truncated at two standard deviations, mean 0.
   assert np.abs(weights).max() <= 1.0 and abs(weights.mean()) < 0.05
+
+
+# research/slim's parameters, in order (code passes them by position), and
+# the defaults that differ from ours before.
+@pytest.mark.parametrize('fn, parameters', [
+    (i3d.i3d, ['inputs', 'num_classes', 'dropout_keep_prob', 'is_training',
+               'prediction_fn', 'spatial_squeeze', 'reuse', 'scope']),
+    (i3d_utils.self_gating, ['input_tensor', 'scope', 'data_format']),
+    (i3d_utils.reduced_kernel_size_3d, ['input_tensor', 'kernel_size']),
+])
+def test_research_slim_parameters(fn, parameters):
+  import inspect  # pylint: disable=g-import-not-at-top
+  assert list(inspect.signature(fn).parameters)[:len(parameters)] == (
+      parameters)
+
+
+def test_inception_block_default_scope_adds_no_level():
+  import inspect  # pylint: disable=g-import-not-at-top
+  signature = inspect.signature(i3d_utils.inception_block_v1_3d)
+  assert signature.parameters['scope'].default == ''
+  with tf.Graph().as_default(), slim.arg_scope(
+      [slim.conv3d, slim.max_pool3d], stride=1, padding='SAME'):
+    i3d_utils.inception_block_v1_3d(tf.zeros([1, 2, 4, 4, 3]), 1, 1, 1, 1, 1,
+                                    1)
+    names = [v.op.name for v in tf.global_variables()]
+  assert 'Branch_0/Conv2d_0a_1x1/weights' in names

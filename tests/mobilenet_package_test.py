@@ -415,3 +415,9 @@ def test_reduce_to_1x1_and_global_pool():
       np.testing.assert_allclose(
           sess.run(reduced_unknown, {unknown_map: value}),
           value.mean((1, 2), keepdims=True), rtol=1e-6)
+
+
+def test_make_divisible_keeps_research_slims_arguments():
+  # research/slim's (v, divisor, min_value), called by keyword in its code.
+  assert mobilenet._make_divisible(v=32 * 0.35, divisor=8) == 16
+  assert ops._make_divisible(v=20, divisor=8, min_value=24) == 24

@@ -30,17 +30,18 @@ import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 
-def _make_divisible(value, divisor=8, min_value=None):
-  """`value` rounded to the nearest multiple of `divisor`, never below
-  `min_value` (default `divisor`) and never more than 10% below `value`.
+def _make_divisible(v, divisor=8, min_value=None):
+  """`v` rounded to the nearest multiple of `divisor`, never below
+  `min_value` (default `divisor`) and never more than 10% below `v`
+  (research/slim's name and arguments).
 
   Every channel count of MobileNet v2/v3 comes from this, e.g. a 0.35 depth
   multiplier makes 32 * 0.35 = 11.2 channels 16 (8 would lose over 10%).
   """
   if min_value is None:
     min_value = divisor
-  rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
-  if rounded < 0.9 * value:
+  rounded = max(min_value, int(v + divisor / 2) // divisor * divisor)
+  if rounded < 0.9 * v:
     rounded += divisor
   return int(rounded)
 
