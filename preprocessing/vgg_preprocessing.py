@@ -221,8 +221,8 @@ def preprocess_for_eval(image, output_height, output_width,
 
 def preprocess_image(image, output_height, output_width, is_training=False,
                      resize_side_min=_RESIZE_SIDE_MIN,
-                     resize_side_max=_RESIZE_SIDE_MAX, resize_side=None,
-                     use_grayscale=False):
+                     resize_side_max=_RESIZE_SIDE_MAX, use_grayscale=False,
+                     resize_side=None):
   """Preprocesses one image for VGG, ResNet and the other `vgg` models.
 
   Args:
@@ -234,9 +234,9 @@ def preprocess_image(image, output_height, output_width, is_training=False,
     is_training: random augmentation if True, deterministic eval otherwise.
     resize_side_min: training: smallest random smaller-side length (pixels).
     resize_side_max: training: largest random smaller-side length (pixels).
-    resize_side: eval: smaller-side length (pixels); defaults to
-      resize_side_min.
     use_grayscale: return 1 channel instead of 3.
+    resize_side: eval: smaller-side length (pixels); defaults to
+      resize_side_min, as in research/slim (whose parameters come first).
 
   Returns:
     float32 Tensor [output_height, output_width, 1 or 3].

@@ -471,6 +471,29 @@ def test_vgg_aspect_preserving_resize():
       assert sess.run(tf.shape(tall)).tolist() == [40, 32, 1]
 
 
+# research/slim's preprocess_image parameters, in order: code passes them by
+# position (ours add theirs after these).
+RESEARCH_SLIM_PREPROCESS_IMAGE = {
+    'cifarnet': ['image', 'output_height', 'output_width', 'is_training',
+                 'add_image_summaries', 'use_grayscale'],
+    'inception': ['image', 'height', 'width', 'is_training', 'bbox',
+                  'fast_mode', 'add_image_summaries', 'crop_image',
+                  'use_grayscale'],
+    'lenet': ['image', 'output_height', 'output_width', 'is_training',
+              'use_grayscale'],
+    'vgg': ['image', 'output_height', 'output_width', 'is_training',
+            'resize_side_min', 'resize_side_max', 'use_grayscale'],
+}
+
+
+@pytest.mark.parametrize('family', FAMILIES)
+def test_preprocess_image_keeps_research_slims_parameter_order(family):
+  import inspect  # pylint: disable=g-import-not-at-top
+  expected = RESEARCH_SLIM_PREPROCESS_IMAGE[family]
+  parameters = inspect.signature(MODULES[family].preprocess_image).parameters
+  assert list(parameters)[:len(expected)] == expected
+
+
 def test_vgg_research_slim_helpers_give_its_sizes_windows_and_means():
   rng = np.random.RandomState(0)
   pixels = rng.uniform(0, 255, (5, 7, 3)).astype(np.float32)
