@@ -18,7 +18,8 @@ import tf_slim as slim
 from slimvision.nets import inception_utils as iu
 
 inception_v3_arg_scope = iu.inception_arg_scope
-trunc_normal = iu.trunc_normal  # research/slim's module-level name.
+trunc_normal = iu.trunc_normal  # research/slim's module-level names.
+_reduced_kernel_size_for_small_input = iu.reduced_kernel_size_for_small_input
 
 _HEAD = iu.InceptionHead(
     pool_size=[8, 8], pool_stride=None, pool_scope='AvgPool_1a_{}x{}',

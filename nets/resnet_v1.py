@@ -18,12 +18,16 @@ Dense prediction (features at 1/16 of a [batch, 513, 513, 3] input):
                                             output_stride=16)
 """
 
+import contextlib
+
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
 from slimvision.nets import resnet_utils
 
 resnet_arg_scope = resnet_utils.resnet_arg_scope
+# research/slim's public no-op context manager (`with NoOpScope():`).
+NoOpScope = contextlib.nullcontext
 
 
 @slim.add_arg_scope

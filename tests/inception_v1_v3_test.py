@@ -274,3 +274,13 @@ def test_signatures_match_research_slim():
       inception_v2.inception_v2_base).parameters) == [
           'inputs', 'final_endpoint', 'min_depth', 'depth_multiplier',
           'use_separable_conv', 'data_format', 'include_root_block', 'scope']
+
+
+def test_research_slims_kernel_helper_is_there_under_its_names():
+  from slimvision.nets import inception_v2, inception_v3, mobilenet_v1  # pylint: disable=g-import-not-at-top
+  for module in (inception_v2, inception_v3, mobilenet_v1):
+    helper = module._reduced_kernel_size_for_small_input
+    with tf.Graph().as_default():
+      assert helper(tf.zeros([1, 3, 9, 8]), [7, 7]) == [3, 7]
+      assert helper(tf.placeholder(tf.float32, [1, None, 9, 8]),
+                    [7, 7]) == [7, 7]

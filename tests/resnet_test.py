@@ -360,3 +360,10 @@ def test_depth_functions_default_scope_and_size():
 
 # The model-zoo names (resnet_v1_50 ... resnet_v2_200) are checked against
 # their manifests, variable by variable, in nets_factory_test.py.
+
+
+def test_no_op_scope_is_research_slims():
+  with resnet_v1.NoOpScope() as entered:
+    with tf.Graph().as_default():
+      assert tf.get_variable_scope().name == ''
+  assert entered is None
