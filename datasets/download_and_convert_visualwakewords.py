@@ -13,8 +13,7 @@ import os
 from slimvision.datasets import conversion
 from slimvision.datasets import visualwakewords
 
-# research/slim's --coco_dirname default: COCO's folder under dataset_dir.
-COCO_DIRNAME = 'coco_dataset'
+COCO_DIRNAME = visualwakewords.COCO_DIRNAME
 
 
 def run(dataset_dir,
@@ -50,6 +49,6 @@ def run(dataset_dir,
         'or convert another folder with visualwakewords.convert(dataset_dir, '
         'source=FOLDER)' % coco_dir)
   return visualwakewords.convert(
-      dataset_dir, source=coco_dir,
+      dataset_dir, coco_dirname=coco_dirname,
       small_object_area_threshold=small_object_area_threshold,
       foreground_class_of_interest=foreground_class_of_interest)

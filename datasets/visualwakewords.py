@@ -36,6 +36,9 @@ NUM_CLASSES = 2
 NUM_SHARDS = {'train': 100, 'val': 10}
 DEFAULT_THRESHOLD = 0.005
 DEFAULT_FOREGROUND = 'person'
+# COCO's folder under the dataset folder when no source is given: where
+# research/slim's conversion downloads it (its --coco_dirname).
+COCO_DIRNAME = 'coco_dataset'
 # split: (image folder, annotation file) under the source folder.
 SPLIT_SOURCES = {
     'train': ('train2014', os.path.join('annotations',
@@ -47,7 +50,8 @@ WHERE_TO_GET = (
     'get train2014.zip, val2014.zip and annotations_trainval2014.zip from '
     'https://cocodataset.org/#download, extract them into one folder '
     '(train2014/, val2014/, annotations/instances_*2014.json) and pass it '
-    'with --source_dir')
+    'with --source_dir, or extract them into --dataset_dir/%s '
+    '(--coco_dirname)' % COCO_DIRNAME)
 
 
 def load_annotations(path):
@@ -128,12 +132,13 @@ def _make_record(item, class_names):
 def convert(dataset_dir, source=None, overwrite=False, seed=0, log=print,
             small_object_area_threshold=DEFAULT_THRESHOLD,
             foreground_class_of_interest=DEFAULT_FOREGROUND, num_threads=4,
-            num_shards=None):
+            num_shards=None, coco_dirname=COCO_DIRNAME):
   """Converts COCO 2014 into the Visual Wake Words records.
 
   Args:
     dataset_dir: output folder.
-    source: the COCO 2014 folder (see module docstring); required.
+    source: the COCO 2014 folder (see module docstring); None: the
+      folder coco_dirname under dataset_dir, if there is one.
     overwrite: replace a complete earlier conversion.
     seed: unused (annotation order is kept).
     log: function taking a message line.
@@ -142,12 +147,16 @@ def convert(dataset_dir, source=None, overwrite=False, seed=0, log=print,
     num_threads: threads reading images.
     num_shards: record files of every split (an int), or {split: files};
       NUM_SHARDS by default.
+    coco_dirname: see `source`.
 
   Returns:
     {'splits': {split: records}, 'skipped': [reasons], 'missing': [splits],
      'positives': {split: images labelled 1}}.
   """
   del seed
+  if source is None and coco_dirname:
+    beside = os.path.join(dataset_dir, coco_dirname)
+    source = beside if os.path.isdir(beside) else None
 
   def plan(source, resources):
     del resources  # Nothing to close.

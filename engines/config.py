@@ -820,6 +820,10 @@ class ConvertConfig(_Seed, _DatasetDir, _DatasetName):
       'image area, that labels an image 1.')
   foreground_class_of_interest: str = setting(
       'person', 'visualwakewords: the COCO category of label 1.')
+  coco_dirname: str = setting(
+      'coco_dataset',
+      'visualwakewords without --source_dir: the COCO 2014 folder under '
+      '--dataset_dir (where research/slim downloads it).')
   verify: bool = setting(
       False,
       'Convert nothing: read every record of every split of the dataset in '

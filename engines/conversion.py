@@ -24,4 +24,5 @@ def run(config):
       validation_fraction=config.validation_fraction,
       num_shards=config.num_shards,
       small_object_area_threshold=config.small_object_area_threshold,
-      foreground_class_of_interest=config.foreground_class_of_interest)
+      foreground_class_of_interest=config.foreground_class_of_interest,
+      coco_dirname=config.coco_dirname)

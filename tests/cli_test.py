@@ -40,7 +40,7 @@ def test_every_flag_has_one_help_text_declared_once_beside_its_field():
       assert field.metadata['help'].strip(), field.name
       helps.setdefault(field.name, set()).add(
           (field.metadata['help'], field.metadata.get('choices')))
-  assert len(helps) == 102
+  assert len(helps) == 103
   # Commands that share a flag share its one help text (and choices).
   assert {name for name, texts in helps.items() if len(texts) > 1} == set()
   # Each flag's help is written once: one setting() per name; a command

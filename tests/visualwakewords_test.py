@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import error_line, run_cli
 from dataset_records import decode_split
 from slimvision.datasets import conversion
 from slimvision.datasets import dataset_factory
@@ -132,3 +133,27 @@ def test_clear_errors(tmp_path, kwargs, message):
   kwargs = dict(dict(source=source, log=lambda m: None), **kwargs)
   with pytest.raises(conversion.ConversionError, match=message):
     visualwakewords.convert(str(tmp_path / 'out'), **kwargs)
+
+
+@pytest.mark.parametrize('folder, flags', [
+    ('coco_dataset', []), ('coco', ['--coco_dirname=coco'])])
+def test_command_reads_coco_under_the_dataset_dir(tmp_path, folder, flags):
+  # research/slim's layout: COCO in DATASET_DIR/<--coco_dirname>.
+  out = str(tmp_path / 'vww')
+  make_coco(os.path.join(out, folder))
+  result = run_cli('download_and_convert_data.py',
+                   '--dataset_name=visualwakewords', '--dataset_dir=' + out,
+                   *flags)
+  assert result.returncode == 0, result.stderr
+  assert dataset_utils.read_spec(out)['splits'] == {'train': 2, 'val': 5}
+  # The source stays where it was, beside the records.
+  assert os.path.isdir(os.path.join(out, folder, 'val2014'))
+
+
+def test_command_without_coco_names_both_ways_to_give_it(tmp_path):
+  result = run_cli('download_and_convert_data.py',
+                   '--dataset_name=visualwakewords',
+                   '--dataset_dir=' + str(tmp_path / 'vww'))
+  assert result.returncode == 2
+  line = error_line(result)
+  assert '--source_dir' in line and 'coco_dataset (--coco_dirname)' in line
