@@ -30,7 +30,7 @@ from slimvision.engines.config import ClassifyConfig
 ENGINE = 'slimvision.engines.inference:print_classes'
 
 # research/slim's scripts define their flags in tf.app.flags.FLAGS on import.
-app.define_global_flags(ClassifyConfig)
+FLAGS = app.define_global_flags(ClassifyConfig)
 
 
 def run(argv=None):

@@ -29,7 +29,7 @@ from slimvision.engines.config import ConvertConfig
 ENGINE = 'slimvision.engines.conversion:run'
 
 # research/slim's scripts define their flags in tf.app.flags.FLAGS on import.
-app.define_global_flags(ConvertConfig)
+FLAGS = app.define_global_flags(ConvertConfig)
 
 
 def run(argv=None):

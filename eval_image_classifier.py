@@ -28,7 +28,7 @@ from slimvision.engines.config import EvalConfig
 ENGINE = 'slimvision.engines.evaluation:run'
 
 # research/slim's scripts define their flags in tf.app.flags.FLAGS on import.
-app.define_global_flags(EvalConfig)
+FLAGS = app.define_global_flags(EvalConfig)
 
 
 def run(argv=None):

@@ -29,7 +29,7 @@ from slimvision.engines.config import ExportConfig
 ENGINE = 'slimvision.engines.export:run'
 
 # research/slim's scripts define their flags in tf.app.flags.FLAGS on import.
-app.define_global_flags(ExportConfig)
+FLAGS = app.define_global_flags(ExportConfig)
 
 
 def run(argv=None):

@@ -25,7 +25,7 @@ from slimvision.engines.config import ServeConfig
 ENGINE = 'slimvision.engines.serving:run'
 
 # research/slim's scripts define their flags in tf.app.flags.FLAGS on import.
-app.define_global_flags(ServeConfig)
+FLAGS = app.define_global_flags(ServeConfig)
 
 
 def run(argv=None):

@@ -17,7 +17,7 @@ from slimvision.engines.config import TrainConfig
 ENGINE = 'slimvision.engines.training:run'
 
 # research/slim's scripts define their flags in tf.app.flags.FLAGS on import.
-app.define_global_flags(TrainConfig)
+FLAGS = app.define_global_flags(TrainConfig)
 
 
 def run(argv=None):

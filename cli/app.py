@@ -157,8 +157,13 @@ def define_global_flags(config_class):
   FLAGS of tf.app.flags), as research/slim's scripts do on import, for
   code written against them: `FLAGS.model_name = ...` then
   `script.main(None)`, or `tf.app.run(script.main)`. A name already there
-  (another command's flag, or the caller's own) is left as it is."""
+  (another command's flag, or the caller's own) is left as it is.
+
+  Returns:
+    absl's global FLAGS, which the scripts keep as `FLAGS`, as
+    research/slim's do."""
   cli_flags.define(config_class, flags.FLAGS, keep_defined=True)
+  return flags.FLAGS
 
 
 def run_with_global_flags(config_class, main, argv, positional=None):

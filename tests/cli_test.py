@@ -334,9 +334,9 @@ def test_a_parameter_server_needs_no_dataset_dir(monkeypatch):
 
 
 def _import_scripts(*names):
-  """Imports the scripts: each defines its flags in absl's global FLAGS."""
-  for name in names:
-    importlib.import_module('slimvision.' + name)
+  """Imports the scripts (each defines its flags in absl's global FLAGS);
+  returns the modules."""
+  return [importlib.import_module('slimvision.' + name) for name in names]
 
 
 @pytest.fixture
@@ -361,6 +361,14 @@ def test_scripts_define_their_flags_in_absls_global_flags_as_tf_slims_did():
   model_name = [f for f in config_lib.flag_fields(config_lib.TrainConfig)
                 if f.name == 'model_name'][0]
   assert flags.FLAGS['model_name'].help == model_name.metadata['help']
+
+
+def test_each_script_keeps_the_global_flags_as_its_flags():
+  # research/slim's `FLAGS = tf.app.flags.FLAGS`: script.FLAGS.x = ...
+  scripts = _import_scripts(*(name[:-len('.py')] for name in SCRIPTS))
+  assert all(script.FLAGS is flags.FLAGS for script in scripts)
+  export = scripts[list(SCRIPTS).index('export_inference_graph.py')]
+  assert 'output_file' in export.FLAGS
 
 
 def test_main_of_argv_runs_with_the_global_flags_that_were_set(global_flags,
