@@ -38,6 +38,9 @@ NAME = 'cifar10'
 FILE_PATTERN = 'cifar10_%s.tfrecord'
 SPLITS_TO_SIZES = {'train': 50000, 'test': 10000}
 NUM_CLASSES = 10
+# research/slim's names of FILE_PATTERN, SPLITS_TO_SIZES and NUM_CLASSES.
+_FILE_PATTERN, _SPLITS_TO_SIZES, _NUM_CLASSES = (
+    FILE_PATTERN, SPLITS_TO_SIZES, NUM_CLASSES)
 IMAGE_SIZE = 32
 CLASS_NAMES = ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog',
                'horse', 'ship', 'truck')

@@ -28,6 +28,9 @@ FILE_PATTERN = 'flowers_%s_*.tfrecord'
 SPLITS_TO_SIZES = {'train': 3320, 'validation': 350}
 NUM_CLASSES = 5
 NUM_SHARDS = 5
+# research/slim's names of FILE_PATTERN, SPLITS_TO_SIZES and NUM_CLASSES.
+_FILE_PATTERN, _SPLITS_TO_SIZES, _NUM_CLASSES = (
+    FILE_PATTERN, SPLITS_TO_SIZES, NUM_CLASSES)
 URL = ('https://storage.googleapis.com/download.tensorflow.org/'
        'example_images/flower_photos.tgz')
 MIRROR = 'http://download.tensorflow.org/example_images/flower_photos.tgz'

@@ -51,6 +51,9 @@ FILE_PATTERN = '%s-*'
 SPLITS_TO_SIZES = {'train': 1281167, 'validation': 50000}
 NUM_CLASSES = 1001
 NUM_SHARDS = {'train': 1024, 'validation': 128}
+# research/slim's names of FILE_PATTERN, SPLITS_TO_SIZES and NUM_CLASSES.
+_FILE_PATTERN, _SPLITS_TO_SIZES, _NUM_CLASSES = (
+    FILE_PATTERN, SPLITS_TO_SIZES, NUM_CLASSES)
 SYNSET_FILES = ('imagenet_lsvrc_2015_synsets.txt', 'synsets.txt')
 METADATA_FILES = ('imagenet_metadata.txt', 'synset_words.txt')
 VALIDATION_LABEL_FILES = ('imagenet_2012_validation_synset_labels.txt',

@@ -34,6 +34,9 @@ FILE_PATTERN = '%s.record-*'
 SPLITS_TO_SIZES = {'train': 82783, 'val': 40504}
 NUM_CLASSES = 2
 NUM_SHARDS = {'train': 100, 'val': 10}
+# research/slim's names of FILE_PATTERN, SPLITS_TO_SIZES and NUM_CLASSES.
+_FILE_PATTERN, _SPLITS_TO_SIZES, _NUM_CLASSES = (
+    FILE_PATTERN, SPLITS_TO_SIZES, NUM_CLASSES)
 DEFAULT_THRESHOLD = 0.005
 DEFAULT_FOREGROUND = 'person'
 # COCO's folder under the dataset folder when no source is given: where

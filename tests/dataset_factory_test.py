@@ -246,3 +246,19 @@ def test_a_spec_with_a_wrong_field_is_one_line(shapes_dir, tmp_path, field,
     dataset_factory.get_dataset('shapes', 'train', copy)
   assert str(error.value).startswith('%s: %s' % (path, message))
   assert str(error.value).endswith('; re-run the conversion with --overwrite')
+
+
+# research/slim's module constants (its values), which code reads directly.
+@pytest.mark.parametrize('name, pattern, sizes, classes', [
+    ('cifar10', 'cifar10_%s.tfrecord', {'train': 50000, 'test': 10000}, 10),
+    ('flowers', 'flowers_%s_*.tfrecord', {'train': 3320, 'validation': 350},
+     5),
+    ('mnist', 'mnist_%s.tfrecord', {'train': 60000, 'test': 10000}, 10),
+    ('imagenet', '%s-*', {'train': 1281167, 'validation': 50000}, 1001),
+    ('visualwakewords', '%s.record-*', {'train': 82783, 'val': 40504}, 2),
+])
+def test_research_slims_module_constants(name, pattern, sizes, classes):
+  import importlib  # pylint: disable=g-import-not-at-top
+  module = importlib.import_module('slimvision.datasets.' + name)
+  assert (module._FILE_PATTERN, module._SPLITS_TO_SIZES,
+          module._NUM_CLASSES) == (pattern, sizes, classes)
