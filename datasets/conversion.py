@@ -115,6 +115,7 @@ def run(name, dataset_dir, plan, source=None, download_fn=None,
     ConversionError: no usable source; a split without a readable item when
       the plan requires records; whatever the plan raises.
   """
+  require_dataset_dir(dataset_dir)
   existing = existing_conversion(dataset_dir, overwrite, log)
   if existing:
     return existing
@@ -145,6 +146,13 @@ def run(name, dataset_dir, plan, source=None, download_fn=None,
   result = summary(sizes, skipped, missing)
   result.update(found.summary)
   return result
+
+
+def require_dataset_dir(dataset_dir):
+  """Raises ConversionError unless dataset_dir names a folder to write to."""
+  if not dataset_dir or not isinstance(dataset_dir, (str, os.PathLike)):
+    raise ConversionError('No dataset_dir (%r): give the folder to write the '
+                          'records to (--dataset_dir)' % (dataset_dir,))
 
 
 def _local_source(name, source, dataset_dir, download_fn, where_to_get, log):

@@ -38,6 +38,7 @@ def run(dataset_dir,
     conversion.ConversionError: no COCO folder (saying where to put it), or
       what the conversion finds wrong in it.
   """
+  conversion.require_dataset_dir(dataset_dir)
   coco_dir = os.path.join(dataset_dir, coco_dirname)
   if not os.path.isdir(coco_dir) and not conversion.existing_conversion(
       dataset_dir, False, log=lambda line: None):

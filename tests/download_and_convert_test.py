@@ -128,3 +128,15 @@ def test_visualwakewords_run_without_coco_says_where_to_put_it(tmp_path):
   assert os.path.join(out, 'coco_dataset') in message
   assert 'not downloaded here' in message and 'cocodataset.org' in message
   assert not os.path.exists(out)
+
+
+@pytest.mark.parametrize('module', [
+    download_and_convert_cifar10, download_and_convert_flowers,
+    download_and_convert_mnist, download_and_convert_visualwakewords])
+@pytest.mark.parametrize('dataset_dir', [None, ''])
+def test_run_without_a_dataset_dir_is_one_clear_error(module, dataset_dir,
+                                                      site):
+  with pytest.raises(conversion.ConversionError,
+                     match='No dataset_dir .* the folder to write the records'):
+    module.run(dataset_dir)
+  assert site.hits == []  # Nothing was downloaded.
