@@ -131,13 +131,15 @@ def class_names(num_classes, labels_to_names=None):
   return [str((labels_to_names or {}).get(i, i)) for i in range(num_classes)]
 
 
-def one_class_warning(scores, labels_to_names=None, share=0.95):
+def one_class_warning(scores, labels_to_names=None, share=0.95,
+                      batch_norm=True):
   """A warning when (nearly) every example is predicted as one class.
 
-  That is the mark of batch-norm moving statistics that lag the weights (a
-  short run from scratch with the networks' default decay of 0.9997), not
-  of a model that learnt the data; a split that is itself (nearly) one
-  class is not flagged.
+  With batch norm, that is the mark of moving statistics that lag the
+  weights (a short run from scratch with the networks' default decay of
+  0.9997); without it (batch_norm False: LeNet, CifarNet, VGG...), of a
+  model that has not learnt yet. A split that is itself (nearly) one class
+  is not flagged.
 
   Returns:
     The warning text, or None.
@@ -151,15 +153,20 @@ def one_class_warning(scores, labels_to_names=None, share=0.95):
   if scores.confusion.sum(axis=1).max() >= share * scores.count:
     return None
   name = (labels_to_names or {}).get(top, top)
-  return (
-      'Warning: %d of %d examples (%.0f%%) were predicted as %r. This is '
-      'the mark of stale batch-norm statistics: after a short run from '
-      'scratch, the moving mean and variance that evaluation uses still '
+  finding = 'Warning: %d of %d examples (%.0f%%) were predicted as %r.' % (
+      predicted[top], scores.count, 100.0 * predicted[top] / scores.count,
+      name)
+  if not batch_norm:
+    return finding + (
+        ' The model does not tell the classes apart yet (it has no batch '
+        'norm, so no moving statistics to blame): train longer, or with '
+        'another --learning_rate.')
+  return finding + (
+      ' This is the mark of stale batch-norm statistics: after a short run '
+      'from scratch, the moving mean and variance that evaluation uses still '
       'describe the first steps\' weights. Train with a lower '
       '--batch_norm_decay (e.g. 0.99), train longer, or evaluate the '
-      'moving averages of the weights with --moving_average_decay.' % (
-          predicted[top], scores.count, 100.0 * predicted[top] / scores.count,
-          name))
+      'moving averages of the weights with --moving_average_decay.')
 
 
 def _draw_cell(draw, box, count, share, text_size):
@@ -477,6 +484,17 @@ def _evaluate_checkpoint(config, checkpoint_path, graph, session_config=None):
   return _report(config, graph, scores, step)
 
 
+def _has_moving_statistics(graph):
+  """Whether the restored model has batch-norm moving statistics (True
+  where unknown: a TFLite model)."""
+  if graph.var_map is None:
+    return True
+  # Shadows of moving averages (.../moving_mean/ExponentialMovingAverage)
+  # count too.
+  return any('/moving_mean' in name or '/moving_variance' in name
+             for name in graph.var_map)
+
+
 def _report(config, graph, scores, step):
   """Prints the scores of one model and writes their summaries; returns
   them."""
@@ -489,7 +507,8 @@ def _report(config, graph, scores, step):
     log.warning('Scored %d examples but the dataset declares %d for split %s',
                 scores.count, num_samples, config.dataset_split_name)
   print(scores.report(graph.dataset.labels_to_names), flush=True)
-  warning = one_class_warning(scores, graph.dataset.labels_to_names)
+  warning = one_class_warning(scores, graph.dataset.labels_to_names,
+                              batch_norm=_has_moving_statistics(graph))
   if warning:
     log.warning('%s', warning)
   write_summaries(config.eval_dir, step, scores,

@@ -101,3 +101,24 @@ def test_one_class_predictions_get_the_stale_statistics_warning():
   uniform = evaluation_lib.Scores(3)
   uniform.update(one_class, np.full(30, 2))
   assert evaluation_lib.one_class_warning(uniform) is None
+  # A network without batch norm (LeNet, CifarNet, VGG) has no moving
+  # statistics to blame.
+  plain = evaluation_lib.one_class_warning(scores, {2: 'water'},
+                                           batch_norm=False)
+  assert plain.startswith("Warning: 30 of 30 examples (100%) were "
+                          "predicted as 'water'. The model does not tell")
+  assert 'batch_norm_decay' not in plain and '--learning_rate' in plain
+
+
+def test_batch_norm_is_found_by_its_moving_statistics():
+  from slimvision.engines import evaluation as evaluation_lib
+  def graph(names):
+    return evaluation_lib._EvalGraph(None, None, None, None, names, None)
+  bn = 'MobilenetV1/Conv2d_0/BatchNorm/moving_mean'
+  assert evaluation_lib._has_moving_statistics(graph({bn: None}))
+  # Restored from the moving averages' shadows.
+  assert evaluation_lib._has_moving_statistics(
+      graph({bn + '/ExponentialMovingAverage': None}))
+  assert not evaluation_lib._has_moving_statistics(
+      graph({'CifarNet/conv1/weights': None, 'global_step': None}))
+  assert evaluation_lib._has_moving_statistics(graph(None))  # A .tflite.
