@@ -140,3 +140,31 @@ def test_run_without_a_dataset_dir_is_one_clear_error(module, dataset_dir,
                      match='No dataset_dir .* the folder to write the records'):
     module.run(dataset_dir)
   assert site.hits == []  # Nothing was downloaded.
+
+
+def test_flowers_image_reader_decodes_in_a_session():
+  # research/slim's ImageReader, which other converters import.
+  import io  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
+  pixels = np.random.RandomState(0).randint(0, 256, (12, 20, 3)).astype(
+      np.uint8)
+  encoded = {}
+  for kind in ('PNG', 'JPEG'):
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format=kind)
+    encoded[kind] = buffer.getvalue()
+  with tf.Graph().as_default():
+    reader = download_and_convert_flowers.ImageReader()
+    with tf.Session('') as sess:
+      assert reader.read_image_dims(sess, encoded['JPEG']) == (12, 20)
+      np.testing.assert_array_equal(reader.decode_jpeg(sess, encoded['PNG']),
+                                    pixels)
+      jpeg = reader.decode_jpeg(sess, encoded['JPEG'])
+      assert jpeg.dtype == np.uint8 and jpeg.shape == (12, 20, 3)
+      # The pixels of research/slim's decoder, tf.image.decode_jpeg.
+      np.testing.assert_array_equal(jpeg, sess.run(
+          tf.image.decode_jpeg(encoded['JPEG'], channels=3)))
+      with pytest.raises(tf.errors.InvalidArgumentError):
+        reader.decode_jpeg(sess, b'not an image')
