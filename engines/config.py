@@ -761,7 +761,10 @@ class ClassifyConfig(_TopK, _TfliteFile, _SavedModelDir, _CentralCrop,
       'A frozen graph written by export_inference_graph.py (instead of a '
       'checkpoint; give its --model_name for the preprocessing).')
   labels_file: Optional[str] = setting(
-      None, 'A labels file (index:name lines).')
+      None,
+      'A labels file (index:name lines). Without it, or a labels.txt in '
+      '--dataset_dir, a --checkpoint_path=zoo:NAME is named with ImageNet\'s '
+      'classes (their names downloaded once).')
 
   MODEL_SOURCES = ('checkpoint_path', 'saved_model_dir', 'frozen_graph',
                    'tflite_file')

@@ -21,6 +21,7 @@ The exported formats (export_inference_graph.py) and their names:
     names every model output.
 """
 
+import dataclasses
 import io
 import os
 
@@ -32,11 +33,14 @@ import tensorflow.compat.v1 as tf
 from tensorflow.python.util import deprecation
 
 from slimvision.core import errors
+from slimvision.core import log
 from slimvision.core.errors import UserError
 from slimvision.datasets import dataset_utils
 from slimvision.datasets import image_folder
+from slimvision.datasets import imagenet
 from slimvision.engines import checkpoints
 from slimvision.engines import tflite
+from slimvision.engines import zoo
 from slimvision.nets import nets_factory
 from slimvision.preprocessing import preprocessing_factory
 
@@ -434,6 +438,9 @@ def classify(config, unreadable=None):
   config.validate()
   source = config.model_source()
   labels = load_labels(config.labels_file, config.dataset_dir)
+  if labels is None and source == 'checkpoint_path' and zoo.is_zoo(
+      config.checkpoint_path):
+    config, labels = _with_imagenet_names(config)
   paths, contents = read_image_files(expand_image_paths(config.images),
                                      unreadable)
   if not paths:
@@ -453,6 +460,26 @@ def classify(config, unreadable=None):
     top = np.argsort(-row, kind='stable')[:config.top_k]
     results.append((path, [(names[i], float(row[i])) for i in top]))
   return results
+
+
+def _with_imagenet_names(config):
+  """(config, labels) for a model-zoo checkpoint given without labels: its
+  class count, and ImageNet's names (a 1000-class checkpoint has no
+  background output, so its outputs are labels 1-1000). Without the names
+  (offline), the classes are numbered, with a warning."""
+  _, entry = zoo.entry_of(config.checkpoint_path)
+  if entry is None:
+    return config, None  # Resolving the checkpoint names the valid ones.
+  background = 1 if entry.num_classes == imagenet.NUM_SYNSETS else 0
+  config = dataclasses.replace(
+      config, num_classes=config.num_classes or entry.num_classes,
+      labels_offset=config.labels_offset or background)
+  try:
+    return config, imagenet.create_readable_names_for_imagenet_labels(
+        log=log.info)
+  except dataset_utils.DatasetError as e:
+    log.warning('Classes are numbered: %s', e)
+    return config, None
 
 
 def _graph_probabilities(config, source, contents, labels):

@@ -148,6 +148,13 @@ def is_zoo(checkpoint_path):
   return bool(checkpoint_path) and checkpoint_path.startswith(PREFIX)
 
 
+def entry_of(spec):
+  """(name, its ZooCheckpoint or None) of 'zoo:<model_name>' (or a bare
+  name)."""
+  name = spec[len(PREFIX):].strip() if is_zoo(spec) else spec
+  return name, MODELS.get(name)
+
+
 def default_cache_dir():
   """The cache folder: $SLIMVISION_CACHE/zoo or ~/.cache/slimvision/zoo."""
   return cache_dir('zoo')
@@ -282,8 +289,7 @@ def resolve(spec, cache_dir=None, log=log_lib.info, flag='--checkpoint_path',
       download that failed (naming the URL); a damaged tarball (removed, so
       that the next run downloads it again).
   """
-  name = spec[len(PREFIX):].strip() if is_zoo(spec) else spec
-  entry = MODELS.get(name)
+  name, entry = entry_of(spec)
   if entry is None:
     raise UserError('%s %s: no model-zoo checkpoint of that name; valid '
                     'names: %s' % (flag, spec, ', '.join(sorted(MODELS))))

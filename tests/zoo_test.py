@@ -319,3 +319,71 @@ def test_a_mirror_serves_every_tarball_at_its_path(monkeypatch):
   monkeypatch.delenv(zoo.URL_ENV)
   assert zoo.download_url(zoo.MODELS['vgg_16']) == (
       'http://download.tensorflow.org/models' + VGG)
+
+
+def _served_imagenet_names(monkeypatch, site):
+  """ImageNet's name files served by `site`: synset n0..., named
+  'name NNNN' (NNNN its label)."""
+  from slimvision.datasets import imagenet  # pylint: disable=g-import-not-at-top
+  synsets = ['n%08d' % (1000 + i) for i in range(1000)]
+  site.files['/names/' + imagenet.SYNSET_FILES[0]] = ''.join(
+      s + '\n' for s in synsets).encode()
+  site.files['/names/' + imagenet.METADATA_FILES[0]] = ''.join(
+      '%s\tname %04d\n' % (s, i + 1) for i, s in enumerate(synsets)).encode()
+  monkeypatch.setattr(imagenet, 'LABEL_NAMES_URL', site.url + '/names/')
+
+
+def _classify_zoo(tmp_path, *flags):
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  image = str(tmp_path / 'image.png')
+  Image.fromarray(np.full((40, 40, 3), 128, np.uint8)).save(image)
+  result = run_cli('classify_image.py', '--checkpoint_path=zoo:mobilenet_v1_025',
+                   '--model_name=mobilenet_v1_025', '--image_size=32',
+                   '--top_k=3', *flags, image)
+  assert result.returncode == 0, result.stderr[-3000:]
+  return [line.split()[0:2] for line in result.stdout.splitlines()[1:]], (
+      result)
+
+
+def test_classifying_with_a_zoo_checkpoint_names_imagenets_classes(
+    site, mobilenet_tarball, monkeypatch, tmp_path):
+  site.files[MOBILENET] = mobilenet_tarball[0]
+  _served_imagenet_names(monkeypatch, site)
+  # No --num_classes, no labels: the checkpoint's 1001 classes, named.
+  top, _ = _classify_zoo(tmp_path)
+  assert len(top) == 3
+  assert all(name == 'background' or name == 'name' for name, _ in top)
+  named, _ = _classify_zoo(tmp_path, '--top_k=1001')
+  assert sorted(' '.join(row) for row in named)[-1] == 'name 1000'
+  # A label file of the user's wins.
+  labels = tmp_path / 'labels.txt'
+  labels.write_text(''.join('%d:mine%d\n' % (i, i) for i in range(1001)))
+  mine, _ = _classify_zoo(tmp_path, '--labels_file=' + str(labels))
+  assert all(name.startswith('mine') for name, _ in mine)
+
+
+def test_classifying_with_a_zoo_checkpoint_offline_numbers_the_classes(
+    site, mobilenet_tarball, tmp_path):
+  site.files[MOBILENET] = mobilenet_tarball[0]
+  from slimvision.datasets import imagenet  # pylint: disable=g-import-not-at-top
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setattr(imagenet, 'LABEL_NAMES_URL', site.url + '/none/')
+    patch.setattr(imagenet, 'LABEL_NAMES_MIRROR', site.url + '/none/')
+    top, result = _classify_zoo(tmp_path)
+  assert all(name.isdigit() and 0 <= int(name) <= 1000 for name, _ in top)
+  assert 'Classes are numbered: ImageNet label names: could not download' in (
+      result.stderr)
+
+
+def test_a_1000_class_zoo_checkpoint_skips_the_background_name(
+    site, monkeypatch):
+  from slimvision.engines import inference  # pylint: disable=g-import-not-at-top
+  from slimvision.engines.config import ClassifyConfig  # pylint: disable=g-import-not-at-top
+  _served_imagenet_names(monkeypatch, site)
+  config, labels = inference._with_imagenet_names(ClassifyConfig(
+      checkpoint_path='zoo:resnet_v1_50', model_name='resnet_v1_50',
+      images=['image.png']))
+  assert (config.num_classes, config.labels_offset) == (1000, 1)
+  names = inference.output_names(labels, config.num_classes,
+                                 config.labels_offset)
+  assert (names[0], names[-1]) == ('name 0001', 'name 1000')
