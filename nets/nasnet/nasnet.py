@@ -81,14 +81,26 @@ def nasnet_large_arg_scope(weight_decay=5e-5, batch_norm_decay=0.9997,
   return _nasnet_arg_scope(weight_decay, batch_norm_decay, batch_norm_epsilon)
 
 
-def _cifar_stem(images, config):
+def _cifar_stem(inputs, hparams):
   """3x3 conv + BN to int(num_conv_filters * stem_multiplier) channels."""
-  num_stem_filters = int(config.num_conv_filters * config.stem_multiplier)
-  net = slim.conv2d(images, num_stem_filters, [3, 3], activation_fn=None,
+  num_stem_filters = int(hparams.num_conv_filters * hparams.stem_multiplier)
+  net = slim.conv2d(inputs, num_stem_filters, [3, 3], activation_fn=None,
                     normalizer_fn=None, biases_initializer=None,
                     scope='l1_stem_3x3')
   net = slim.batch_norm(net, scale=True, scope='l1_stem_bn')
   return net, [None, net]
+
+
+def _update_hparams(hparams, is_training):
+  """research/slim's: no drop path outside training (in place)."""
+  if not is_training:
+    hparams.set_hparam('drop_path_keep_prob', 1.0)
+
+
+# research/slim's names of the stem and the auxiliary head, which code
+# that builds its own NASNet variants calls.
+_imagenet_stem = nasnet_utils.imagenet_stem
+_build_aux_head = nasnet_utils.aux_head
 
 
 def _endpoint_names(config):
@@ -100,34 +112,34 @@ def _endpoint_names(config):
 
 
 def _build_nasnet_base(images, normal_cell, reduction_cell, num_classes,
-                       config, is_training, stem_type, final_endpoint=None,
+                       hparams, is_training, stem_type, final_endpoint=None,
                        current_step=None):
   """Stem, cells, auxiliary head and classifier; see build_nasnet_cifar."""
-  ends = nasnet_utils.EndPoints(final_endpoint, _endpoint_names(config))
+  ends = nasnet_utils.EndPoints(final_endpoint, _endpoint_names(hparams))
   reduction_indices = nasnet_utils.calc_reduction_layers(
-      config.num_cells, config.num_reduction_layers)
+      hparams.num_cells, hparams.num_reduction_layers)
   if stem_type == 'imagenet':
     net, cell_outputs = nasnet_utils.imagenet_stem(
-        images, config, reduction_cell, current_step=current_step)
+        images, hparams, reduction_cell, current_step=current_step)
   else:
-    net, cell_outputs = _cifar_stem(images, config)
+    net, cell_outputs = _cifar_stem(images, hparams)
   if ends.add('Stem', net):
     return net, ends.end_points
 
   # The auxiliary head sits on the last cell before the second reduction.
   aux_head_cells = ([reduction_indices[1] - 1]
                     if len(reduction_indices) >= 2 else [])
-  build_aux = bool(config.use_aux_head and num_classes and is_training)
-  activation_fn = nasnet_utils.activation_for(config)
+  build_aux = bool(hparams.use_aux_head and num_classes and is_training)
+  activation_fn = nasnet_utils.activation_for(hparams)
 
   filter_scaling = 1.0
   # The drop path schedule counts the stem cells of the ImageNet stem.
   true_cell_num = 2 if stem_type == 'imagenet' else 0
-  for cell_num in range(config.num_cells):
-    if config.skip_reduction_layer_input:
+  for cell_num in range(hparams.num_cells):
+    if hparams.skip_reduction_layer_input:
       prev_layer = cell_outputs[-2]
     if cell_num in reduction_indices:
-      filter_scaling *= config.filter_scaling_rate
+      filter_scaling *= hparams.filter_scaling_rate
       index = reduction_indices.index(cell_num)
       net = reduction_cell(net, scope='reduction_cell_%d' % index,
                            filter_scaling=filter_scaling, stride=2,
@@ -137,7 +149,7 @@ def _build_nasnet_base(images, normal_cell, reduction_cell, num_classes,
         return net, ends.end_points
       true_cell_num += 1
       cell_outputs.append(net)
-    if not config.skip_reduction_layer_input:
+    if not hparams.skip_reduction_layer_input:
       prev_layer = cell_outputs[-2]
     net = normal_cell(net, scope='cell_%d' % cell_num,
                       filter_scaling=filter_scaling, stride=1,
@@ -148,10 +160,10 @@ def _build_nasnet_base(images, normal_cell, reduction_cell, num_classes,
     true_cell_num += 1
     if build_aux and cell_num in aux_head_cells:
       nasnet_utils.aux_head(activation_fn(net), ends.end_points, num_classes,
-                            config, scope='aux_%d' % cell_num)
+                            hparams, scope='aux_%d' % cell_num)
     cell_outputs.append(net)
 
-  return nasnet_utils.classifier_head(net, ends, num_classes, config,
+  return nasnet_utils.classifier_head(net, ends, num_classes, hparams,
                                       is_training)
 
 

@@ -70,43 +70,44 @@ def _endpoint_names(config):
           ['global_pool', 'Logits', 'Predictions'])
 
 
-def _build_pnasnet_base(images, cell, num_classes, config, is_training,
+def _build_pnasnet_base(images, normal_cell, num_classes, hparams, is_training,
                         final_endpoint=None, current_step=None):
   """Stem, cells, auxiliary head and classifier; see build_pnasnet_large."""
-  ends = nasnet_utils.EndPoints(final_endpoint, _endpoint_names(config))
+  ends = nasnet_utils.EndPoints(final_endpoint, _endpoint_names(hparams))
   reduction_indices = nasnet_utils.calc_reduction_layers(
-      config.num_cells, config.num_reduction_layers)
+      hparams.num_cells, hparams.num_reduction_layers)
   net, cell_outputs = nasnet_utils.imagenet_stem(
-      images, config, cell, current_step=current_step)
+      images, hparams, normal_cell, current_step=current_step)
   if ends.add('Stem', net):
     return net, ends.end_points
 
   aux_head_cells = ([reduction_indices[1] - 1]
                     if len(reduction_indices) >= 2 else [])
-  build_aux = bool(config.use_aux_head and num_classes and is_training)
-  activation_fn = nasnet_utils.activation_for(config)
+  build_aux = bool(hparams.use_aux_head and num_classes and is_training)
+  activation_fn = nasnet_utils.activation_for(hparams)
 
   filter_scaling = 1.0
   true_cell_num = 2  # The two stem cells come first.
   prev_layer = None
-  for cell_num in range(config.num_cells):
+  for cell_num in range(hparams.num_cells):
     is_reduction = cell_num in reduction_indices
     if is_reduction:
-      filter_scaling *= config.filter_scaling_rate
-    if config.skip_reduction_layer_input or not is_reduction:
+      filter_scaling *= hparams.filter_scaling_rate
+    if hparams.skip_reduction_layer_input or not is_reduction:
       prev_layer = cell_outputs[-2]
-    net = cell(net, scope='cell_%d' % cell_num, filter_scaling=filter_scaling,
-               stride=2 if is_reduction else 1, prev_layer=prev_layer,
-               cell_num=true_cell_num, current_step=current_step)
+    net = normal_cell(net, scope='cell_%d' % cell_num,
+                      filter_scaling=filter_scaling,
+                      stride=2 if is_reduction else 1, prev_layer=prev_layer,
+                      cell_num=true_cell_num, current_step=current_step)
     if ends.add('Cell_%d' % cell_num, net):
       return net, ends.end_points
     true_cell_num += 1
     cell_outputs.append(net)
     if build_aux and cell_num in aux_head_cells:
       nasnet_utils.aux_head(activation_fn(net), ends.end_points, num_classes,
-                            config, scope='aux_%d' % cell_num)
+                            hparams, scope='aux_%d' % cell_num)
 
-  return nasnet_utils.classifier_head(net, ends, num_classes, config,
+  return nasnet_utils.classifier_head(net, ends, num_classes, hparams,
                                       is_training)
 
 
