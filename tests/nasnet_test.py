@@ -361,39 +361,34 @@ def test_unknown_cell_operation_raises():
 
 
 def test_research_slims_internals_build_a_network_of_ones_own():
-  # Code that assembles its own NASNet from research/slim's private pieces:
-  # _update_hparams, _imagenet_stem, the cells, _build_aux_head, and
-  # _build_nasnet_base / _build_pnasnet_base by research/slim's keywords.
-  hparams = nasnet.mobile_imagenet_config()
+  # Code that assembles its own NASNet from research/slim's private pieces
+  # calls them by research/slim's names and keywords.
+  import inspect  # pylint: disable=g-import-not-at-top
+  assert nasnet._imagenet_stem is nasnet_utils.imagenet_stem
+  assert nasnet._build_aux_head is nasnet_utils.aux_head
+  for fn, parameters in (
+      (nasnet._imagenet_stem, ['inputs', 'hparams', 'stem_cell']),
+      (nasnet._build_aux_head,
+       ['net', 'end_points', 'num_classes', 'hparams', 'scope']),
+      (nasnet._cifar_stem, ['inputs', 'hparams']),
+      (pnasnet._build_pnasnet_base,
+       ['images', 'normal_cell', 'num_classes', 'hparams', 'is_training',
+        'final_endpoint'])):
+    names = list(inspect.signature(fn).parameters)[:len(parameters)]
+    assert names == parameters, fn.__name__
+  hparams = nasnet.cifar_config()
   nasnet._update_hparams(hparams, is_training=False)
   assert hparams.drop_path_keep_prob == 1.0
   hparams.set_hparam('num_cells', 3)
   hparams.set_hparam('num_conv_filters', 4)
   cell_args = (hparams.num_conv_filters, hparams.drop_path_keep_prob,
                hparams.num_cells + 4, hparams.total_training_steps)
-  normal_cell = nasnet_utils.NasNetANormalCell(*cell_args)
-  reduction_cell = nasnet_utils.NasNetAReductionCell(*cell_args)
   with tf.Graph().as_default():
-    images = tf.zeros([1, 64, 64, 3])
-    with slim.arg_scope(nasnet.nasnet_mobile_arg_scope()):
-      with tf.variable_scope('parts'):
-        stem, cell_outputs = nasnet._imagenet_stem(images, hparams,
-                                                   reduction_cell)
-        end_points = {}
-        nasnet._build_aux_head(stem, end_points, 5, hparams, scope='aux_x')
+    with slim.arg_scope(nasnet.nasnet_cifar_arg_scope()):
       logits, ends = nasnet._build_nasnet_base(
-          images, normal_cell=normal_cell, reduction_cell=reduction_cell,
+          tf.zeros([1, 32, 32, 3]),
+          normal_cell=nasnet_utils.NasNetANormalCell(*cell_args),
+          reduction_cell=nasnet_utils.NasNetAReductionCell(*cell_args),
           num_classes=5, hparams=hparams, is_training=False,
-          stem_type='imagenet')
-    assert len(cell_outputs) == 4  # None, conv0 and the 2 stem cells.
-    assert end_points['AuxLogits'].shape.as_list() == [1, 5]
-    assert logits.shape.as_list() == [1, 5] and 'Cell_2' in ends
-  with tf.Graph().as_default():
-    config = pnasnet.mobile_imagenet_config()
-    config.set_hparam('num_cells', 3)
-    cell = pnasnet.PNasNetNormalCell(4, 1.0, 5, config.total_training_steps)
-    with slim.arg_scope(pnasnet.pnasnet_mobile_arg_scope()):
-      logits, _ = pnasnet._build_pnasnet_base(
-          tf.zeros([1, 64, 64, 3]), normal_cell=cell, num_classes=5,
-          hparams=config, is_training=False)
-    assert logits.shape.as_list() == [1, 5]
+          stem_type='cifar')
+  assert logits.shape.as_list() == [1, 5] and 'Cell_2' in ends

@@ -560,13 +560,13 @@ def training_config(config, is_training):
   return config
 
 
-def imagenet_stem(images, config, stem_cell, current_step=None,
+def imagenet_stem(inputs, hparams, stem_cell, current_step=None,
                   num_stem_cells=2):
   """3x3/2 conv + BN, then `num_stem_cells` stride-2 cells.
 
   Args:
-    images: Tensor [batch, H, W, 3] (NCHW if config.data_format says so).
-    config: NasNetConfig (stem_multiplier, filter_scaling_rate).
+    inputs: Tensor [batch, H, W, 3] (NCHW if hparams.data_format says so).
+    hparams: NasNetConfig (stem_multiplier, filter_scaling_rate).
     stem_cell: a cell object, called with stride 2.
     current_step: drop path schedule step (None: the global step).
     num_stem_cells: int.
@@ -575,20 +575,20 @@ def imagenet_stem(images, config, stem_cell, current_step=None,
     (net [batch, ~H / 8, ~W / 8, C], cell_outputs list: [None, conv0 output,
     stem cell outputs...]).
   """
-  num_stem_filters = int(32 * config.stem_multiplier)
-  net = slim.conv2d(images, num_stem_filters, [3, 3], stride=2,
+  num_stem_filters = int(32 * hparams.stem_multiplier)
+  net = slim.conv2d(inputs, num_stem_filters, [3, 3], stride=2,
                     padding='VALID', activation_fn=None, normalizer_fn=None,
                     biases_initializer=None, scope='conv0')
   net = _batch_norm(net, scope='conv0_bn')
   cell_outputs = [None, net]
-  filter_scaling = 1.0 / config.filter_scaling_rate ** num_stem_cells
+  filter_scaling = 1.0 / hparams.filter_scaling_rate ** num_stem_cells
   for cell_num in range(num_stem_cells):
     net = stem_cell(net, scope='cell_stem_%d' % cell_num,
                     filter_scaling=filter_scaling, stride=2,
                     prev_layer=cell_outputs[-2], cell_num=cell_num,
                     current_step=current_step)
     cell_outputs.append(net)
-    filter_scaling *= config.filter_scaling_rate
+    filter_scaling *= hparams.filter_scaling_rate
   return net, cell_outputs
 
 
@@ -596,7 +596,7 @@ def activation_for(config):
   return tf.nn.relu6 if config.use_bounded_activation else tf.nn.relu
 
 
-def aux_head(net, end_points, num_classes, config, scope):
+def aux_head(net, end_points, num_classes, hparams, scope):
   """Auxiliary classifier; stores `end_points['AuxLogits']` [batch, classes].
 
   5x5/3 average pooling, 1x1 conv to 128 + BN + ReLU, a conv covering the
@@ -606,17 +606,17 @@ def aux_head(net, end_points, num_classes, config, scope):
     net: Tensor [batch, H, W, C] (already activated), H and W >= 5.
     end_points: dict to update.
     num_classes: int.
-    config: NasNetConfig (data_format, use_bounded_activation).
+    hparams: NasNetConfig (data_format, use_bounded_activation).
     scope: variable scope (e.g. 'aux_11').
   """
-  activation_fn = activation_for(config)
+  activation_fn = activation_for(hparams)
   with tf.variable_scope(scope):
     aux = tf.identity(net)
     with tf.variable_scope('aux_logits'):
       aux = slim.avg_pool2d(aux, [5, 5], stride=3, padding='VALID')
       aux = _conv1x1(aux, 128, scope='proj')
       aux = activation_fn(_batch_norm(aux, scope='aux_bn0'))
-      kernel = list(_spatial_dims(aux.shape, config.data_format))
+      kernel = list(_spatial_dims(aux.shape, hparams.data_format))
       aux = slim.conv2d(aux, 768, kernel, padding='VALID', activation_fn=None,
                         normalizer_fn=None, biases_initializer=None,
                         scope='Conv')
