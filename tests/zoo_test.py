@@ -341,8 +341,9 @@ def _classify_zoo(tmp_path, *flags):
                    '--model_name=mobilenet_v1_025', '--image_size=32',
                    '--top_k=3', *flags, image)
   assert result.returncode == 0, result.stderr[-3000:]
-  return [line.split()[0:2] for line in result.stdout.splitlines()[1:]], (
-      result)
+  # Each line: '  <name> <probability>'; a name may hold spaces.
+  rows = [line.rsplit(None, 1) for line in result.stdout.splitlines()[1:]]
+  return [(name.strip(), float(p)) for name, p in rows], result
 
 
 def test_classifying_with_a_zoo_checkpoint_names_imagenets_classes(
@@ -350,11 +351,10 @@ def test_classifying_with_a_zoo_checkpoint_names_imagenets_classes(
   site.files[MOBILENET] = mobilenet_tarball[0]
   _served_imagenet_names(monkeypatch, site)
   # No --num_classes, no labels: the checkpoint's 1001 classes, named.
-  top, _ = _classify_zoo(tmp_path)
-  assert len(top) == 3
-  assert all(name == 'background' or name == 'name' for name, _ in top)
   named, _ = _classify_zoo(tmp_path, '--top_k=1001')
-  assert sorted(' '.join(row) for row in named)[-1] == 'name 1000'
+  assert len(named) == 1001
+  assert sorted(name for name, _ in named) == ['background'] + [
+      'name %04d' % label for label in range(1, 1001)]
   # A label file of the user's wins.
   labels = tmp_path / 'labels.txt'
   labels.write_text(''.join('%d:mine%d\n' % (i, i) for i in range(1001)))
