@@ -200,7 +200,7 @@ def create_clones(config, model_fn, args=None, kwargs=None):
   return clones
 
 
-def _clone_loss(clone, num_clones, regularization_losses):
+def _gather_clone_loss(clone, num_clones, regularization_losses):
   """This clone's share of the loss (None if it has no loss at all).
 
   The sums run on the clone's device; their summaries are made outside it,
@@ -233,7 +233,7 @@ def _clone_losses(clones, regularization_losses, on_loss=None):
   losses = []
   for clone in clones:
     with tf.name_scope(clone.scope):
-      loss = _clone_loss(clone, len(clones), regularization_losses)
+      loss = _gather_clone_loss(clone, len(clones), regularization_losses)
       if loss is not None:
         losses.append(loss)
         if on_loss:
@@ -242,7 +242,24 @@ def _clone_losses(clones, regularization_losses, on_loss=None):
   return losses
 
 
-def _sum_gradients(clone_grads):
+def _clone_gradients(optimizer, clone, loss, **kwargs):
+  """The (gradient, variable) pairs of `loss`, computed on the clone's
+  device."""
+  with tf.device(clone.device):
+    return optimizer.compute_gradients(loss, **kwargs)
+
+
+def _optimize_clone(optimizer, clone, num_clones, regularization_losses,
+                    **kwargs):
+  """research/slim's: (this clone's loss, its gradients), or (None, None)
+  when it has no loss; optimize_clones does this for every clone."""
+  loss = _gather_clone_loss(clone, num_clones, regularization_losses)
+  if loss is None:
+    return None, None
+  return loss, _clone_gradients(optimizer, clone, loss, **kwargs)
+
+
+def _sum_clones_gradients(clone_grads):
   """Sums the gradients of each variable over the clones."""
   summed = []
   for grads_and_vars in zip(*clone_grads):
@@ -277,8 +294,7 @@ def optimize_clones(clones, optimizer, regularization_losses=None, **kwargs):
   clone_grads = []
 
   def compute_gradients(clone, loss):
-    with tf.device(clone.device):
-      clone_grads.append(optimizer.compute_gradients(loss, **kwargs))
+    clone_grads.append(_clone_gradients(optimizer, clone, loss, **kwargs))
 
   losses = _clone_losses(clones, regularization_losses, compute_gradients)
   if not losses:
@@ -286,10 +302,10 @@ def optimize_clones(clones, optimizer, regularization_losses=None, **kwargs):
                      'tf.GraphKeys.LOSSES and there is no regularization '
                      'loss: nothing to optimize')
   total_loss = tf.add_n(losses, name='total_loss')
-  return total_loss, _sum_gradients(clone_grads)
+  return total_loss, _sum_clones_gradients(clone_grads)
 
 
-def _gradient_summaries(grads_and_vars):
+def _add_gradients_summaries(grads_and_vars):
   """Histograms of each gradient and of its norm; returns the summaries."""
   summaries = []
   for grad, var in grads_and_vars:
@@ -332,7 +348,7 @@ def train_op(clones, optimizer, global_step, var_list=None, update_ops=None,
   total_loss, grads_and_vars = optimize_clones(clones, optimizer,
                                                var_list=var_list)
   if summarize_gradients:
-    _gradient_summaries(grads_and_vars)
+    _add_gradients_summaries(grads_and_vars)
   return _apply(optimizer, grads_and_vars, global_step, total_loss,
                 update_ops), total_loss
 
@@ -345,7 +361,7 @@ def _deploy_training(config, clones, optimizer, update_ops,
   total_loss, grads_and_vars = optimize_clones(clones, optimizer)
   if not grads_and_vars:  # Nothing trainable: no step to take.
     return None, total_loss, []
-  summaries = (_gradient_summaries(grads_and_vars) if summarize_gradients
+  summaries = (_add_gradients_summaries(grads_and_vars) if summarize_gradients
                else [])
   return (_apply(optimizer, grads_and_vars, global_step, total_loss,
                  update_ops), total_loss, summaries)

@@ -273,3 +273,37 @@ def test_each_worker_runs_its_clones_and_inputs_on_its_own_task():
                  'total_loss', 'train_op'):
       assert devices[name] == own, (name, devices[name])
     assert devices['fc/weights'] == '/job:ps/replica:0/task:0/device:CPU:0'
+
+
+def test_research_slims_per_clone_helpers_give_optimize_clones_parts():
+  # research/slim's private helpers, which code that writes its own clone
+  # loop calls: a clone's loss and gradients, summed over the clones.
+  with tf.Graph().as_default():
+    config = model_deploy.DeploymentConfig(num_clones=2, clone_on_cpu=True)
+    inputs = tf.split(tf.constant(_INPUTS), 2)
+    labels = tf.split(tf.constant(_LABELS), 2)
+    counter = iter(range(2))
+
+    def model_fn():
+      i = next(counter)
+      logits = slim.fully_connected(inputs[i], 3, activation_fn=None,
+                                    scope='fc')
+      tf.losses.sparse_softmax_cross_entropy(labels[i], logits)
+
+    clones = model_deploy.create_clones(config, model_fn)
+    optimizer = tf.train.GradientDescentOptimizer(1.0)
+    parts = [model_deploy._optimize_clone(optimizer, clone, 2, [])
+             for clone in clones]
+    summed = model_deploy._sum_clones_gradients([g for _, g in parts])
+    summaries = model_deploy._add_gradients_summaries(summed)
+    total, expected = model_deploy.optimize_clones(clones, optimizer, [])
+    assert len(summaries) == 2 * len(summed) == 4
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      losses, grads, total_value, expected_grads = sess.run(
+          [[l for l, _ in parts], [g for g, _ in summed], total,
+           [g for g, _ in expected]])
+    # Each clone's loss is scaled by 1/2, so the two sum to the total.
+    assert sum(losses) == pytest.approx(total_value, rel=1e-6)
+    for grad, want in zip(grads, expected_grads):
+      np.testing.assert_allclose(grad, want, rtol=1e-6)
