@@ -46,7 +46,9 @@ def usage(doc, flag_values, names):
     lines.extend(textwrap.wrap(flag.help, 76, initial_indent='      ',
                                subsequent_indent='      '))
   lines += ['', 'Boolean flags also take the form --no<name>; '
-            '--flagfile=FILE reads flags', 'from a file.']
+            '--flagfile=FILE reads flags', 'from a file. absl\'s logging '
+            'flags (--logtostderr, --alsologtostderr, --v, ...)',
+            'are accepted, as under tf.app.run.']
   return '\n'.join(lines)
 
 
@@ -134,6 +136,7 @@ def run(config_class, main, doc, argv=None, positional=None,
     return 0
   flag_values = flags.FlagValues()
   names = cli_flags.define(config_class, flag_values)
+  cli_flags.accept_absl_logging_flags(flag_values)
   if any(a in HELP_ARGS for a in args):
     print(usage(doc, flag_values, names))
     return 0

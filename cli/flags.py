@@ -11,6 +11,7 @@ back from the parsed values.
 import typing
 
 from absl import flags
+from absl import logging as absl_logging  # Defines absl's logging flags.
 
 from slimvision.engines import config as config_lib
 
@@ -45,6 +46,18 @@ def define(config_class, flag_values, keep_defined=False):
                          flag_values=flag_values)
     names.append(field.name)
   return names
+
+
+def accept_absl_logging_flags(flag_values):
+  """Lets `flag_values` parse absl's logging flags (--logtostderr,
+  --alsologtostderr, --log_dir, -v/--verbosity, ...), which research/slim's
+  command lines pass (its README: `eval_image_classifier.py
+  --alsologtostderr`). They are the very flags of absl's global FLAGS, so
+  they act as under tf.app.run; --help does not list them."""
+  for flag in flags.FLAGS.get_flags_for_module(absl_logging):
+    for name in (flag.name, flag.short_name):
+      if name and name not in flag_values:
+        flag_values[name] = flag
 
 
 def expand_bare_values(argv, config_class):
