@@ -507,6 +507,10 @@ def _report(config, graph, scores, step):
     log.warning('Scored %d examples but the dataset declares %d for split %s',
                 scores.count, num_samples, config.dataset_split_name)
   print(scores.report(graph.dataset.labels_to_names), flush=True)
+  # research/slim's lines (its tf.Print of each metric), which scripts
+  # parse from its logs.
+  log.info('eval/Accuracy[%g]', scores.accuracy)
+  log.info('eval/Recall_%d[%g]', scores.k, scores.recall_at_k)
   warning = one_class_warning(scores, graph.dataset.labels_to_names,
                               batch_norm=_has_moving_statistics(graph))
   if warning:

@@ -117,6 +117,9 @@ def test_ten_examples_in_batches_of_four_with_known_scores(ten_examples,
   # 3 + 2 + 1 + 1 + 1 = 8 of the labels.
   assert _metric(result.stdout, 'Accuracy') == 0.2
   assert _metric(result.stdout, 'Recall_5') == 0.8
+  # research/slim's lines, which scripts parse from its logs.
+  assert re.search(r'eval/Accuracy\[0\.2\]$', result.stderr, re.M)
+  assert re.search(r'eval/Recall_5\[0\.8\]$', result.stderr, re.M)
   # Per class: precision, recall (accuracy), F1. class1 is predicted for
   # all 10 (precision 0.2, recall 1); class0 is never predicted.
   assert re.search(r'^  class1 +0\.2000 +1\.0000 +0\.3333  \(2 examples\)$',
