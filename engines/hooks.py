@@ -28,9 +28,10 @@ def step_after(train_op):
 
 
 class ProgressHook(tf.train.SessionRunHook):
-  """Logs the first step, then each multiple of n and the last step: the
-  step, percent, loss,
-  images/sec and sec/step over the last interval, and the ETA.
+  """Logs the first step, then each multiple of n and the last step, as
+  TF-Slim's training loop did ('global step 300: loss = 1.2345 (0.142
+  sec/step)', which scripts parse from its logs), then the percent done,
+  images/sec over the last interval and the ETA.
 
   The ETA comes from the pace since the first step of this session, so the
   start-up (graph optimisation, the first step's own set-up) does not
@@ -59,27 +60,23 @@ class ProgressHook(tf.train.SessionRunHook):
     now = self._clock()
     if self._first is None:
       self._first = self._last = (step, now)
-      self._log('step %d: loss = %.4f (first step of this run: %.1f s)' % (
-          step, loss, now - self._created))
+      self._log('global step %d: loss = %.4f (first step of this run: %.1f '
+                's)' % (step, loss, now - self._created))
       return
     if step % self._every and step != self._max_steps:
       return
     sec_per_step = (now - self._last[1]) / max(1, step - self._last[0])
-    message = 'step %d%s: loss = %.4f (%.1f images/sec; %.3f sec/step' % (
-        step, self._percent(step), loss,
-        self._images_per_step / max(sec_per_step, 1e-9), sec_per_step)
+    extras = ['%.1f images/sec' % (
+        self._images_per_step / max(sec_per_step, 1e-9))]
     if self._max_steps:
       pace = (now - self._first[1]) / max(1, step - self._first[0])
-      message += '; ETA %s' % log_lib.format_duration(
-          max(0, self._max_steps - step) * pace)
-    self._log(message + ')')
+      extras = ['%.0f%%' % (100.0 * min(step, self._max_steps) /
+                            self._max_steps)] + extras + [
+                                'ETA %s' % log_lib.format_duration(
+                                    max(0, self._max_steps - step) * pace)]
+    self._log('global step %d: loss = %.4f (%.3f sec/step) %s' % (
+        step, loss, sec_per_step, ', '.join(extras)))
     self._last = (step, now)
-
-  def _percent(self, step):
-    if not self._max_steps:
-      return ''
-    return ' (%.0f%%)' % (100.0 * min(step, self._max_steps) /
-                          self._max_steps)
 
 
 class StartupHook(tf.train.SessionRunHook):

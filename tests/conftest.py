@@ -98,8 +98,7 @@ def start_training(args, log_path):
 def logged_steps(text):
   """The global steps of a training log's progress lines."""
   import re  # pylint: disable=g-import-not-at-top
-  return [int(s) for s in re.findall(r'step (\d+)(?: \(\d+%\))?: loss',
-                                     text)]
+  return [int(s) for s in re.findall(r'global step (\d+): loss', text)]
 
 
 def wait_for_log(predicate, process, log_path, timeout=240):

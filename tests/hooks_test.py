@@ -40,13 +40,17 @@ def test_eta_is_measured_from_the_first_step_and_does_not_wrap():
     with tf.train.MonitoredSession(hooks=[hook]) as session:
       for _ in range(7):
         session.run(step_op)
-  assert lines[0] == ('step 1: loss = 0.5000 (first step of this run: '
-                      '30.0 s)')
+  assert lines[0] == ('global step 1: loss = 0.5000 (first step of this '
+                      'run: 30.0 s)')
   # Step 3: 2 steps of 2 s since step 1: 4 images/sec, and 99997 steps
   # left at 2 s each: 55:33:14, not a time of day.
-  assert lines[1] == ('step 3 (0%): loss = 0.5000 (4.0 images/sec; 2.000 '
-                      'sec/step; ETA 55:33:14)')
-  assert lines[2].startswith('step 6 (0%)')
+  # TF-Slim's line first, which scripts parse from its logs.
+  assert lines[1] == ('global step 3: loss = 0.5000 (2.000 sec/step) 0%, '
+                      '4.0 images/sec, ETA 55:33:14')
+  assert re.match(r'global step (\d+): loss = ([\d.]+) \(([\d.]+) '
+                  r'sec/step\)', lines[1]).groups() == ('3', '0.5000',
+                                                       '2.000')
+  assert lines[2].startswith('global step 6: ')
   assert len(lines) == 3
 
 
@@ -62,8 +66,8 @@ def test_the_last_step_is_always_logged_with_its_percent():
     with tf.train.MonitoredSession(hooks=[hook]) as session:
       for _ in range(3):
         session.run(step_op)
-  assert lines[-1] == ('step 3 (100%): loss = 1.2500 (4.0 images/sec; 1.000 '
-                       'sec/step; ETA 0:00:00)')
+  assert lines[-1] == ('global step 3: loss = 1.2500 (1.000 sec/step) '
+                       '100%, 4.0 images/sec, ETA 0:00:00')
 
 
 @pytest.mark.parametrize('seconds, text', [(0, '0:00:00'), (59.6, '0:01:00'),

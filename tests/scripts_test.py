@@ -45,15 +45,18 @@ def trained(shapes_dir, tmp_path_factory):
 def test_train_writes_checkpoints_summaries_and_progress(trained):
   train_dir, result = trained
   assert tf.train.latest_checkpoint(train_dir).endswith('model.ckpt-12')
-  assert 'step 4 (33%): loss = ' in result.stderr
+  assert re.search(r'global step 4: loss = .* sec/step\) 33%, ',
+                   result.stderr)
   assert 'images/sec' in result.stderr and 'ETA' in result.stderr
   # --precision=auto: fp32, or bf16 on a CPU where cifarnet was measured
   # faster in it (engines/precision.py).
   assert re.search(r'Training cifarnet on shapes/train \(48 examples, 6 '
                    r'classes\) at 32 px: batch 8, 12 steps, (fp32|bf16), '
                    r'from scratch in', result.stderr)
-  assert 'step 1: loss = ' in result.stderr  # The first step, at once.
-  assert 'step 12 (100%): loss = ' in result.stderr
+  # The first step, at once.
+  assert 'global step 1: loss = ' in result.stderr
+  assert re.search(r'global step 12: loss = .* sec/step\) 100%, ',
+                   result.stderr)
   tags = _event_tags(train_dir)
   for tag in ('total_loss', 'learning_rate', 'activations/Logits',
               'sparsity/conv1', 'CifarNet/conv1/weights',

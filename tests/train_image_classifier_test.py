@@ -85,7 +85,7 @@ def test_ctrl_c_saves_the_step_reached_and_the_run_resumes_from_it(
                               stderr=log_file)
     try:
       deadline = time.time() + 240
-      while 'step 5 (' not in log_path.read_text():
+      while 'global step 5: ' not in log_path.read_text():
         assert time.time() < deadline and process.poll() is None, (
             log_path.read_text()[-3000:])
         time.sleep(0.2)
