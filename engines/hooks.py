@@ -66,14 +66,14 @@ class ProgressHook(tf.train.SessionRunHook):
     if step % self._every and step != self._max_steps:
       return
     sec_per_step = (now - self._last[1]) / max(1, step - self._last[0])
-    extras = ['%.1f images/sec' % (
-        self._images_per_step / max(sec_per_step, 1e-9))]
+    rate = '%.1f images/sec' % (
+        self._images_per_step / max(sec_per_step, 1e-9))
+    extras = [rate]
     if self._max_steps:
       pace = (now - self._first[1]) / max(1, step - self._first[0])
-      extras = ['%.0f%%' % (100.0 * min(step, self._max_steps) /
-                            self._max_steps)] + extras + [
-                                'ETA %s' % log_lib.format_duration(
-                                    max(0, self._max_steps - step) * pace)]
+      done = 100.0 * min(step, self._max_steps) / self._max_steps
+      eta = log_lib.format_duration(max(0, self._max_steps - step) * pace)
+      extras = ['%.0f%%' % done, rate, 'ETA %s' % eta]
     self._log('global step %d: loss = %.4f (%.3f sec/step) %s' % (
         step, loss, sec_per_step, ', '.join(extras)))
     self._last = (step, now)
