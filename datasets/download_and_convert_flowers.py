@@ -41,15 +41,6 @@ class ImageReader(object):
     return sess.run(self._decoded, feed_dict={self._encoded: image_data})
 
 
-def run(dataset_dir):
-  """Downloads the flower photos and converts them into dataset_dir.
-
-  Returns:
-    flowers.convert's summary: {'splits': {split: records}, 'skipped':
-    [unreadable photos], ...}.
-
-  Raises:
-    UserError (ConversionError and the download's errors): what failed,
-    by file or address.
-  """
-  return flowers.convert(dataset_dir)
+# research/slim's run(dataset_dir): our converter, whose other arguments
+# have defaults.
+run = flowers.convert

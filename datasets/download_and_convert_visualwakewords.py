@@ -2,15 +2,12 @@
 
 The work is visualwakewords.convert's, from the COCO 2014 copy in
 dataset_dir/coco_dataset, where research/slim's run() downloads it. COCO
-(about 19 GB) is not downloaded here: run() names the folder to fill when it
-is missing. It writes train.record-NNNNN-of-00100,
+(about 19 GB) is not downloaded here: when it is missing, the error names
+the folder to fill. It writes train.record-NNNNN-of-00100,
 val.record-NNNNN-of-00010, labels.txt and dataset_spec.json, and leaves a
 complete earlier conversion as it is.
 """
 
-import os
-
-from slimvision.datasets import conversion
 from slimvision.datasets import visualwakewords
 
 COCO_DIRNAME = visualwakewords.COCO_DIRNAME
@@ -35,20 +32,9 @@ def run(dataset_dir,
     'positives': {split: images labelled 1}, ...}.
 
   Raises:
-    conversion.ConversionError: no COCO folder (saying where to put it), or
-      what the conversion finds wrong in it.
+    conversion.ConversionError: no COCO there (naming the folder to fill,
+      and where to get COCO), or what the conversion finds wrong in it.
   """
-  conversion.require_dataset_dir(dataset_dir)
-  coco_dir = os.path.join(dataset_dir, coco_dirname)
-  if not os.path.isdir(coco_dir) and not conversion.existing_conversion(
-      dataset_dir, False, log=lambda line: None):
-    raise conversion.ConversionError(
-        'No COCO 2014 folder at %s. COCO (about 19 GB) is not downloaded '
-        'here: extract train2014.zip, val2014.zip and '
-        'annotations_trainval2014.zip from https://cocodataset.org/#download '
-        'into it (train2014/, val2014/, annotations/instances_*2014.json), '
-        'or convert another folder with visualwakewords.convert(dataset_dir, '
-        'source=FOLDER)' % coco_dir)
   return visualwakewords.convert(
       dataset_dir, coco_dirname=coco_dirname,
       small_object_area_threshold=small_object_area_threshold,

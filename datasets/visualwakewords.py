@@ -48,13 +48,18 @@ SPLIT_SOURCES = {
                                         'instances_train2014.json')),
     'val': ('val2014', os.path.join('annotations', 'instances_val2014.json')),
 }
-WHERE_TO_GET = (
-    'Visual Wake Words is built from COCO 2014, which is not downloaded here: '
-    'get train2014.zip, val2014.zip and annotations_trainval2014.zip from '
-    'https://cocodataset.org/#download, extract them into one folder '
-    '(train2014/, val2014/, annotations/instances_*2014.json) and pass it '
-    'with --source_dir, or extract them into --dataset_dir/%s '
-    '(--coco_dirname)' % COCO_DIRNAME)
+
+
+def where_to_get(coco_folder=None):
+  """Where COCO comes from, for errors; coco_folder: the folder under the
+  dataset folder that would be read without a source."""
+  return (
+      'Visual Wake Words is built from COCO 2014, which is not downloaded '
+      'here: get train2014.zip, val2014.zip and annotations_trainval2014.zip '
+      'from https://cocodataset.org/#download, extract them into one folder '
+      '(train2014/, val2014/, annotations/instances_*2014.json) and pass it '
+      'with --source_dir, or extract them into %s (--coco_dirname)' % (
+          coco_folder or '--dataset_dir/' + COCO_DIRNAME))
 
 
 def load_annotations(path):
@@ -157,9 +162,10 @@ def convert(dataset_dir, source=None, overwrite=False, seed=0, log=print,
      'positives': {split: images labelled 1}}.
   """
   del seed
-  if source is None and coco_dirname:
-    beside = os.path.join(dataset_dir, coco_dirname)
-    source = beside if os.path.isdir(beside) else None
+  beside = (os.path.join(dataset_dir, coco_dirname)
+            if dataset_dir and coco_dirname else None)
+  if source is None and beside and os.path.isdir(beside):
+    source = beside
 
   def plan(source, resources):
     del resources  # Nothing to close.
@@ -187,7 +193,7 @@ def convert(dataset_dir, source=None, overwrite=False, seed=0, log=print,
       positives[split] = sum(1 for _, label, _ in labelled if label)
     if not splits:
       raise conversion.ConversionError('%s holds neither split. %s' %
-                                       (source, WHERE_TO_GET))
+                                       (source, where_to_get(beside)))
 
     def report(name, dataset_dir, sizes, skipped, missing, log):
       conversion.log_summary(name, dataset_dir, sizes, skipped, missing, log)
@@ -208,7 +214,7 @@ def convert(dataset_dir, source=None, overwrite=False, seed=0, log=print,
 
   return conversion.run(NAME, dataset_dir, plan, source=source,
                         overwrite=overwrite, log=log,
-                        where_to_get=WHERE_TO_GET)
+                        where_to_get=where_to_get(beside))
 
 
 def decoder():
