@@ -9,8 +9,12 @@ optimizer, weight decay, batch norm and moving averages on a batch held in
 memory. Blocks of a few seconds of each alternate, so the machine's drift
 (10% and more within minutes on a shared machine) cancels from each pair's
 ratio. It prints the medians of both rates, the median of the pairs'
-ratios and their range, the CPU-seconds the configuration took, and the
-CPU model and flags that decide the precision.
+ratios and their range, the CPU-ms per image of each, how many cores the
+bare step keeps busy, and the CPU model and flags that decide the
+precision. Where the bare step keeps the cores busy, the script can reach
+at most (bare CPU-ms) / (script CPU-ms) of its rate: what the input costs
+comes off the step. --replay_input shows what the script costs besides
+its input.
 
   python benchmarks/train_throughput.py --dataset_dir=/tmp/satellite \
       --precisions=auto
@@ -18,6 +22,8 @@ CPU model and flags that decide the precision.
       --configs=cifarnet@32/32 --precisions=fp32 --rounds=3
   python benchmarks/train_throughput.py --dataset_dir=/tmp/satellite \
       --configs=cifarnet@32/32 --train_flags=--image_cache_mb=0
+  python benchmarks/train_throughput.py --dataset_dir=/tmp/satellite \
+      --configs=mobilenet_v1_025@128/32 --precisions=auto --replay_input
   python benchmarks/train_throughput.py --bare=cifarnet,32,32,fp32,
 
 bf16 is only worth measuring where the CPU has native bf16 (amx_bf16 or
@@ -83,6 +89,12 @@ PARSER.add_argument('--train_flags', default='',
                     help='More flags for every training run, space-separated '
                     '(e.g. "--image_cache_mb=2000" to take JPEG decoding '
                     'out of the steps).')
+PARSER.add_argument('--replay_input', action='store_true',
+                    help="The training runs' input makes one batch and "
+                    'replays it, so their steps do no input work: the ratio '
+                    'then shows what the script costs beyond its input '
+                    '(iterator, hooks), and the gap to a run without this '
+                    "flag is the input's share of the cores.")
 PARSER.add_argument('--bare', default=None,
                     help='model,size,batch,precision,recipe: print the bare '
                     "step's images/sec over 15 seconds, and nothing else.")
@@ -265,6 +277,8 @@ def paired_in_process(config, precision, seconds):
                              skip=skip)
   hooks = train_session._hooks  # pylint: disable=protected-access
   train_session._hooks = lambda *a: hooks(*a) + [alternation]  # pylint: disable=protected-access
+  if ARGS.replay_input:
+    _replay_first_batch()
   with tempfile.TemporaryDirectory() as train_dir:
     code = train_image_classifier.run(
         ['train_image_classifier.py',
@@ -281,6 +295,14 @@ def paired_in_process(config, precision, seconds):
   return {'chosen': chosen, 'pairs': alternation.pairs}
 
 
+def _replay_first_batch():
+  """Makes the training input pipeline replay its first batch."""
+  from slimvision.engines import pipeline  # pylint: disable=g-import-not-at-top
+  build_dataset = pipeline.build_dataset
+  pipeline.build_dataset = lambda *args, **kwargs: build_dataset(
+      *args, **kwargs).take(1).cache().repeat()
+
+
 def run_paired(config, precision):
   """paired_in_process in a fresh process (clean graphs and thread
   pools)."""
@@ -290,7 +312,8 @@ def run_paired(config, precision):
        '--dataset_name=' + ARGS.dataset_name,
        '--dataset_dir=' + ARGS.dataset_dir, '--seconds=%g' % ARGS.seconds,
        '--train_flags=' + ARGS.train_flags,
-       '--paired=%s,%d,%d,%s,%s' % (model, size, batch, precision, recipe)],
+       '--paired=%s,%d,%d,%s,%s' % (model, size, batch, precision, recipe)]
+      + (['--replay_input'] if ARGS.replay_input else []),
       capture_output=True, text=True)
   if result.returncode:
     raise RuntimeError('training %s failed:\n%s' % (model,
@@ -306,9 +329,12 @@ def main():
   print('CPU: %s; %d cores; flags: %s' % (model_name, os.cpu_count(),
                                           ' '.join(flags) or 'none of '
                                           + ' '.join(FLAGS_SHOWN)))
+  if ARGS.replay_input:
+    print('Input: each training run replays its first batch (--replay_input)')
   print('%-44s %-10s %10s %10s %7s %14s %s' % (
       'model@size/batch', 'precision', 'bare img/s', 'train', 'ratio',
-      'pairs: range', 'CPU-ms/image bare, train'), flush=True)
+      'pairs: range', 'CPU-ms/image bare, train; cores the bare step '
+      'keeps busy'), flush=True)
   for config in configs:
     name = '%s@%d/%d' % config[:3] + ('+' + config[3] if config[3] else '')
     for precision in precisions:
@@ -321,10 +347,10 @@ def main():
           statistics.median(column) for column in zip(*pairs)]
       ratios = sorted(pair[0] / pair[1] for pair in pairs)
       label = precision if precision != 'auto' else 'auto=' + chosen
-      print('%-44s %-10s %10.1f %10.1f %7.2f %14s %.2f, %.2f' % (
+      print('%-44s %-10s %10.1f %10.1f %7.2f %14s %.2f, %.2f; %.2f' % (
           name, label, bare, script, statistics.median(ratios),
           '%d: %.2f-%.2f' % (len(ratios), ratios[0], ratios[-1]),
-          bare_cpu, script_cpu), flush=True)
+          bare_cpu, script_cpu, bare * bare_cpu / 1000), flush=True)
 
 
 if __name__ == '__main__':
