@@ -14,6 +14,8 @@ end-point names follow the published checkpoint
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
+from slimvision.nets import inception_utils as iu
+
 
 def _residual(net, mixed, scale, activation_fn):
   """net + scale * (1x1 linear projection of `mixed` to net's depth)."""
@@ -73,6 +75,98 @@ def block8(net, scale=1.0, activation_fn=tf.nn.relu, scope=None, reuse=None):
     return _residual(net, mixed, scale, activation_fn)
 
 
+def _residual_blocks(block, repetitions, scale, activation_fn, rate=None):
+  """A layer of `repetitions` residual blocks (their convs dilated by
+  `rate` if given). They take slim.repeat's own scope (Repeat, Repeat_1,
+  Repeat_2 in turn), as the checkpoint names them, not the end point's."""
+
+  def residual_blocks(net, scope=None):
+    del scope  # The end point's name; the blocks are Repeat*/<block>_N.
+    with slim.arg_scope([slim.conv2d], **({'rate': rate} if rate else {})):
+      return slim.repeat(net, repetitions, block, scale=scale,
+                         activation_fn=activation_fn)
+  return residual_blocks
+
+
+def _then(first, layer):
+  """`first` (a layer without an end point of its own), then `layer`."""
+  return lambda net, scope: layer(first(net), scope=scope)
+
+
+def _stem(padding):
+  """299x299x3 -> 35x35x192."""
+  return [
+      ('Conv2d_1a_3x3', iu.conv(32, 3, stride=2, padding=padding)),
+      ('Conv2d_2a_3x3', iu.conv(32, 3, padding=padding)),
+      ('Conv2d_2b_3x3', iu.conv(64, 3)),
+      ('MaxPool_3a_3x3', iu.layer(slim.max_pool2d, 3, stride=2,
+                                  padding=padding)),
+      ('Conv2d_3b_1x1', iu.conv(80, 1, padding=padding)),
+      ('Conv2d_4a_3x3', iu.conv(192, 3, padding=padding)),
+      ('MaxPool_5a_3x3', iu.layer(slim.max_pool2d, 3, stride=2,
+                                  padding=padding)),
+  ]
+
+
+# 35x35x192 -> 35x35x320.
+_MIXED_5B = iu.mixed([
+    [iu.conv(96, 1, 'Conv2d_1x1')],
+    [iu.conv(48, 1, 'Conv2d_0a_1x1'), iu.conv(64, 5, 'Conv2d_0b_5x5')],
+    [iu.conv(64, 1, 'Conv2d_0a_1x1'), iu.conv(96, 3, 'Conv2d_0b_3x3'),
+     iu.conv(96, 3, 'Conv2d_0c_3x3')],
+    [iu.layer(slim.avg_pool2d, 3, 'AvgPool_0a_3x3'),
+     iu.conv(64, 1, 'Conv2d_0b_1x1')]])
+
+
+def _mixed_6a(stride, padding):
+  """35x35x320 -> 17x17x1088 (35x35 with stride 1)."""
+  reduce = dict(stride=stride, padding=padding)
+  return iu.mixed([
+      [iu.conv(384, 3, 'Conv2d_1a_3x3', **reduce)],
+      [iu.conv(256, 1, 'Conv2d_0a_1x1'), iu.conv(256, 3, 'Conv2d_0b_3x3'),
+       iu.conv(384, 3, 'Conv2d_1a_3x3', **reduce)],
+      [iu.layer(slim.max_pool2d, 3, 'MaxPool_1a_3x3', **reduce)]])
+
+
+def _mixed_7a(padding):
+  """17x17x1088 -> 8x8x2080."""
+  reduce = dict(stride=2, padding=padding)
+  return iu.mixed([
+      [iu.conv(256, 1, 'Conv2d_0a_1x1'),
+       iu.conv(384, 3, 'Conv2d_1a_3x3', **reduce)],
+      [iu.conv(256, 1, 'Conv2d_0a_1x1'),
+       iu.conv(288, 3, 'Conv2d_1a_3x3', **reduce)],
+      [iu.conv(256, 1, 'Conv2d_0a_1x1'), iu.conv(288, 3, 'Conv2d_0b_3x3'),
+       iu.conv(320, 3, 'Conv2d_1a_3x3', **reduce)],
+      [iu.layer(slim.max_pool2d, 3, 'MaxPool_1a_3x3', **reduce)]])
+
+
+def _last_blocks(activation_fn):
+  """9 Block8, one more without activation (`Block8`), and the 1x1 conv to
+  8x8x1536."""
+  blocks = _residual_blocks(block8, 9, 0.20, activation_fn)
+
+  def last_blocks(net, scope):
+    net = block8(blocks(net), activation_fn=None)
+    return slim.conv2d(net, 1536, [1, 1], scope=scope)
+  return last_blocks
+
+
+def _layers(padding, atrous, activation_fn):
+  """The base's (end point, layer) pairs in order; `atrous`: output stride
+  8 (Mixed_6a keeps the grid, the Block17 convs dilate by 2)."""
+  return _stem(padding) + [
+      ('Mixed_5b', _MIXED_5B),
+      ('Mixed_6a', _then(
+          _residual_blocks(block35, 10, 0.17, activation_fn),
+          _mixed_6a(1 if atrous else 2, padding))),
+      ('PreAuxLogits', _residual_blocks(block17, 20, 0.10, activation_fn,
+                                        rate=2 if atrous else 1)),
+      ('Mixed_7a', _mixed_7a(padding)),
+      ('Conv2d_7b_1x1', _last_blocks(activation_fn)),
+  ]
+
+
 def inception_resnet_v2_base(inputs, final_endpoint='Conv2d_7b_1x1',
                              output_stride=16, align_feature_maps=False,
                              scope=None, activation_fn=tf.nn.relu):
@@ -99,131 +193,23 @@ def inception_resnet_v2_base(inputs, final_endpoint='Conv2d_7b_1x1',
 
   Raises:
     ValueError: for an unknown `final_endpoint`, an `output_stride` other
-      than 8 or 16, or output_stride 8 with an end point past PreAuxLogits.
+      than 8 or 16, or output_stride 8 with an end point past PreAuxLogits
+      (nothing is built then).
   """
   if output_stride not in (8, 16):
     raise ValueError('output_stride must be 8 or 16, got %r' % output_stride)
-  padding = 'SAME' if align_feature_maps else 'VALID'
-  end_points = {}
-
-  def add(name, net):
-    end_points[name] = net
-    return name == final_endpoint
-
+  atrous = output_stride == 8
+  layers = _layers('SAME' if align_feature_maps else 'VALID', atrous,
+                   activation_fn)
+  names = [name for name, _ in layers]
+  if (atrous and final_endpoint in names and
+      names.index(final_endpoint) > names.index('PreAuxLogits')):
+    raise ValueError('output_stride 8 is only supported up to the '
+                     'PreAuxLogits end point.')
   with tf.variable_scope(scope, 'InceptionResnetV2', [inputs]):
     with slim.arg_scope([slim.conv2d, slim.max_pool2d, slim.avg_pool2d],
                         stride=1, padding='SAME'):
-      # Stem: 299x299x3 -> 35x35x192.
-      net = slim.conv2d(inputs, 32, [3, 3], stride=2, padding=padding,
-                        scope='Conv2d_1a_3x3')
-      if add('Conv2d_1a_3x3', net):
-        return net, end_points
-      net = slim.conv2d(net, 32, [3, 3], padding=padding,
-                        scope='Conv2d_2a_3x3')
-      if add('Conv2d_2a_3x3', net):
-        return net, end_points
-      net = slim.conv2d(net, 64, [3, 3], scope='Conv2d_2b_3x3')
-      if add('Conv2d_2b_3x3', net):
-        return net, end_points
-      net = slim.max_pool2d(net, [3, 3], stride=2, padding=padding,
-                            scope='MaxPool_3a_3x3')
-      if add('MaxPool_3a_3x3', net):
-        return net, end_points
-      net = slim.conv2d(net, 80, [1, 1], padding=padding,
-                        scope='Conv2d_3b_1x1')
-      if add('Conv2d_3b_1x1', net):
-        return net, end_points
-      net = slim.conv2d(net, 192, [3, 3], padding=padding,
-                        scope='Conv2d_4a_3x3')
-      if add('Conv2d_4a_3x3', net):
-        return net, end_points
-      net = slim.max_pool2d(net, [3, 3], stride=2, padding=padding,
-                            scope='MaxPool_5a_3x3')
-      if add('MaxPool_5a_3x3', net):
-        return net, end_points
-
-      # 35x35x192 -> 35x35x320.
-      with tf.variable_scope('Mixed_5b'):
-        with tf.variable_scope('Branch_0'):
-          tower_0 = slim.conv2d(net, 96, [1, 1], scope='Conv2d_1x1')
-        with tf.variable_scope('Branch_1'):
-          tower_1 = slim.conv2d(net, 48, [1, 1], scope='Conv2d_0a_1x1')
-          tower_1 = slim.conv2d(tower_1, 64, [5, 5], scope='Conv2d_0b_5x5')
-        with tf.variable_scope('Branch_2'):
-          tower_2 = slim.conv2d(net, 64, [1, 1], scope='Conv2d_0a_1x1')
-          tower_2 = slim.conv2d(tower_2, 96, [3, 3], scope='Conv2d_0b_3x3')
-          tower_2 = slim.conv2d(tower_2, 96, [3, 3], scope='Conv2d_0c_3x3')
-        with tf.variable_scope('Branch_3'):
-          tower_3 = slim.avg_pool2d(net, [3, 3], scope='AvgPool_0a_3x3')
-          tower_3 = slim.conv2d(tower_3, 64, [1, 1], scope='Conv2d_0b_1x1')
-        net = tf.concat(axis=3, values=[tower_0, tower_1, tower_2, tower_3])
-      if add('Mixed_5b', net):
-        return net, end_points
-
-      # slim.repeat names the blocks Repeat/block35_1 .. block35_10.
-      net = slim.repeat(net, 10, block35, scale=0.17,
-                        activation_fn=activation_fn)
-
-      # 35x35x320 -> 17x17x1088 (stays 35x35 with output_stride 8).
-      atrous = output_stride == 8
-      stride = 1 if atrous else 2
-      with tf.variable_scope('Mixed_6a'):
-        with tf.variable_scope('Branch_0'):
-          tower_0 = slim.conv2d(net, 384, [3, 3], stride=stride,
-                                padding=padding, scope='Conv2d_1a_3x3')
-        with tf.variable_scope('Branch_1'):
-          tower_1 = slim.conv2d(net, 256, [1, 1], scope='Conv2d_0a_1x1')
-          tower_1 = slim.conv2d(tower_1, 256, [3, 3], scope='Conv2d_0b_3x3')
-          tower_1 = slim.conv2d(tower_1, 384, [3, 3], stride=stride,
-                                padding=padding, scope='Conv2d_1a_3x3')
-        with tf.variable_scope('Branch_2'):
-          tower_2 = slim.max_pool2d(net, [3, 3], stride=stride,
-                                    padding=padding, scope='MaxPool_1a_3x3')
-        net = tf.concat(axis=3, values=[tower_0, tower_1, tower_2])
-      if add('Mixed_6a', net):
-        return net, end_points
-
-      with slim.arg_scope([slim.conv2d], rate=2 if atrous else 1):
-        net = slim.repeat(net, 20, block17, scale=0.10,
-                          activation_fn=activation_fn)
-      if add('PreAuxLogits', net):
-        return net, end_points
-
-      if atrous:
-        raise ValueError('output_stride 8 is only supported up to the '
-                         'PreAuxLogits end point.')
-
-      # 17x17x1088 -> 8x8x2080.
-      with tf.variable_scope('Mixed_7a'):
-        with tf.variable_scope('Branch_0'):
-          tower_0 = slim.conv2d(net, 256, [1, 1], scope='Conv2d_0a_1x1')
-          tower_0 = slim.conv2d(tower_0, 384, [3, 3], stride=2,
-                                padding=padding, scope='Conv2d_1a_3x3')
-        with tf.variable_scope('Branch_1'):
-          tower_1 = slim.conv2d(net, 256, [1, 1], scope='Conv2d_0a_1x1')
-          tower_1 = slim.conv2d(tower_1, 288, [3, 3], stride=2,
-                                padding=padding, scope='Conv2d_1a_3x3')
-        with tf.variable_scope('Branch_2'):
-          tower_2 = slim.conv2d(net, 256, [1, 1], scope='Conv2d_0a_1x1')
-          tower_2 = slim.conv2d(tower_2, 288, [3, 3], scope='Conv2d_0b_3x3')
-          tower_2 = slim.conv2d(tower_2, 320, [3, 3], stride=2,
-                                padding=padding, scope='Conv2d_1a_3x3')
-        with tf.variable_scope('Branch_3'):
-          tower_3 = slim.max_pool2d(net, [3, 3], stride=2, padding=padding,
-                                    scope='MaxPool_1a_3x3')
-        net = tf.concat(axis=3, values=[tower_0, tower_1, tower_2, tower_3])
-      if add('Mixed_7a', net):
-        return net, end_points
-
-      net = slim.repeat(net, 9, block8, scale=0.20,
-                        activation_fn=activation_fn)
-      net = block8(net, activation_fn=None)  # scope 'Block8'
-
-      # 8x8x2080 -> 8x8x1536.
-      net = slim.conv2d(net, 1536, [1, 1], scope='Conv2d_7b_1x1')
-      if add('Conv2d_7b_1x1', net):
-        return net, end_points
-  raise ValueError('Unknown final endpoint %s' % final_endpoint)
+      return iu.build_layers(inputs, layers, final_endpoint)
 
 
 def inception_resnet_v2(inputs, num_classes=1001, is_training=True,

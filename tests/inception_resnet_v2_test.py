@@ -90,6 +90,14 @@ def test_final_endpoint_and_output_stride_8():
     with pytest.raises(ValueError, match='PreAuxLogits'):
       irv2.inception_resnet_v2_base(tf.placeholder(tf.float32, SMALL),
                                     output_stride=8)
+    assert not tf.global_variables()  # Refused before building anything.
+  with tf.Graph().as_default():
+    with pytest.raises(ValueError, match='Unknown final endpoint Mixed_6b; '
+                       'valid: Conv2d_1a_3x3, .*, PreAuxLogits, Mixed_7a, '
+                       'Conv2d_7b_1x1$'):
+      irv2.inception_resnet_v2_base(tf.placeholder(tf.float32, SMALL),
+                                    final_endpoint='Mixed_6b')
+    assert not tf.global_variables()
   with tf.Graph().as_default():
     with pytest.raises(ValueError, match='output_stride'):
       irv2.inception_resnet_v2_base(tf.placeholder(tf.float32, SMALL),
