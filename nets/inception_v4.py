@@ -13,7 +13,7 @@ reduction B (`Mixed_7a`) and three Inception-C blocks (`Mixed_7b`..`Mixed_7d`,
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
-from slimvision.nets import inception_utils
+from slimvision.nets import inception_utils as iu
 
 
 def _concat(branches):
@@ -118,6 +118,37 @@ def block_inception_c(inputs, scope=None, reuse=None):
     return _concat([branch_0, branch_1, branch_2, branch_3])
 
 
+# Stem (figure 3): 299x299x3 -> 35x35x384.
+_STEM = [
+    ('Conv2d_1a_3x3', iu.conv(32, 3, stride=2, padding='VALID')),
+    ('Conv2d_2a_3x3', iu.conv(32, 3, padding='VALID')),
+    ('Conv2d_2b_3x3', iu.conv(64, 3)),
+    ('Mixed_3a', iu.mixed([
+        [iu.layer(slim.max_pool2d, 3, 'MaxPool_0a_3x3', stride=2,
+                  padding='VALID')],
+        [iu.conv(96, 3, 'Conv2d_0a_3x3', stride=2, padding='VALID')]])),
+    ('Mixed_4a', iu.mixed([
+        [iu.conv(64, 1, 'Conv2d_0a_1x1'),
+         iu.conv(96, 3, 'Conv2d_1a_3x3', padding='VALID')],
+        [iu.conv(64, 1, 'Conv2d_0a_1x1'), iu.conv(64, [1, 7], 'Conv2d_0b_1x7'),
+         iu.conv(64, [7, 1], 'Conv2d_0c_7x1'),
+         iu.conv(96, 3, 'Conv2d_1a_3x3', padding='VALID')]])),
+    ('Mixed_5a', iu.mixed([
+        [iu.conv(192, 3, 'Conv2d_1a_3x3', stride=2, padding='VALID')],
+        [iu.layer(slim.max_pool2d, 3, 'MaxPool_1a_3x3', stride=2,
+                  padding='VALID')]])),
+]
+
+# 4 x Inception-A, reduction A, 7 x Inception-B, reduction B, 3 x
+# Inception-C: the base's (end point, layer) pairs in order.
+_LAYERS = (_STEM +
+           [('Mixed_5' + c, block_inception_a) for c in 'bcde'] +
+           [('Mixed_6a', block_reduction_a)] +
+           [('Mixed_6' + c, block_inception_b) for c in 'bcdefgh'] +
+           [('Mixed_7a', block_reduction_b)] +
+           [('Mixed_7' + c, block_inception_c) for c in 'bcd'])
+
+
 def inception_v4_base(inputs, final_endpoint='Mixed_7d', scope=None):
   """Inception-v4 up to `final_endpoint`.
 
@@ -134,79 +165,13 @@ def inception_v4_base(inputs, final_endpoint='Mixed_7d', scope=None):
     built so far.
 
   Raises:
-    ValueError: if `final_endpoint` is not one of the names above.
+    ValueError: if `final_endpoint` is not one of the names above (nothing
+      is built then).
   """
-  end_points = {}
-
-  def add(name, net):
-    end_points[name] = net
-    return name == final_endpoint
-
   with tf.variable_scope(scope, 'InceptionV4', [inputs]):
     with slim.arg_scope([slim.conv2d, slim.max_pool2d, slim.avg_pool2d],
                         stride=1, padding='SAME'):
-      # Stem (figure 3): 299x299x3 -> 35x35x384.
-      net = slim.conv2d(inputs, 32, [3, 3], stride=2, padding='VALID',
-                        scope='Conv2d_1a_3x3')
-      if add('Conv2d_1a_3x3', net):
-        return net, end_points
-      net = slim.conv2d(net, 32, [3, 3], padding='VALID',
-                        scope='Conv2d_2a_3x3')
-      if add('Conv2d_2a_3x3', net):
-        return net, end_points
-      net = slim.conv2d(net, 64, [3, 3], scope='Conv2d_2b_3x3')
-      if add('Conv2d_2b_3x3', net):
-        return net, end_points
-
-      with tf.variable_scope('Mixed_3a'):
-        with tf.variable_scope('Branch_0'):
-          branch_0 = slim.max_pool2d(net, [3, 3], stride=2, padding='VALID',
-                                     scope='MaxPool_0a_3x3')
-        with tf.variable_scope('Branch_1'):
-          branch_1 = slim.conv2d(net, 96, [3, 3], stride=2, padding='VALID',
-                                 scope='Conv2d_0a_3x3')
-        net = _concat([branch_0, branch_1])
-      if add('Mixed_3a', net):
-        return net, end_points
-
-      with tf.variable_scope('Mixed_4a'):
-        with tf.variable_scope('Branch_0'):
-          branch_0 = slim.conv2d(net, 64, [1, 1], scope='Conv2d_0a_1x1')
-          branch_0 = slim.conv2d(branch_0, 96, [3, 3], padding='VALID',
-                                 scope='Conv2d_1a_3x3')
-        with tf.variable_scope('Branch_1'):
-          branch_1 = slim.conv2d(net, 64, [1, 1], scope='Conv2d_0a_1x1')
-          branch_1 = slim.conv2d(branch_1, 64, [1, 7], scope='Conv2d_0b_1x7')
-          branch_1 = slim.conv2d(branch_1, 64, [7, 1], scope='Conv2d_0c_7x1')
-          branch_1 = slim.conv2d(branch_1, 96, [3, 3], padding='VALID',
-                                 scope='Conv2d_1a_3x3')
-        net = _concat([branch_0, branch_1])
-      if add('Mixed_4a', net):
-        return net, end_points
-
-      with tf.variable_scope('Mixed_5a'):
-        with tf.variable_scope('Branch_0'):
-          branch_0 = slim.conv2d(net, 192, [3, 3], stride=2, padding='VALID',
-                                 scope='Conv2d_1a_3x3')
-        with tf.variable_scope('Branch_1'):
-          branch_1 = slim.max_pool2d(net, [3, 3], stride=2, padding='VALID',
-                                     scope='MaxPool_1a_3x3')
-        net = _concat([branch_0, branch_1])
-      if add('Mixed_5a', net):
-        return net, end_points
-
-      # 4 x Inception-A, reduction A, 7 x Inception-B, reduction B,
-      # 3 x Inception-C.
-      stages = ([('Mixed_5' + c, block_inception_a) for c in 'bcde'] +
-                [('Mixed_6a', block_reduction_a)] +
-                [('Mixed_6' + c, block_inception_b) for c in 'bcdefgh'] +
-                [('Mixed_7a', block_reduction_b)] +
-                [('Mixed_7' + c, block_inception_c) for c in 'bcd'])
-      for name, block in stages:
-        net = block(net, scope=name)
-        if add(name, net):
-          return net, end_points
-  raise ValueError('Unknown final endpoint %s' % final_endpoint)
+      return iu.build_layers(inputs, _LAYERS, final_endpoint)
 
 
 def inception_v4(inputs, num_classes=1001, is_training=True,
@@ -278,4 +243,4 @@ inception_v4.default_image_size = 299
 
 
 # research/slim's: the Inception arg scope, shared with v1-v3.
-inception_v4_arg_scope = inception_utils.inception_arg_scope
+inception_v4_arg_scope = iu.inception_arg_scope

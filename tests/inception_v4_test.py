@@ -78,9 +78,11 @@ def test_final_endpoint_stops_the_base():
     assert end_points['Mixed_4a'].shape.as_list() == [1, 71, 71, 192]
     assert not _names('InceptionV4/Mixed_5b')
   with tf.Graph().as_default():
-    with pytest.raises(ValueError, match='Unknown final endpoint'):
+    with pytest.raises(ValueError, match='Unknown final endpoint Mixed_8a; '
+                       'valid: Conv2d_1a_3x3, .*, Mixed_7c, Mixed_7d$'):
       inception_v4.inception_v4_base(
           tf.placeholder(tf.float32, SMALL), final_endpoint='Mixed_8a')
+    assert not tf.global_variables()  # Refused before building anything.
 
 
 def test_unknown_spatial_size_uses_global_mean():
