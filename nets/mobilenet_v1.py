@@ -59,14 +59,55 @@ def _fixed_padding(inputs, kernel_size, rate=1):
   return tf.pad(inputs, [[0, 0], pads[0], pads[1], [0, 0]])
 
 
-def _endpoint_names(conv_defs):
-  names = []
-  for i, conv_def in enumerate(conv_defs):
-    if isinstance(conv_def, Conv):
-      names.append('Conv2d_%d' % i)
+def _strides_and_rates(conv_defs, output_stride):
+  """Each layer's (stride, dilation rate). Once the stride so far reaches
+  output_stride, the later layers' strides become dilation of the
+  depthwise convolutions."""
+  schedule = []
+  current_stride, rate = 1, 1
+  for conv_def in conv_defs:
+    if output_stride is not None and current_stride == output_stride:
+      schedule.append((1, rate))
+      rate *= conv_def.stride
     else:
-      names += ['Conv2d_%d_depthwise' % i, 'Conv2d_%d_pointwise' % i]
-  return names
+      schedule.append((conv_def.stride, 1))
+      current_stride *= conv_def.stride
+  return schedule
+
+
+def _padded(layer, kernel_size, rate=1):
+  """`layer` after _fixed_padding for its (dilated) kernel."""
+  return lambda net, scope: layer(_fixed_padding(net, kernel_size, rate),
+                                  scope=scope)
+
+
+def _layers(conv_defs, depth, output_stride, use_explicit_padding):
+  """The (end point, layer) pairs of `conv_defs` in order: `Conv2d_<i>` for
+  a Conv, `Conv2d_<i>_depthwise` and `Conv2d_<i>_pointwise` for a
+  DepthSepConv; `depth` maps a conv_def's depth to the layer's channels."""
+  layers = []
+  schedule = _strides_and_rates(conv_defs, output_stride)
+  for i, (conv_def, (stride, rate)) in enumerate(zip(conv_defs, schedule)):
+    if isinstance(conv_def, Conv):
+      conv = functools.partial(slim.conv2d, num_outputs=depth(conv_def.depth),
+                               kernel_size=conv_def.kernel, stride=stride)
+      if use_explicit_padding:
+        conv = _padded(conv, conv_def.kernel)
+      layers.append(('Conv2d_%d' % i, conv))
+      continue
+    if not isinstance(conv_def, DepthSepConv):
+      raise ValueError('Unknown convolution type %r for layer %d' %
+                       (type(conv_def).__name__, i))
+    depthwise = functools.partial(
+        slim.separable_conv2d, num_outputs=None, kernel_size=conv_def.kernel,
+        depth_multiplier=1, stride=stride, rate=rate)
+    if use_explicit_padding:
+      depthwise = _padded(depthwise, conv_def.kernel, rate)
+    layers += [('Conv2d_%d_depthwise' % i, depthwise),
+               ('Conv2d_%d_pointwise' % i, functools.partial(
+                   slim.conv2d, num_outputs=depth(conv_def.depth),
+                   kernel_size=[1, 1], stride=1))]
+  return layers
 
 
 def mobilenet_v1_base(inputs, final_endpoint='Conv2d_13_pointwise',
@@ -106,61 +147,15 @@ def mobilenet_v1_base(inputs, final_endpoint='Conv2d_13_pointwise',
   if output_stride is not None and output_stride not in (8, 16, 32):
     raise ValueError('Only allowed output_stride values are 8, 16, 32.')
   conv_defs = conv_defs or MOBILENETV1_CONV_DEFS
-  if final_endpoint not in _endpoint_names(conv_defs):
-    raise ValueError('Unknown final endpoint %r' % final_endpoint)
 
   def depth(d):
     return max(int(d * depth_multiplier), min_depth)
 
-  padding = 'VALID' if use_explicit_padding else 'SAME'
-  end_points = {}
-  # The stride so far; once it reaches output_stride, later strides become
-  # dilation of the depthwise convolutions.
-  current_stride = 1
-  rate = 1
+  layers = _layers(conv_defs, depth, output_stride, use_explicit_padding)
   with tf.variable_scope(scope, 'MobilenetV1', [inputs]):
     with slim.arg_scope([slim.conv2d, slim.separable_conv2d],
-                        padding=padding):
-      net = inputs
-      for i, conv_def in enumerate(conv_defs):
-        if output_stride is not None and current_stride == output_stride:
-          layer_stride, layer_rate = 1, rate
-          rate *= conv_def.stride
-        else:
-          layer_stride, layer_rate = conv_def.stride, 1
-          current_stride *= conv_def.stride
-
-        if isinstance(conv_def, Conv):
-          end_point = 'Conv2d_%d' % i
-          if use_explicit_padding:
-            net = _fixed_padding(net, conv_def.kernel)
-          net = slim.conv2d(net, depth(conv_def.depth), conv_def.kernel,
-                            stride=layer_stride, scope=end_point)
-          end_points[end_point] = net
-          if end_point == final_endpoint:
-            return net, end_points
-          continue
-
-        if not isinstance(conv_def, DepthSepConv):
-          raise ValueError('Unknown convolution type %r for layer %d' %
-                           (type(conv_def).__name__, i))
-        end_point = 'Conv2d_%d_depthwise' % i
-        if use_explicit_padding:
-          net = _fixed_padding(net, conv_def.kernel, layer_rate)
-        net = slim.separable_conv2d(net, None, conv_def.kernel,
-                                    depth_multiplier=1, stride=layer_stride,
-                                    rate=layer_rate, scope=end_point)
-        end_points[end_point] = net
-        if end_point == final_endpoint:
-          return net, end_points
-
-        end_point = 'Conv2d_%d_pointwise' % i
-        net = slim.conv2d(net, depth(conv_def.depth), [1, 1], stride=1,
-                          scope=end_point)
-        end_points[end_point] = net
-        if end_point == final_endpoint:
-          return net, end_points
-  raise ValueError('Unknown final endpoint %r' % final_endpoint)
+                        padding='VALID' if use_explicit_padding else 'SAME'):
+      return inception_utils.build_layers(inputs, layers, final_endpoint)
 
 
 # research/slim's name in this module, and in inception_v2 and _v3.
