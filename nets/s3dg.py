@@ -10,6 +10,8 @@ on, each branch output is self-gated. `s3dg_base` with other settings also
 builds I3D (see nets/i3d.py).
 """
 
+import functools
+
 import tensorflow.compat.v1 as tf
 import tf_slim as slim
 
@@ -58,6 +60,81 @@ _LAYERS = [
 _END_POINTS = [name for name, _ in _LAYERS]
 
 
+def _check_base_arguments(first_temporal_kernel_size, temporal_conv_startat,
+                          gating_startat, final_endpoint, depth_multiplier,
+                          data_format):
+  """Raises ValueError for an argument of s3dg_base it cannot build."""
+  if data_format not in ('NDHWC', 'NCDHW'):
+    raise ValueError('data_format must be NDHWC or NCDHW, got %r' %
+                     data_format)
+  if first_temporal_kernel_size not in (1, 3, 5, 7):
+    raise ValueError('first_temporal_kernel_size must be 1, 3, 5 or 7.')
+  if depth_multiplier <= 0:
+    raise ValueError('depth_multiplier is not greater than zero.')
+  for name in (temporal_conv_startat, gating_startat):
+    if name is not None and name not in _END_POINTS:
+      raise ValueError('Unknown start-at end point %s' % name)
+  if final_endpoint not in _END_POINTS:
+    raise ValueError('Unknown final endpoint %s' % final_endpoint)
+
+
+def _base_layers(first_temporal_kernel_size, temporal_conv_startat,
+                 gating_startat, min_depth, depth_multiplier, data_format):
+  """s3dg_base's (end point, layer) pairs in order (see its arguments)."""
+
+  def depth(d):
+    return max(int(d * depth_multiplier), min_depth)
+
+  def gating_fn(net, scope):
+    return i3d_utils.self_gating(net, scope, data_format=data_format)
+
+  layers = []
+  temporal_size, self_gating_fn = 1, None
+  for name, kind in _LAYERS:
+    if name == temporal_conv_startat:
+      temporal_size = 3
+    if name == gating_startat:
+      self_gating_fn = gating_fn
+    if name == 'Conv2d_1a_7x7':
+      layer = functools.partial(
+          conv3d_spatiotemporal, num_outputs=depth(64),
+          kernel_size=[first_temporal_kernel_size, 7, 7], stride=2,
+          separable=False)
+    elif name == 'Conv2d_2b_1x1':
+      layer = functools.partial(slim.conv3d, num_outputs=depth(64),
+                                kernel_size=[1, 1, 1])
+    elif name == 'Conv2d_2c_3x3':
+      layer = _gated(functools.partial(
+          conv3d_spatiotemporal, num_outputs=depth(192),
+          kernel_size=[temporal_size, 3, 3]), self_gating_fn)
+    elif kind == 'block':
+      layer = _block([depth(d) for d in _BLOCK_DEPTHS[name]],
+                     temporal_kernel_size=temporal_size,
+                     self_gating_fn=self_gating_fn, data_format=data_format)
+    else:
+      kernel_size, stride = kind
+      layer = functools.partial(slim.max_pool3d, kernel_size=kernel_size,
+                                stride=stride)
+    layers.append((name, layer))
+  return layers
+
+
+def _block(depths, **kwargs):
+  """An inception_block_v1_3d layer with the branches' `depths`."""
+  return lambda net, scope: i3d_utils.inception_block_v1_3d(
+      net, *depths, scope=scope, **kwargs)
+
+
+def _gated(layer, self_gating_fn):
+  """`layer`, then `self_gating_fn` under the same scope (if not None)."""
+  if self_gating_fn is None:
+    return layer
+
+  def gated(net, scope):
+    return self_gating_fn(layer(net, scope=scope), scope=scope)
+  return gated
+
+
 def s3dg_base(inputs, first_temporal_kernel_size=3,
               temporal_conv_startat='Conv2d_2c_3x3',
               gating_startat='Conv2d_2c_3x3', final_endpoint='Mixed_5c',
@@ -89,28 +166,12 @@ def s3dg_base(inputs, first_temporal_kernel_size=3,
       `data_format`, a start-at name that is not an end point, or an unknown
       `final_endpoint`.
   """
-  if data_format not in ('NDHWC', 'NCDHW'):
-    raise ValueError('data_format must be NDHWC or NCDHW, got %r' %
-                     data_format)
-  if first_temporal_kernel_size not in (1, 3, 5, 7):
-    raise ValueError('first_temporal_kernel_size must be 1, 3, 5 or 7.')
-  if depth_multiplier <= 0:
-    raise ValueError('depth_multiplier is not greater than zero.')
-  for name in (temporal_conv_startat, gating_startat):
-    if name is not None and name not in _END_POINTS:
-      raise ValueError('Unknown start-at end point %s' % name)
-  if final_endpoint not in _END_POINTS:
-    raise ValueError('Unknown final endpoint %s' % final_endpoint)
-
-  def depth(d):
-    return max(int(d * depth_multiplier), min_depth)
-
-  def gating_fn(net, scope):
-    return i3d_utils.self_gating(net, scope, data_format=data_format)
-
-  end_points = {}
-  temporal_size = 1
-  self_gating_fn = None
+  _check_base_arguments(first_temporal_kernel_size, temporal_conv_startat,
+                        gating_startat, final_endpoint, depth_multiplier,
+                        data_format)
+  layers = _base_layers(first_temporal_kernel_size, temporal_conv_startat,
+                        gating_startat, min_depth, depth_multiplier,
+                        data_format)
   with tf.variable_scope(scope, 'InceptionV1', [inputs]):
     with slim.arg_scope(
         [slim.conv3d],
@@ -118,35 +179,7 @@ def s3dg_base(inputs, first_temporal_kernel_size=3,
       with slim.arg_scope(
           [slim.conv3d, slim.max_pool3d, conv3d_spatiotemporal],
           stride=1, data_format=data_format, padding='SAME'):
-        net = inputs
-        for name, kind in _LAYERS:
-          if name == temporal_conv_startat:
-            temporal_size = 3
-          if name == gating_startat:
-            self_gating_fn = gating_fn
-          if name == 'Conv2d_1a_7x7':
-            net = conv3d_spatiotemporal(
-                net, depth(64), [first_temporal_kernel_size, 7, 7],
-                stride=2, separable=False, scope=name)
-          elif name == 'Conv2d_2b_1x1':
-            net = slim.conv3d(net, depth(64), [1, 1, 1], scope=name)
-          elif name == 'Conv2d_2c_3x3':
-            net = conv3d_spatiotemporal(net, depth(192),
-                                        [temporal_size, 3, 3], scope=name)
-            if self_gating_fn:
-              net = self_gating_fn(net, scope=name)
-          elif kind == 'block':
-            net = i3d_utils.inception_block_v1_3d(
-                net, *[depth(d) for d in _BLOCK_DEPTHS[name]],
-                temporal_kernel_size=temporal_size,
-                self_gating_fn=self_gating_fn, data_format=data_format,
-                scope=name)
-          else:
-            kernel_size, stride = kind
-            net = slim.max_pool3d(net, kernel_size, stride=stride, scope=name)
-          end_points[name] = net
-          if name == final_endpoint:
-            return net, end_points
+        return inception_utils.build_layers(inputs, layers, final_endpoint)
 
 
 def s3dg(inputs, num_classes=1000, first_temporal_kernel_size=3,
