@@ -60,9 +60,9 @@ _LAYERS = [
 _END_POINTS = [name for name, _ in _LAYERS]
 
 
-def _check_base_arguments(first_temporal_kernel_size, temporal_conv_startat,
-                          gating_startat, final_endpoint, depth_multiplier,
-                          data_format):
+def _check_base_arguments(*, first_temporal_kernel_size,
+                          temporal_conv_startat, gating_startat,
+                          final_endpoint, depth_multiplier, data_format):
   """Raises ValueError for an argument of s3dg_base it cannot build."""
   if data_format not in ('NDHWC', 'NCDHW'):
     raise ValueError('data_format must be NDHWC or NCDHW, got %r' %
@@ -78,7 +78,7 @@ def _check_base_arguments(first_temporal_kernel_size, temporal_conv_startat,
     raise ValueError('Unknown final endpoint %s' % final_endpoint)
 
 
-def _base_layers(first_temporal_kernel_size, temporal_conv_startat,
+def _base_layers(*, first_temporal_kernel_size, temporal_conv_startat,
                  gating_startat, min_depth, depth_multiplier, data_format):
   """s3dg_base's (end point, layer) pairs in order (see its arguments)."""
 
@@ -166,12 +166,12 @@ def s3dg_base(inputs, first_temporal_kernel_size=3,
       `data_format`, a start-at name that is not an end point, or an unknown
       `final_endpoint`.
   """
-  _check_base_arguments(first_temporal_kernel_size, temporal_conv_startat,
-                        gating_startat, final_endpoint, depth_multiplier,
-                        data_format)
-  layers = _base_layers(first_temporal_kernel_size, temporal_conv_startat,
-                        gating_startat, min_depth, depth_multiplier,
-                        data_format)
+  options = dict(first_temporal_kernel_size=first_temporal_kernel_size,
+                 temporal_conv_startat=temporal_conv_startat,
+                 gating_startat=gating_startat,
+                 depth_multiplier=depth_multiplier, data_format=data_format)
+  _check_base_arguments(final_endpoint=final_endpoint, **options)
+  layers = _base_layers(min_depth=min_depth, **options)
   with tf.variable_scope(scope, 'InceptionV1', [inputs]):
     with slim.arg_scope(
         [slim.conv3d],
