@@ -137,6 +137,35 @@ def _make_record(item, class_names):
       filename=image['file_name'], extra_features=extra).SerializeToString()
 
 
+def _labelled_splits(source, foreground_class_of_interest,
+                     small_object_area_threshold, log):
+  """Each split of COCO in `source` labelled (see label_images).
+
+  Returns:
+    ({split: [(image_dir, image dict, label, boxes)]}, [(split, why it
+    is missing)], {split: images labelled 1}).
+  """
+  splits, missing, positives = {}, [], {}
+  for split, (image_dir, annotations) in sorted(SPLIT_SOURCES.items()):
+    image_dir = os.path.join(source, image_dir)
+    annotations = os.path.join(source, annotations)
+    if not os.path.isfile(annotations) or not os.path.isdir(image_dir):
+      missing.append((split, '%s lacks %s or %s/' % (
+          source, os.path.relpath(annotations, source),
+          os.path.relpath(image_dir, source))))
+      continue
+    log('Reading %s' % annotations)
+    labelled, dropped = label_images(load_annotations(annotations),
+                                     foreground_class_of_interest,
+                                     small_object_area_threshold)
+    if dropped:
+      log('%s: %d %s box(es) outside the image or empty, dropped' %
+          (split, dropped, foreground_class_of_interest))
+    splits[split] = [(image_dir,) + entry for entry in labelled]
+    positives[split] = sum(1 for _, label, _ in labelled if label)
+  return splits, missing, positives
+
+
 def convert(dataset_dir, source=None, overwrite=False, seed=0, log=print,
             small_object_area_threshold=DEFAULT_THRESHOLD,
             foreground_class_of_interest=DEFAULT_FOREGROUND, num_threads=4,
@@ -173,24 +202,9 @@ def convert(dataset_dir, source=None, overwrite=False, seed=0, log=print,
       raise conversion.ConversionError(
           '--small_object_area_threshold must be in [0, 1), got %s' %
           small_object_area_threshold)
-    splits, missing, positives = {}, [], {}
-    for split, (image_dir, annotations) in sorted(SPLIT_SOURCES.items()):
-      image_dir = os.path.join(source, image_dir)
-      annotations = os.path.join(source, annotations)
-      if not os.path.isfile(annotations) or not os.path.isdir(image_dir):
-        missing.append((split, '%s lacks %s or %s/' % (
-            source, os.path.relpath(annotations, source),
-            os.path.relpath(image_dir, source))))
-        continue
-      log('Reading %s' % annotations)
-      labelled, dropped = label_images(load_annotations(annotations),
-                                       foreground_class_of_interest,
-                                       small_object_area_threshold)
-      if dropped:
-        log('%s: %d %s box(es) outside the image or empty, dropped' %
-            (split, dropped, foreground_class_of_interest))
-      splits[split] = [(image_dir,) + entry for entry in labelled]
-      positives[split] = sum(1 for _, label, _ in labelled if label)
+    splits, missing, positives = _labelled_splits(
+        source, foreground_class_of_interest, small_object_area_threshold,
+        log)
     if not splits:
       raise conversion.ConversionError('%s holds neither split. %s' %
                                        (source, where_to_get(beside)))
