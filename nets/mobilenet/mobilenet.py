@@ -224,17 +224,10 @@ def mobilenet_base(inputs, conv_defs, multiplier=1.0, final_endpoint=None,
     for i, opdef in enumerate(conv_defs['spec']):
       params, rate = _strided_params(opdef, multiplier, strides,
                                      output_stride)
-      if use_explicit_padding:
-        # Blocks pad their own spatial convolutions; research/slim pads the
-        # input of any op with a kernel_size, which breaks blocks that have
-        # one (MobileNet v3's).
-        if 'use_explicit_padding' in inspect.signature(opdef.op).parameters:
-          params['use_explicit_padding'] = True
-        elif 'kernel_size' in params:
-          net = _fixed_padding(net, params['kernel_size'], rate)
       end_point = 'layer_%d' % (i + 1)
       try:
-        net = opdef.op(net, **params)
+        net = _apply_op(net, opdef, params, rate,
+                        use_explicit_padding=use_explicit_padding)
       except Exception:
         tf.logging.error('Failed to create op %d: %r params: %r', i, opdef,
                          params)
@@ -243,12 +236,38 @@ def mobilenet_base(inputs, conv_defs, multiplier=1.0, final_endpoint=None,
       layer_scopes[os.path.dirname(net.name)] = end_point
       if end_point == final_endpoint:
         break
-    for operation in net.graph.get_operations():
-      layer_scope, name = os.path.split(operation.name)
-      if layer_scope in layer_scopes and name.endswith('output'):
-        end_points[layer_scopes[layer_scope] + '/' + name] = (
-            operation.outputs[0])
+    end_points.update(_named_outputs(net.graph, layer_scopes))
     return net, end_points
+
+
+def _apply_op(net, opdef, params, rate, *, use_explicit_padding):
+  """One layer of the spec: opdef.op on `net` with `params`, explicitly
+  padded for the dilation `rate` if asked."""
+  if use_explicit_padding:
+    # Blocks pad their own spatial convolutions; research/slim pads the
+    # input of any op with a kernel_size, which breaks blocks that have one
+    # (MobileNet v3's).
+    if 'use_explicit_padding' in inspect.signature(opdef.op).parameters:
+      params['use_explicit_padding'] = True
+    elif 'kernel_size' in params:
+      net = _fixed_padding(net, params['kernel_size'], rate)
+  return opdef.op(net, **params)
+
+
+def _named_outputs(graph, layer_scopes):
+  """The ops named ...output in a layer's scope (expansion_output,
+  depthwise_output, ...), as end points '<layer end point>/<op name>'.
+
+  Args:
+    graph: the tf.Graph built in.
+    layer_scopes: each layer's name scope -> its end point, e.g. layer_3.
+  """
+  found = {}
+  for operation in graph.get_operations():
+    layer_scope, name = os.path.split(operation.name)
+    if layer_scope in layer_scopes and name.endswith('output'):
+      found[layer_scopes[layer_scope] + '/' + name] = operation.outputs[0]
+  return found
 
 
 @slim.add_arg_scope
