@@ -62,8 +62,9 @@ _END_POINTS = [name for name, _ in _LAYERS]
 
 def _check_base_arguments(*, first_temporal_kernel_size,
                           temporal_conv_startat, gating_startat,
-                          final_endpoint, depth_multiplier, data_format):
-  """Raises ValueError for an argument of s3dg_base it cannot build."""
+                          depth_multiplier, data_format):
+  """Raises ValueError for a setting of s3dg_base it cannot build (the
+  final end point is checked as the layers are built)."""
   if data_format not in ('NDHWC', 'NCDHW'):
     raise ValueError('data_format must be NDHWC or NCDHW, got %r' %
                      data_format)
@@ -74,8 +75,6 @@ def _check_base_arguments(*, first_temporal_kernel_size,
   for name in (temporal_conv_startat, gating_startat):
     if name is not None and name not in _END_POINTS:
       raise ValueError('Unknown start-at end point %s' % name)
-  if final_endpoint not in _END_POINTS:
-    raise ValueError('Unknown final endpoint %s' % final_endpoint)
 
 
 def _base_layers(*, first_temporal_kernel_size, temporal_conv_startat,
@@ -170,7 +169,7 @@ def s3dg_base(inputs, first_temporal_kernel_size=3,
                  temporal_conv_startat=temporal_conv_startat,
                  gating_startat=gating_startat,
                  depth_multiplier=depth_multiplier, data_format=data_format)
-  _check_base_arguments(final_endpoint=final_endpoint, **options)
+  _check_base_arguments(**options)
   layers = _base_layers(min_depth=min_depth, **options)
   with tf.variable_scope(scope, 'InceptionV1', [inputs]):
     with slim.arg_scope(

@@ -99,6 +99,7 @@ def test_final_endpoint_spatial_squeeze_and_errors():
       s3dg.s3dg_base(images, first_temporal_kernel_size=4)
     with pytest.raises(ValueError, match='final endpoint'):
       s3dg.s3dg_base(images, final_endpoint='Mixed_6a')
+    assert not tf.global_variables()  # Refused before building anything.
 
 
 def test_inference_gives_probabilities():
